@@ -1,0 +1,311 @@
+"""Every error openwire raises, in one tree.
+
+Users catch by meaning, not by the library underneath: httpcore, anyio, ssl and
+engine exceptions are translated at the edge and never leak. Each message says
+what happened, what was expected, and what to do::
+
+    OpenWireError
+    ├── RequestError                 an HTTP call failed (carries .request)
+    │   ├── ConnectError             TCP connect or DNS failed
+    │   ├── ProxyError               the proxy refused or broke the tunnel
+    │   ├── TLSError                 certificate or TLS negotiation failed
+    │   ├── HTTPProtocolError        the server broke HTTP/1.1 or HTTP/2
+    │   ├── ReadError / WriteError   the connection broke mid-exchange
+    │   ├── TooManyRedirects         more hops than max_redirects
+    │   ├── RedirectRefused          e.g. https → http without permission
+    │   ├── DecodingError            gzip/deflate body could not be decoded
+    │   └── TimeoutError             (.phase: connect/read/write/pool/call/handshake)
+    │       ├── ConnectTimeout, ReadTimeout, WriteTimeout, PoolTimeout
+    │       ├── CallTimeout          the whole-call deadline passed
+    │       └── HandshakeTimeout     the WebSocket opening handshake took too long
+    ├── WebSocketError
+    │   ├── HandshakeError           the server did not accept the upgrade (RFC 6455 §4.1)
+    │   │   ├── UnexpectedStatus     not 101 (.status, .headers, .body)
+    │   │   ├── InvalidUpgrade       Upgrade is not "websocket"
+    │   │   ├── InvalidConnection    Connection lacks "upgrade"
+    │   │   ├── InvalidAccept        Sec-WebSocket-Accept does not match the key
+    │   │   ├── InvalidSubprotocol   a subprotocol that was not offered
+    │   │   └── InvalidExtension     an extension that was not offered
+    │   ├── ProtocolError            the peer broke RFC 6455 (.close_code to send)
+    │   │   └── PayloadTooBig        a frame or message over the limit (1009)
+    │   ├── ConnectionClosed         the connection is closed (.code, .reason, .by_peer)
+    │   │   ├── ConnectionClosedOK   closed with 1000 or 1001
+    │   │   └── ConnectionClosedError  anything else, including 1006
+    │   │       └── PongTimeout      no proof of life within pong_timeout (1011)
+    │   └── MessageTooBig            a message to send is larger than allowed
+    └── EngineError                  engine plugins
+        ├── EngineNotFound           no engine by that name (.available)
+        ├── EngineUnavailable        installed, but cannot run here (e.g. trio)
+        └── PluginConflict           two plugins claim the same engine name
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from openwire.http.models import Request
+
+__all__ = [
+    "CallTimeout",
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectionClosed",
+    "ConnectionClosedError",
+    "ConnectionClosedOK",
+    "DecodingError",
+    "EngineError",
+    "EngineNotFound",
+    "EngineUnavailable",
+    "HTTPProtocolError",
+    "HandshakeError",
+    "HandshakeTimeout",
+    "InvalidAccept",
+    "InvalidConnection",
+    "InvalidExtension",
+    "InvalidSubprotocol",
+    "InvalidUpgrade",
+    "MessageTooBig",
+    "OpenWireError",
+    "PayloadTooBig",
+    "PluginConflict",
+    "PongTimeout",
+    "PoolTimeout",
+    "ProtocolError",
+    "ProxyError",
+    "ReadError",
+    "ReadTimeout",
+    "RedirectRefused",
+    "RequestError",
+    "TLSError",
+    "TimeoutError",
+    "TooManyRedirects",
+    "UnexpectedStatus",
+    "WebSocketError",
+    "WriteError",
+    "WriteTimeout",
+]
+
+
+class OpenWireError(Exception):
+    """Root of every error openwire raises."""
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+class RequestError(OpenWireError):
+    """An HTTP call failed before a usable response arrived."""
+
+    def __init__(self, message: str, *, request: Request | None = None) -> None:
+        super().__init__(message)
+        self.request = request
+
+
+class ConnectError(RequestError):
+    """DNS resolution or the TCP connect failed."""
+
+
+class ProxyError(RequestError):
+    """The proxy refused the request or broke the tunnel."""
+
+
+class TLSError(RequestError):
+    """TLS negotiation or certificate verification failed."""
+
+
+class HTTPProtocolError(RequestError):
+    """The server sent something that is not valid HTTP."""
+
+
+class ReadError(RequestError):
+    """The connection broke while reading the response."""
+
+
+class WriteError(RequestError):
+    """The connection broke while sending the request."""
+
+
+class TooManyRedirects(RequestError):
+    """More redirects than ``max_redirects`` were followed."""
+
+
+class RedirectRefused(RequestError):
+    """A redirect was not followed because it is unsafe (e.g. https → http)."""
+
+
+class DecodingError(RequestError):
+    """The response body's Content-Encoding could not be decoded."""
+
+
+class TimeoutError(RequestError):
+    """A deadline passed; ``phase`` names which one."""
+
+    phase: str = "call"
+
+
+class ConnectTimeout(TimeoutError):
+    phase = "connect"
+
+
+class ReadTimeout(TimeoutError):
+    phase = "read"
+
+
+class WriteTimeout(TimeoutError):
+    phase = "write"
+
+
+class PoolTimeout(TimeoutError):
+    phase = "pool"
+
+
+class CallTimeout(TimeoutError):
+    phase = "call"
+
+
+class HandshakeTimeout(TimeoutError):
+    phase = "handshake"
+
+
+# ---------------------------------------------------------------------- WebSocket
+
+
+class WebSocketError(OpenWireError):
+    """Base class for WebSocket errors."""
+
+
+class HandshakeError(WebSocketError):
+    """The server did not complete the opening handshake (RFC 6455 §4.1)."""
+
+
+class UnexpectedStatus(HandshakeError):
+    """The server answered the upgrade with a status other than 101.
+
+    ``body`` holds at most the first 64 KiB, enough to read an error page
+    without letting a hostile server fill memory.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = list(headers)
+        self.body = body
+
+
+class InvalidUpgrade(HandshakeError):
+    """The 101 response's ``Upgrade`` header is not ``websocket``."""
+
+
+class InvalidConnection(HandshakeError):
+    """The 101 response's ``Connection`` header does not contain ``upgrade``."""
+
+
+class InvalidAccept(HandshakeError):
+    """``Sec-WebSocket-Accept`` does not match the key that was sent."""
+
+
+class InvalidSubprotocol(HandshakeError):
+    """The server chose a subprotocol that was not offered, or several."""
+
+
+class InvalidExtension(HandshakeError):
+    """The server accepted an extension that was not offered."""
+
+
+class ProtocolError(WebSocketError):
+    """The peer broke RFC 6455; the connection is failed with ``close_code``.
+
+    Engines raise this (never their own exception types) so the core can send
+    the right close code (RFC 6455 §7.4.1) before dropping the connection.
+    """
+
+    def __init__(self, message: str, *, close_code: int = 1002) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+
+
+class PayloadTooBig(ProtocolError):
+    """An incoming frame or message is larger than the configured limit (1009)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, close_code=1009)
+
+
+class MessageTooBig(WebSocketError, ValueError):
+    """A message passed to ``send`` is larger than ``max_message_size``."""
+
+
+class ConnectionClosed(WebSocketError):
+    """The WebSocket is closed; no more messages can be sent or received.
+
+    ``code`` and ``reason`` are those of the close handshake (1006 and an
+    empty reason when the TCP connection ended without one). ``by_peer`` says
+    which side started the close; ``None`` when the connection was dropped.
+    """
+
+    def __init__(
+        self,
+        code: int,
+        reason: str = "",
+        *,
+        by_peer: bool | None = None,
+        message: str | None = None,
+    ) -> None:
+        self.code = code
+        self.reason = reason
+        self.by_peer = by_peer
+        if message is None:
+            who = {True: "by the peer", False: "locally", None: "abnormally"}[by_peer]
+            message = f"WebSocket closed {who} with code {code}"
+            if reason:
+                message += f" ({reason!r})"
+        super().__init__(message)
+
+
+class ConnectionClosedOK(ConnectionClosed):
+    """Closed normally (1000 or 1001): ``async for`` ends quietly on this."""
+
+
+class ConnectionClosedError(ConnectionClosed):
+    """Closed with an error code, or dropped without a close handshake (1006)."""
+
+
+class PongTimeout(ConnectionClosedError):
+    """No frame arrived within ``pong_timeout`` after a heartbeat ping.
+
+    The connection was closed with 1011; raise ``pong_timeout`` or disable
+    the heartbeat (``ping_interval=None``) if the peer is known to be slow.
+    """
+
+
+# ------------------------------------------------------------------------ Engines
+
+
+class EngineError(OpenWireError):
+    """Base class for engine plugin errors."""
+
+
+class EngineNotFound(EngineError, LookupError):
+    """No installed engine has the requested name."""
+
+    def __init__(self, message: str, *, name: str, available: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.name = name
+        self.available = list(available)
+
+
+class EngineUnavailable(EngineError):
+    """The engine is installed but cannot run here (e.g. asyncio-only on trio)."""
+
+
+class PluginConflict(EngineError):
+    """Two plugins registered an engine under the same name."""

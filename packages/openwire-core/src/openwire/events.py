@@ -1,0 +1,172 @@
+"""The EventListener: one object that sees a call's whole lifecycle.
+
+Subclass :class:`EventListener` and override what you need; every method is a
+no-op by default. The client takes a *factory* (``event_listener_factory``) so
+each call, HTTP or WebSocket, gets its own listener and can keep per-call
+state without locks.
+
+Order of the HTTP events for one call (each fired exactly once per occurrence)::
+
+    call_start
+      proxy_select_start → proxy_select_end
+      dns_start → dns_end                       (new connection only)
+      connect_start → connect_end | connect_failed
+      secure_connect_start → secure_connect_end (https only)
+      connection_acquired
+      request_headers_start → request_headers_end
+      request_body_start → request_body_end     (when there is a body)
+      response_headers_start → response_headers_end
+      response_body_start → response_body_end
+      connection_released
+    call_end | call_failed                      (exactly one of the two)
+
+A redirect or retry repeats the middle block. A WebSocket call fires the HTTP
+events for its opening handshake (ending in ``call_end`` once the 101 is
+validated, or ``call_failed``), then::
+
+    websocket_open
+      websocket_message_sent / websocket_message_received (any order, many)
+      websocket_ping_sent / websocket_pong_received
+      websocket_closing                          (when a close handshake starts)
+    websocket_closed | websocket_failed          (exactly one of the two)
+
+A listener that raises never breaks the call: :class:`ListenerDispatch` logs the
+error on the ``openwire.events`` logger and carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from openwire.http.models import Request, Response
+
+__all__ = [
+    "EventListener",
+    "EventListenerFactory",
+    "ListenerDispatch",
+    "LoggingEventListener",
+]
+
+_log = logging.getLogger("openwire.events")
+
+
+class EventListener:
+    """Receives lifecycle events of one call. Override any subset."""
+
+    # -- HTTP call ------------------------------------------------------------
+    def call_start(self, request: Request) -> None: ...
+    def proxy_select_start(self, url: str) -> None: ...
+    def proxy_select_end(self, url: str, proxy: str | None) -> None: ...
+    def dns_start(self, host: str) -> None: ...
+    def dns_end(self, host: str, addresses: list[str]) -> None: ...
+    def connect_start(self, host: str, port: int) -> None: ...
+    def connect_end(self, host: str, port: int) -> None: ...
+    def connect_failed(self, host: str, port: int, error: BaseException) -> None: ...
+    def secure_connect_start(self, host: str) -> None: ...
+    def secure_connect_end(self, host: str, tls_version: str | None) -> None: ...
+    def connection_acquired(self, host: str, port: int, reused: bool) -> None: ...
+    def connection_released(self, host: str, port: int) -> None: ...
+    def request_headers_start(self, request: Request) -> None: ...
+    def request_headers_end(self, request: Request) -> None: ...
+    def request_body_start(self, request: Request) -> None: ...
+    def request_body_end(self, request: Request, byte_count: int) -> None: ...
+    def response_headers_start(self, request: Request) -> None: ...
+    def response_headers_end(self, response: Response) -> None: ...
+    def response_body_start(self, response: Response) -> None: ...
+    def response_body_end(self, response: Response, byte_count: int) -> None: ...
+    def call_end(self, request: Request) -> None: ...
+    def call_failed(self, request: Request, error: BaseException) -> None: ...
+
+    # -- WebSocket ------------------------------------------------------------
+    def websocket_open(self, response: Response) -> None: ...
+    def websocket_message_sent(self, kind: str, size: int) -> None: ...
+    def websocket_message_received(self, kind: str, size: int) -> None: ...
+    def websocket_ping_sent(self, payload: bytes) -> None: ...
+    def websocket_pong_received(self, payload: bytes) -> None: ...
+    def websocket_closing(self, code: int, reason: str, by_peer: bool) -> None: ...
+    def websocket_closed(self, code: int, reason: str) -> None: ...
+    def websocket_failed(self, error: BaseException) -> None: ...
+
+
+EventListenerFactory = Callable[[], EventListener]
+
+EVENT_NAMES: tuple[str, ...] = tuple(
+    name for name in vars(EventListener) if not name.startswith("_")
+)
+
+
+class ListenerDispatch:
+    """Calls a listener safely, and cheaply when it does not care.
+
+    ``wants(name)`` is precomputed per event so hot paths (one call per
+    message) can skip the dispatch entirely when the listener does not
+    override that event; the default listener costs nothing.
+    """
+
+    __slots__ = ("_listener", "_overridden")
+
+    def __init__(self, listener: EventListener | None) -> None:
+        self._listener = listener
+        if listener is None:
+            self._overridden: frozenset[str] = frozenset()
+        else:
+            cls = type(listener)
+            self._overridden = frozenset(
+                name
+                for name in EVENT_NAMES
+                if getattr(cls, name, None) is not getattr(EventListener, name)
+                or name in vars(listener)
+            )
+
+    @property
+    def listener(self) -> EventListener | None:
+        return self._listener
+
+    def wants(self, name: str) -> bool:
+        return name in self._overridden
+
+    def emit(self, name: str, *args: Any) -> None:
+        if name not in self._overridden:
+            return
+        try:
+            getattr(self._listener, name)(*args)
+        except Exception:
+            _log.exception("EventListener.%s raised; the call continues", name)
+
+
+class LoggingEventListener(EventListener):
+    """Logs one line per event with the milliseconds since the call started.
+
+    Use it as ``Client(event_listener_factory=LoggingEventListener)`` and
+    enable the ``openwire.events`` logger at INFO.
+    """
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self._logger = logger or _log
+        self._start = time.perf_counter()
+
+    def _line(self, name: str, detail: str = "") -> None:
+        elapsed = (time.perf_counter() - self._start) * 1000
+        self._logger.info("[%8.2f ms] %s%s", elapsed, name, f" {detail}" if detail else "")
+
+
+def _logging_method(name: str) -> Callable[..., None]:
+    def log_event(self: LoggingEventListener, *args: Any) -> None:
+        self._line(name, " ".join(_short(a) for a in args))
+
+    log_event.__name__ = name
+    return log_event
+
+
+for _name in EVENT_NAMES:
+    setattr(LoggingEventListener, _name, _logging_method(_name))
+del _name
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if isinstance(value, bytes | str) else str(value)
+    return text if len(text) <= 120 else text[:117] + "..."

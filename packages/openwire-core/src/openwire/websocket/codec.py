@@ -1,0 +1,320 @@
+"""The native RFC 6455 codec: a pure state machine, no I/O, no clocks.
+
+Rules of this module: everything that turns bytes from the server into events,
+and messages into bytes for the server, lives here and nowhere else. It holds
+no socket and never awaits; feed it with :meth:`FrameCodec.receive_data` and
+write what the ``encode_*`` methods return. The session (``session.py``)
+decides what to do with the events.
+
+Theory of operation. Bytes accumulate in one buffer; each pass of the parse
+loop reads a frame header (RFC 6455 §5.2)::
+
+     0                   1                   2                   3
+     0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+    +-+-+-+-+-------+-+-------------+-------------------------------+
+    |F|R|R|R| opcode|M| Payload len |    Extended payload length    |
+    |I|S|S|S|  (4)  |A|     (7)     |             (16/64)           |
+    |N|V|V|V|       |S|             |   (if payload len==126/127)   |
+    | |1|2|3|       |K|             |                               |
+    +-+-+-+-+-------+-+-------------+ - - - - - - - - - - - - - - - +
+
+validates it *completely* (RSV, opcode, mask bit, control-frame rules,
+fragmentation state, size limits) before waiting for the payload, so a
+violation or an oversize frame is reported as soon as its header is in and no
+memory is spent on it. Complete frames become events; a text message's UTF-8
+is decoded incrementally as its bytes arrive, so invalid UTF-8 fails the
+connection as soon as it is certain, even inside a fragment or a frame that
+has not fully arrived.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from struct import Struct
+
+from openwire.errors import PayloadTooBig, ProtocolError
+from openwire.websocket.engine import Close, EngineEvent, Message, Ping, Pong
+from openwire.websocket.frames import CloseCode, Opcode, build_close_payload
+from openwire.websocket.masking import apply_mask
+
+__all__ = ["FrameCodec"]
+
+_U16 = Struct("!H")
+_U64 = Struct("!Q")
+_HDR16 = Struct("!BBH")
+_HDR64 = Struct("!BBQ")
+_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+_urandom = os.urandom
+
+_TEXT = Opcode.TEXT
+_BINARY = Opcode.BINARY
+_KNOWN_OPCODES = frozenset(int(op) for op in Opcode)
+
+
+def _utf8_error(exc: UnicodeDecodeError) -> ProtocolError:
+    return ProtocolError(
+        f"received a text message that is not valid UTF-8 ({exc.reason}); "
+        "text frames must carry UTF-8 (RFC 6455 §5.6, §8.1)",
+        close_code=CloseCode.INVALID_FRAME_PAYLOAD_DATA,
+    )
+
+
+class FrameCodec:
+    """Client-side RFC 6455 codec (the native engine's connection).
+
+    ``max_frame_size`` and ``max_message_size`` (``None`` = unlimited) are
+    checked against the lengths announced in frame headers, before payloads
+    are buffered (RFC 6455 §10.4).
+    """
+
+    __slots__ = (
+        "_buf",
+        "_frag_decoder",
+        "_frag_opcode",
+        "_frag_parts",
+        "_frag_size",
+        "_frag_text",
+        "_head_decoder",
+        "_head_done",
+        "_head_text",
+        "_max_frame",
+        "_max_message",
+        "_need",
+        "_pending",
+        "_pending_len",
+    )
+
+    def __init__(self, max_frame_size: int | None, max_message_size: int | None) -> None:
+        self._max_frame = max_frame_size if max_frame_size is not None else 1 << 63
+        self._max_message = max_message_size if max_message_size is not None else 1 << 63
+        self._buf = b""
+        # A frame that has not fully arrived: chunks are collected and joined
+        # once, so a large frame costs O(n), not a copy per chunk.
+        self._need = 0
+        self._pending: list[bytes] = []
+        self._pending_len = 0
+        # The data message being reassembled from fragments (§5.4).
+        self._frag_opcode = 0
+        self._frag_parts: list[bytes] = []
+        self._frag_text: list[str] = []
+        self._frag_size = 0
+        self._frag_decoder: codecs.IncrementalDecoder | None = None
+        # UTF-8 decoding of the text frame at the head of the buffer while it
+        # arrives, so invalid text fails before the frame is complete.
+        self._head_decoder: codecs.IncrementalDecoder | None = None
+        self._head_text: list[str] = []
+        self._head_done = 0
+
+    # ------------------------------------------------------------------ input
+
+    def receive_data(self, data: bytes) -> list[EngineEvent]:
+        if self._need:
+            self._pending.append(data)
+            self._pending_len += len(data)
+            if self._pending_len < self._need:
+                if self._head_decoder is not None:
+                    self._decode_head(data)
+                return []
+            buf = b"".join(self._pending)
+            self._pending = []
+            self._need = 0
+        elif self._buf:
+            buf = self._buf + data
+        else:
+            buf = data
+        events: list[EngineEvent] = []
+        pos = 0
+        end = len(buf)
+        while end - pos >= 2:
+            b0 = buf[pos]
+            b1 = buf[pos + 1]
+            opcode = b0 & 0x0F
+            length = b1 & 0x7F
+            header = 2
+            if length == 126:
+                if end - pos < 4:
+                    break
+                length = _U16.unpack_from(buf, pos + 2)[0]
+                header = 4
+            elif length == 127:
+                if end - pos < 10:
+                    break
+                length = _U64.unpack_from(buf, pos + 2)[0]
+                header = 10
+            if b0 & 0x70 or b1 & 0x80 or opcode > 2 or length > self._max_frame:
+                self._check_header(b0, b1, length)
+            fin = b0 & 0x80
+            if opcode < 8 and (opcode == 0 or not fin or self._frag_opcode):
+                self._check_fragment(opcode, length)
+            start = pos + header
+            stop = start + length
+            if stop > end:
+                self._wait_for_frame(buf, pos, stop, opcode, start)
+                return events
+            payload = buf[start:stop]
+            pos = stop
+            if opcode == 1 and fin and not self._frag_opcode and self._head_decoder is None:
+                try:
+                    events.append(Message(payload.decode("utf-8"), _TEXT))
+                except UnicodeDecodeError as exc:
+                    raise _utf8_error(exc) from None
+            elif opcode == 2 and fin and not self._frag_opcode:
+                events.append(Message(payload, _BINARY))
+            elif opcode == 9:
+                events.append(Ping(payload))
+            elif opcode == 10:
+                events.append(Pong(payload))
+            elif opcode == 8:
+                events.append(Close(payload))
+            else:
+                message = self._fragment(opcode, fin, payload)
+                if message is not None:
+                    events.append(message)
+        self._buf = buf[pos:] if pos < end else b""
+        return events
+
+    def _wait_for_frame(self, buf: bytes, pos: int, stop: int, opcode: int, start: int) -> None:
+        """Keep an incomplete frame; start decoding it now if it is text."""
+        rest = buf[pos:] if pos else buf
+        self._buf = b""
+        self._pending = [rest]
+        self._pending_len = len(rest)
+        self._need = stop - pos
+        if opcode == 1 or (opcode == 0 and self._frag_opcode == 1):
+            if self._head_decoder is None:
+                self._head_decoder = (
+                    self._frag_decoder if opcode == 0 and self._frag_decoder else _Utf8Decoder()
+                )
+                self._head_text = []
+                self._head_done = 0
+            self._decode_head(rest[start - pos + self._head_done :])
+
+    def _decode_head(self, chunk: bytes) -> None:
+        assert self._head_decoder is not None
+        try:
+            self._head_text.append(self._head_decoder.decode(chunk))
+        except UnicodeDecodeError as exc:
+            raise _utf8_error(exc) from None
+        self._head_done += len(chunk)
+
+    def _check_header(self, b0: int, b1: int, length: int) -> None:
+        """Validate the rare bits of a header; the common case never gets here."""
+        if b0 & 0x70:
+            raise ProtocolError(
+                f"received a frame with RSV bits {(b0 >> 4) & 7:03b} set; no extension "
+                "was negotiated, so they must be 0 (RFC 6455 §5.2)"
+            )
+        if b1 & 0x80:
+            raise ProtocolError(
+                "received a masked frame; a server must not mask frames it sends to "
+                "a client (RFC 6455 §5.1)"
+            )
+        opcode = b0 & 0x0F
+        if opcode not in _KNOWN_OPCODES:
+            raise ProtocolError(
+                f"received reserved opcode {opcode:#x}; expected 0x0-0x2 or 0x8-0xA (RFC 6455 §5.2)"
+            )
+        if opcode >= 8:
+            if not b0 & 0x80:
+                raise ProtocolError(
+                    f"received a fragmented {Opcode(opcode).name} frame; control frames "
+                    "must not be fragmented (RFC 6455 §5.5)"
+                )
+            if length > 125:
+                raise ProtocolError(
+                    f"received a {Opcode(opcode).name} frame with a {length}-byte payload; "
+                    "control frames carry at most 125 bytes (RFC 6455 §5.5)"
+                )
+        if length > self._max_frame:
+            raise PayloadTooBig(
+                f"received a frame header announcing {length} bytes; max_frame_size "
+                f"is {self._max_frame} (raise it if the peer legitimately sends more)"
+            )
+
+    def _check_fragment(self, opcode: int, length: int) -> None:
+        """Fragmentation rules (§5.4) and the message limit, from the header alone."""
+        if opcode == 0:
+            if not self._frag_opcode:
+                raise ProtocolError(
+                    "received a continuation frame with no message in progress; expected "
+                    "a text or binary frame first (RFC 6455 §5.4)"
+                )
+        elif self._frag_opcode:
+            raise ProtocolError(
+                f"received a new {Opcode(opcode).name} frame while a fragmented message "
+                "is in progress; expected a continuation frame (RFC 6455 §5.4)"
+            )
+        if self._frag_size + length > self._max_message:
+            raise PayloadTooBig(
+                f"received a message of at least {self._frag_size + length} bytes; "
+                f"max_message_size is {self._max_message} (raise it if the peer "
+                "legitimately sends more)"
+            )
+
+    def _fragment(self, opcode: int, fin: int, payload: bytes) -> Message | None:
+        """Accumulate a text frame or fragment; return the message once FIN arrives."""
+        if opcode:
+            self._frag_opcode = opcode
+            self._frag_size = 0
+            self._frag_parts = []
+            self._frag_text = []
+            self._frag_decoder = None
+        self._frag_size += len(payload)
+        if self._frag_opcode == 1:
+            decoder = self._head_decoder or self._frag_decoder or _Utf8Decoder()
+            done = self._head_done
+            self._frag_text += self._head_text
+            self._head_decoder = None
+            self._head_text = []
+            self._head_done = 0
+            try:
+                self._frag_text.append(decoder.decode(payload[done:], bool(fin)))
+            except UnicodeDecodeError as exc:
+                raise _utf8_error(exc) from None
+            self._frag_decoder = decoder
+            if not fin:
+                return None
+            message = Message("".join(self._frag_text), _TEXT)
+        else:
+            self._frag_parts.append(payload)
+            if not fin:
+                return None
+            message = Message(b"".join(self._frag_parts), _BINARY)
+        self._frag_opcode = 0
+        self._frag_decoder = None
+        self._frag_parts = []
+        self._frag_text = []
+        self._frag_size = 0
+        return message
+
+    # ----------------------------------------------------------------- output
+
+    def encode_message(self, data: str | bytes) -> bytes:
+        if isinstance(data, str):
+            return self._frame(0x81, data.encode("utf-8"))
+        return self._frame(0x82, data)
+
+    def encode_ping(self, payload: bytes) -> bytes:
+        return self._frame(0x89, payload)
+
+    def encode_pong(self, payload: bytes) -> bytes:
+        return self._frame(0x8A, payload)
+
+    def encode_close(self, code: int | None, reason: str) -> bytes:
+        return self._frame(0x88, build_close_payload(code, reason))
+
+    @staticmethod
+    def _frame(first: int, payload: bytes | bytearray | memoryview) -> bytes:
+        """One FIN frame, masked with a fresh key from the OS CSPRNG (§5.3)."""
+        n = len(payload)
+        key = _urandom(4)
+        if n < 126:
+            header = bytes((first, 0x80 | n))
+        elif n < 65536:
+            header = _HDR16.pack(first, 0xFE, n)
+        else:
+            header = _HDR64.pack(first, 0xFF, n)
+        if not isinstance(payload, bytes):
+            payload = bytes(payload)
+        return header + key + apply_mask(payload, key)

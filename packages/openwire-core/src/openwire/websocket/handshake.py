@@ -1,0 +1,141 @@
+"""The opening handshake (RFC 6455 §4.1): what to ask for, and what to accept.
+
+The request travels through the client's whole stack like any call; this
+module only builds the offer (the bridge turns it into headers) and checks the
+server's answer, in the order RFC 6455 §4.1 lists the client's checks, so the
+first thing wrong is the thing reported.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from openwire.errors import (
+    InvalidAccept,
+    InvalidConnection,
+    InvalidExtension,
+    InvalidSubprotocol,
+    InvalidUpgrade,
+    UnexpectedStatus,
+)
+
+if TYPE_CHECKING:
+    from openwire.http.models import Response
+
+__all__ = ["GUID", "HandshakeOffer", "HandshakeResult", "accept_key", "validate_response"]
+
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+BODY_PREVIEW_LIMIT = 64 * 1024
+
+
+def accept_key(key: str) -> str:
+    """The ``Sec-WebSocket-Accept`` a server must answer ``key`` with (§4.2.2)."""
+    digest = hashlib.sha1((key + GUID).encode("ascii")).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+@dataclass(frozen=True)
+class HandshakeOffer:
+    """What the client asks for; carried in ``request.extensions["openwire.websocket"]``.
+
+    The bridge calls :meth:`headers` so the handshake headers are added at the
+    same layer as Host and User-Agent, and interceptors see them on the wire.
+    """
+
+    subprotocols: tuple[str, ...] = ()
+    extensions: tuple[str, ...] = ()
+    key: str = field(default_factory=lambda: base64.b64encode(os.urandom(16)).decode("ascii"))
+
+    def headers(self) -> list[tuple[str, str]]:
+        headers = [
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", self.key),
+            ("Sec-WebSocket-Version", "13"),
+        ]
+        if self.subprotocols:
+            headers.append(("Sec-WebSocket-Protocol", ", ".join(self.subprotocols)))
+        if self.extensions:
+            headers.append(("Sec-WebSocket-Extensions", ", ".join(self.extensions)))
+        return headers
+
+
+@dataclass(frozen=True)
+class HandshakeResult:
+    subprotocol: str | None
+    extensions: list[str]
+
+
+def _tokens(values: Sequence[str]) -> list[str]:
+    return [token.strip() for value in values for token in value.split(",") if token.strip()]
+
+
+def check_status(response: Response, body: bytes) -> None:
+    if response.status != 101:
+        hint = (
+            " The server redirected; WebSocket handshakes do not follow redirects, "
+            "connect to the Location instead."
+            if 300 <= response.status < 400
+            else ""
+        )
+        raise UnexpectedStatus(
+            f"expected status 101 Switching Protocols for the WebSocket handshake, got "
+            f"{response.status} {response.reason}.{hint}",
+            status=response.status,
+            headers=list(response.headers.items()),
+            body=body,
+        )
+
+
+def validate_response(response: Response, offer: HandshakeOffer) -> HandshakeResult:
+    """Check a 101 response; raise the first :class:`HandshakeError` that applies."""
+    headers = response.headers
+    upgrade = _tokens(headers.get_list("Upgrade"))
+    if [u.lower() for u in upgrade] != ["websocket"]:
+        raise InvalidUpgrade(
+            f"expected 'Upgrade: websocket' in the 101 response, got "
+            f"{', '.join(upgrade) or 'no Upgrade header'!r}"
+        )
+    connection = [c.lower() for c in _tokens(headers.get_list("Connection"))]
+    if "upgrade" not in connection:
+        raise InvalidConnection(
+            f"expected 'Connection: Upgrade' in the 101 response, got "
+            f"{', '.join(connection) or 'no Connection header'!r}"
+        )
+    expected = accept_key(offer.key)
+    accept = headers.get_list("Sec-WebSocket-Accept")
+    if accept != [expected]:
+        raise InvalidAccept(
+            f"expected Sec-WebSocket-Accept {expected!r} for the key we sent, got "
+            f"{', '.join(accept) or 'none'!r}; the server (or a proxy) does not speak RFC 6455"
+        )
+    protocols = _tokens(headers.get_list("Sec-WebSocket-Protocol"))
+    subprotocol: str | None = None
+    if protocols:
+        if len(protocols) > 1:
+            raise InvalidSubprotocol(
+                f"the server chose several subprotocols {protocols}; expected one of "
+                f"{list(offer.subprotocols)}"
+            )
+        if protocols[0] not in offer.subprotocols:
+            offered = list(offer.subprotocols) or "none"
+            raise InvalidSubprotocol(
+                f"the server chose subprotocol {protocols[0]!r}, which was not offered "
+                f"(offered: {offered})"
+            )
+        subprotocol = protocols[0]
+    extensions = [v.strip() for v in headers.get_list("Sec-WebSocket-Extensions") if v.strip()]
+    offered_names = {e.split(";")[0].strip() for e in offer.extensions}
+    for ext in extensions:
+        name = ext.split(";")[0].strip()
+        if name not in offered_names:
+            raise InvalidExtension(
+                f"the server accepted extension {name!r}, which was not offered "
+                f"(offered: {sorted(offered_names) or 'none'})"
+            )
+    return HandshakeResult(subprotocol, extensions)

@@ -1,0 +1,88 @@
+"""The knobs of a WebSocket call, with their defaults in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+__all__ = ["WebSocketOptions"]
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketOptions:
+    """Settings of one WebSocket call (``client.new_websocket(url, **options)``).
+
+    handshake_timeout
+        Seconds for the whole opening handshake: DNS, connect, proxy, TLS and
+        the HTTP exchange together. ``None`` waits forever. Default 10.
+    close_timeout
+        Seconds ``close()`` waits for the peer's Close before dropping TCP.
+        Default 10.
+    max_message_size, max_frame_size
+        Largest incoming message / frame in bytes (``None`` = unlimited);
+        checked from frame headers before memory is spent, failing with 1009.
+        ``max_message_size`` also bounds what ``send`` accepts. Default 16 MiB.
+    send_queue_size, send_queue_bytes
+        How many messages / bytes may wait to be written; ``send`` waits
+        beyond that (nothing is dropped). Default 32 messages, 4 MiB.
+    receive_queue_size, receive_queue_bytes
+        How many received messages / bytes may wait for ``receive``; beyond
+        that the socket is not read (TCP pushes back on the server).
+        Default 32 messages, 16 MiB.
+    ping_interval, pong_timeout
+        The heartbeat: a ping every ``ping_interval`` seconds; if no frame at
+        all arrives within ``pong_timeout`` after it, the connection is closed
+        with 1011 and :class:`~openwire.errors.PongTimeout`. ``None`` disables
+        either. Default 20 and 20.
+    subprotocols
+        ``Sec-WebSocket-Protocol`` values to offer, in preference order.
+    engine
+        Engine name (``"native"``, ``"wsproto"``, ...); ``None`` defers to
+        the client's ``websocket_engine``, then ``OPENWIRE_WEBSOCKET_ENGINE``,
+        then ``"native"``.
+    deliver_control_frames
+        Also return Ping, Pong and Close events from ``receive`` (they are
+        still answered automatically). Default ``False``.
+    """
+
+    handshake_timeout: float | None = 10.0
+    close_timeout: float | None = 10.0
+    max_message_size: int | None = 16 * MiB
+    max_frame_size: int | None = 16 * MiB
+    send_queue_size: int = 32
+    send_queue_bytes: int = 4 * MiB
+    receive_queue_size: int = 32
+    receive_queue_bytes: int = 16 * MiB
+    ping_interval: float | None = 20.0
+    pong_timeout: float | None = 20.0
+    subprotocols: tuple[str, ...] = field(default=())
+    engine: str | None = None
+    deliver_control_frames: bool = False
+
+    def __post_init__(self) -> None:
+        for name in (
+            "send_queue_size",
+            "send_queue_bytes",
+            "receive_queue_size",
+            "receive_queue_bytes",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("max_message_size", "max_frame_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be positive or None, got {value}")
+        if isinstance(self.subprotocols, str):
+            raise TypeError("subprotocols must be a sequence of names, not one string")
+        object.__setattr__(self, "subprotocols", tuple(self.subprotocols))
+
+    def with_changes(self, **changes: Any) -> WebSocketOptions:
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise TypeError(
+                f"unknown WebSocket option(s) {sorted(unknown)}; known: {sorted(known)}"
+            )
+        return replace(self, **changes)

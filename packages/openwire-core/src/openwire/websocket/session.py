@@ -1,0 +1,455 @@
+"""The WebSocket session: every decision about a connection, for every engine.
+
+Rules of this module: the engine only translates bytes and messages; all
+behaviour a user can observe lives here, once. That is the send-queue
+backpressure, the bounded receive buffer, auto-pong, the heartbeat, the close
+handshake and its timeout, close-code policy, events and error mapping.
+
+Theory of operation. The session is driven like an asyncio protocol. A
+channel (``transport.py``) calls :meth:`Session.data_received` with bytes and
+:meth:`Session.connection_lost` at the end; the session feeds the engine,
+reacts to what it returns (queue a message, answer a ping, answer a Close)
+and writes bytes back through ``channel.write``, which never blocks. User
+calls (``send``, ``receive``, ``ping``, ``close``) are the only places that
+await. State moves one way::
+
+    OPEN ──close() / peer Close──▶ CLOSING ──Close answered / timeout──▶ CLOSED
+      └──────────── protocol error, EOF, pong timeout ─────────────────────┘
+
+Exactly one of ``websocket_closed`` (a close handshake completed) or
+``websocket_failed`` (anything else) is emitted, when CLOSED is reached.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections import deque
+from typing import TYPE_CHECKING
+
+from openwire.errors import (
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    MessageTooBig,
+    PongTimeout,
+    ProtocolError,
+)
+from openwire.websocket.engine import EngineConnection, EngineEvent, Message
+from openwire.websocket.frames import (
+    OK_CODES,
+    CloseCode,
+    Opcode,
+    check_close_code,
+    parse_close_payload,
+)
+
+if TYPE_CHECKING:
+    from openwire.events import ListenerDispatch
+    from openwire.websocket.options import WebSocketOptions
+    from openwire.websocket.runtime import Handle, Runtime, Waiter
+    from openwire.websocket.transport import Channel
+
+__all__ = ["Session", "State"]
+
+_TEXT = Opcode.TEXT
+_BINARY = Opcode.BINARY
+_PING = Opcode.PING
+_PONG = Opcode.PONG
+
+
+class State(enum.Enum):
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class Session:
+    """One open WebSocket connection, after the 101."""
+
+    def __init__(
+        self,
+        conn: EngineConnection,
+        options: WebSocketOptions,
+        events: ListenerDispatch,
+        runtime: Runtime,
+        engine_name: str = "native",
+    ) -> None:
+        self._conn = conn
+        self._options = options
+        self._events = events
+        self._runtime = runtime
+        self._engine_name = engine_name
+        self._channel: Channel | None = None
+        self.state = State.OPEN
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.closed_by_peer: bool | None = None
+        self._error: ConnectionClosed | None = None
+        # Receive side: a bounded buffer; reading pauses when it is full.
+        self._inbox: deque[EngineEvent] = deque()
+        self._inbox_bytes = 0
+        self._inbox_max = options.receive_queue_size
+        self._inbox_max_bytes = options.receive_queue_bytes
+        self._reading_paused = False
+        self._recv_waiter: Waiter | None = None
+        self._close_waiters: list[Waiter] = []
+        self._deliver_control = options.deliver_control_frames
+        self._max_message = options.max_message_size
+        # Heartbeat and close timers.
+        self._pings: dict[bytes, tuple[Waiter, float]] = {}
+        self._pings_latency: dict[bytes, float] = {}
+        self._last_rx = runtime.time()
+        self._heartbeat: Handle | None = None
+        self._pong_timer: Handle | None = None
+        self._close_timer: Handle | None = None
+        self._heartbeat_sent_at = 0.0
+        # Events on the hot path are looked up once.
+        self._ev_sent = events.wants("websocket_message_sent")
+        self._ev_received = events.wants("websocket_message_received")
+
+    def attach(self, channel: Channel) -> None:
+        self._channel = channel
+        if self._options.ping_interval is not None and self.state is State.OPEN:
+            self._heartbeat = self._runtime.call_later(
+                self._options.ping_interval, self._heartbeat_tick
+            )
+
+    # ---------------------------------------------------------------- inbound
+
+    def data_received(self, data: bytes) -> None:
+        if self.state is State.CLOSED:
+            return
+        self._last_rx = self._runtime.time()
+        try:
+            events = self._conn.receive_data(data)
+        except ProtocolError as exc:
+            self._fail(exc.close_code, str(exc), exc)
+            return
+        except Exception as exc:  # an engine bug must not crash the session
+            self._fail(
+                CloseCode.INTERNAL_ERROR,
+                f"engine {self._engine_name!r} raised {exc!r} while parsing; this is a bug "
+                "in the engine",
+                exc,
+            )
+            return
+        inbox = self._inbox
+        for event in events:
+            opcode = event.opcode
+            if opcode is _TEXT or opcode is _BINARY:
+                inbox.append(event)
+                size = len(event.data)
+                self._inbox_bytes += size
+                if self._ev_received:
+                    self._events.emit(
+                        "websocket_message_received", "text" if opcode is _TEXT else "binary", size
+                    )
+            elif opcode is _PING:
+                if self.state is State.OPEN:
+                    self._write(self._conn.encode_pong(event.data))  # type: ignore[arg-type]
+                if self._deliver_control:
+                    inbox.append(event)
+            elif opcode is _PONG:
+                self._pong_received(event.data)  # type: ignore[arg-type]
+                if self._deliver_control:
+                    inbox.append(event)
+            else:
+                if self._deliver_control:
+                    inbox.append(event)
+                self._close_received(event.data)  # type: ignore[arg-type]
+                break
+        if inbox:
+            waiter = self._recv_waiter
+            if waiter is not None:
+                self._recv_waiter = None
+                waiter.wake()
+            if not self._reading_paused and (
+                len(inbox) >= self._inbox_max or self._inbox_bytes >= self._inbox_max_bytes
+            ):
+                self._reading_paused = True
+                if self._channel is not None:
+                    self._channel.pause_reading()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self.state is State.CLOSED:
+            return
+        # Also when we sent Close and TCP ended with no answer: RFC 6455
+        # §7.1.5 calls that "no Close frame received" (1006).
+        detail = f": {exc}" if exc else ""
+        error = ConnectionClosedError(
+            CloseCode.ABNORMAL_CLOSURE,
+            "",
+            by_peer=None,
+            message=(
+                "the connection was dropped without a Close frame (1006)"
+                f"{detail}; the peer or the network went away"
+            ),
+        )
+        error.__cause__ = exc
+        self._finish(CloseCode.ABNORMAL_CLOSURE, "", None, error)
+
+    def _pong_received(self, payload: bytes) -> None:
+        self._events.emit("websocket_pong_received", payload)
+        if payload in self._pings:
+            now = self._runtime.time()
+            # A pong answers its ping and every earlier one (RFC 6455 §5.5.3
+            # lets a peer answer only the most recent).
+            for key in list(self._pings):
+                waiter, sent_at = self._pings.pop(key)
+                self._pings_latency[key] = now - sent_at
+                waiter.wake()
+                if key == payload:
+                    break
+
+    def _close_received(self, payload: bytes) -> None:
+        try:
+            code, reason = parse_close_payload(payload)
+        except ProtocolError as exc:
+            self._fail(exc.close_code, str(exc), exc)
+            return
+        if self.state is State.OPEN:
+            self._set_close(code, reason, by_peer=True)
+            self._events.emit("websocket_closing", code, reason, True)
+            # §5.5.1: answer with a Close, echoing the status code received.
+            echo = None if code == CloseCode.NO_STATUS_RCVD else code
+            self._write(self._conn.encode_close(echo, ""))
+        elif self.closed_by_peer is False:
+            # The answer to our Close: report the code the peer confirmed.
+            self.close_code, self.close_reason = code, reason
+        self._finish(code, reason, self.closed_by_peer, None)
+
+    # --------------------------------------------------------------- outbound
+
+    def _write(self, data: bytes) -> None:
+        if self._channel is not None:
+            self._channel.write(data)
+
+    async def send(self, data: str | bytes) -> None:
+        if self.state is not State.OPEN:
+            raise self._send_error()
+        if self._max_message is not None and len(data) > self._max_message // 4:
+            size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+            if size > self._max_message:
+                raise MessageTooBig(
+                    f"message is {size} bytes; max_message_size is {self._max_message}. "
+                    "Split it or raise max_message_size (the peer must accept it too)"
+                )
+        channel = self._channel
+        assert channel is not None
+        if not channel.can_write():
+            await channel.wait_writable()
+            if self.state is not State.OPEN:
+                raise self._send_error()
+        # encode + write is synchronous: a cancelled send never leaves half a frame.
+        channel.write(self._conn.encode_message(data))
+        if self._ev_sent:
+            self._events.emit(
+                "websocket_message_sent",
+                "text" if isinstance(data, str) else "binary",
+                len(data),
+            )
+
+    async def ping(self, payload: bytes | None = None) -> float:
+        if self.state is not State.OPEN:
+            raise self._send_error()
+        if payload is None:
+            payload = os.urandom(4)
+            while payload in self._pings:
+                payload = os.urandom(4)
+        elif payload in self._pings:
+            raise ValueError(f"a ping with payload {payload!r} is already waiting for its pong")
+        if len(payload) > 125:
+            raise ValueError("ping payloads carry at most 125 bytes (RFC 6455 §5.5)")
+        waiter = self._runtime.waiter()
+        self._pings[payload] = (waiter, self._runtime.time())
+        self._write(self._conn.encode_ping(payload))
+        self._events.emit("websocket_ping_sent", payload)
+        try:
+            await waiter.wait()
+        finally:
+            self._pings.pop(payload, None)
+        latency = self._pings_latency.pop(payload, None)
+        if latency is None:
+            raise self._send_error()
+        return latency
+
+    # ---------------------------------------------------------------- receive
+
+    async def receive(self) -> EngineEvent:
+        inbox = self._inbox
+        while not inbox:
+            if self.state is State.CLOSED:
+                raise self._receive_error()
+            waiter = self._runtime.waiter()
+            self._recv_waiter = waiter
+            try:
+                await waiter.wait()
+            finally:
+                if self._recv_waiter is waiter:
+                    self._recv_waiter = None
+        event = inbox.popleft()
+        if event.opcode is _TEXT or event.opcode is _BINARY:
+            self._inbox_bytes -= len(event.data)
+        if self._reading_paused and (
+            len(inbox) <= self._inbox_max // 2 and self._inbox_bytes <= self._inbox_max_bytes // 2
+        ):
+            self._reading_paused = False
+            if self._channel is not None and self.state is not State.CLOSED:
+                self._channel.resume_reading()
+        return event
+
+    def receive_nowait(self) -> Message | None:
+        """A buffered message, if any, without awaiting (for tight loops)."""
+        if self._inbox and not self._deliver_control and not self._reading_paused:
+            event = self._inbox.popleft()
+            self._inbox_bytes -= len(event.data)
+            return event  # type: ignore[return-value]
+        return None
+
+    # ------------------------------------------------------------------ close
+
+    def start_close(self, code: int, reason: str) -> None:
+        """Send Close and arm the close timer; the rest happens as bytes arrive."""
+        if self.state is not State.OPEN:
+            return
+        self._set_close(code, reason, by_peer=False)
+        self._events.emit("websocket_closing", code, reason, False)
+        self._write(self._conn.encode_close(code, reason))
+        timeout = self._options.close_timeout
+        if timeout is not None:
+            self._close_timer = self._runtime.call_later(timeout, self._close_timed_out)
+
+    async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        check_close_code(code)
+        if len(reason.encode("utf-8")) > 123:
+            raise ValueError("close reason must encode to at most 123 bytes (RFC 6455 §5.5)")
+        self.start_close(code, reason)
+        while self.state is not State.CLOSED:
+            waiter = self._runtime.waiter()
+            self._close_waiters.append(waiter)
+            await waiter.wait()
+
+    def abandon(self) -> None:
+        """Every handle is gone (dropped or garbage-collected): close with 1001."""
+        if self.state is State.OPEN:
+            self.start_close(CloseCode.GOING_AWAY, "")
+
+    def _close_timed_out(self) -> None:
+        if self.state is State.CLOSED:
+            return
+        error = ConnectionClosedError(
+            CloseCode.ABNORMAL_CLOSURE,
+            "",
+            by_peer=None,
+            message=(
+                f"the peer did not answer our Close within close_timeout="
+                f"{self._options.close_timeout}s; the connection was dropped (1006)"
+            ),
+        )
+        if self._channel is not None:
+            self._channel.abort()
+        self._finish(CloseCode.ABNORMAL_CLOSURE, "", None, error)
+
+    def _set_close(self, code: int, reason: str, by_peer: bool) -> None:
+        self.state = State.CLOSING
+        self.close_code = code
+        self.close_reason = reason
+        self.closed_by_peer = by_peer
+
+    def _fail(
+        self,
+        code: int,
+        message: str,
+        cause: BaseException | None,
+        error_type: type[ConnectionClosedError] = ConnectionClosedError,
+    ) -> None:
+        """Fail the connection (RFC 6455 §7.1.7): send Close with ``code`` if we still may."""
+        if self.state is State.CLOSED:
+            return
+        if self.state is State.OPEN:
+            self._write(self._conn.encode_close(code, ""))
+        error = error_type(code, "", by_peer=False, message=f"{message} (closed with {code})")
+        error.__cause__ = cause
+        self._finish(code, "", False, error)
+
+    def _finish(
+        self, code: int, reason: str, by_peer: bool | None, error: ConnectionClosed | None
+    ) -> None:
+        """Reach CLOSED: release the socket, timers and every waiter, exactly once."""
+        if self.state is State.CLOSED:
+            return
+        self.state = State.CLOSED
+        self.close_code = code
+        self.close_reason = reason
+        self.closed_by_peer = by_peer
+        self._error = error
+        for handle in (self._heartbeat, self._pong_timer, self._close_timer):
+            if handle is not None:
+                handle.cancel()
+        if self._channel is not None:
+            self._channel.close()
+        for waiter, _ in self._pings.values():
+            waiter.wake()
+        waiters, self._close_waiters = self._close_waiters, []
+        for waiter in waiters:
+            waiter.wake()
+        if self._recv_waiter is not None:
+            self._recv_waiter.wake()
+            self._recv_waiter = None
+        if error is None:
+            self._events.emit("websocket_closed", code, reason)
+        else:
+            self._events.emit("websocket_failed", error)
+
+    # -------------------------------------------------------------- heartbeat
+
+    def _heartbeat_tick(self) -> None:
+        interval = self._options.ping_interval
+        if self.state is not State.OPEN or interval is None:
+            return
+        payload = b"openwire-heartbeat"
+        self._write(self._conn.encode_ping(payload))
+        self._events.emit("websocket_ping_sent", payload)
+        timeout = self._options.pong_timeout
+        if timeout is not None and self._pong_timer is None:
+            self._heartbeat_sent_at = self._runtime.time()
+            self._pong_timer = self._runtime.call_later(timeout, self._pong_deadline)
+        self._heartbeat = self._runtime.call_later(interval, self._heartbeat_tick)
+
+    def _pong_deadline(self) -> None:
+        self._pong_timer = None
+        if self.state is State.CLOSED:
+            return
+        # Any inbound bytes count as proof of life, and a paused reader means
+        # *we* are slow, not the peer: neither is a timeout.
+        if self._last_rx >= self._heartbeat_sent_at or self._reading_paused:
+            return
+        self._fail(
+            CloseCode.INTERNAL_ERROR,
+            f"no frame arrived within pong_timeout={self._options.pong_timeout}s after a "
+            "heartbeat ping; the peer is unresponsive",
+            None,
+            PongTimeout,
+        )
+
+    # ------------------------------------------------------------------ errors
+
+    def _send_error(self) -> ConnectionClosed:
+        if self._error is not None:
+            return self._error
+        code = self.close_code if self.close_code is not None else CloseCode.ABNORMAL_CLOSURE
+        return (
+            ConnectionClosedOK(code, self.close_reason, by_peer=self.closed_by_peer)
+            if (code in OK_CODES)
+            else ConnectionClosedError(code, self.close_reason, by_peer=self.closed_by_peer)
+        )
+
+    def _receive_error(self) -> ConnectionClosed:
+        if self._error is not None:
+            return self._error
+        code = self.close_code if self.close_code is not None else CloseCode.ABNORMAL_CLOSURE
+        # 1005 (an empty Close) is a clean close handshake too.
+        ok = code in OK_CODES or code == CloseCode.NO_STATUS_RCVD
+        cls = ConnectionClosedOK if ok else ConnectionClosedError
+        return cls(code, self.close_reason, by_peer=self.closed_by_peer)

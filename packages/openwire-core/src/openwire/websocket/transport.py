@@ -1,0 +1,354 @@
+"""Moving bytes between the upgraded connection and the session.
+
+The session is driven like an asyncio protocol: the channel calls
+``session.data_received(bytes)`` / ``session.connection_lost(exc)``, and the
+session calls ``channel.write(bytes)``, which never blocks and never splits a
+frame. Two channels implement that contract:
+
+``AsyncioChannel``
+    On asyncio over plain TCP, the socket's asyncio transport is handed to a
+    protocol of ours. Incoming bytes reach the codec in the transport's own
+    callback, and writes go straight to ``transport.write``: no task, no hop
+    on either path. This is where most of the speed over httpx-ws comes from.
+
+``StreamChannel``
+    Everywhere else (trio, TLS, any other httpcore stream): a reader task and
+    a writer task over the stream httpcore handed back after the 101. The
+    writer coalesces every frame queued since its last write into one send.
+
+Both bound what is queued for sending (``send_queue_size`` messages and
+``send_queue_bytes``) and pause reading when the session asks (a slow
+consumer), so memory stays bounded in both directions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+import anyio
+
+from openwire.websocket.runtime import AsyncioRuntime, Handle, Runtime, Waiter
+
+if TYPE_CHECKING:
+    import httpcore
+
+__all__ = ["Channel", "ChannelSink", "open_channel"]
+
+_READ_SIZE = 256 * 1024
+
+
+class ChannelSink(Protocol):
+    """What a channel feeds: the session."""
+
+    def data_received(self, data: bytes) -> None: ...
+    def connection_lost(self, exc: BaseException | None) -> None: ...
+
+
+class Channel(Protocol):
+    def write(self, data: bytes) -> None: ...
+    def can_write(self) -> bool: ...
+    async def wait_writable(self) -> None: ...
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+    def close(self) -> None:
+        """Flush what is queued, then close the connection."""
+        ...
+
+    def abort(self) -> None:
+        """Drop the connection now, discarding queued bytes."""
+        ...
+
+
+class _WriteBound:
+    """The send-queue bound shared by both channels: messages and bytes."""
+
+    def __init__(self, runtime: Runtime, max_messages: int, max_bytes: int) -> None:
+        self._runtime = runtime
+        self.max_messages = max_messages
+        self.max_bytes = max_bytes
+        self.waiters: list[Waiter] = []
+        self.closed = False
+
+    async def wait(self, ready: Callable[[], bool]) -> None:
+        while not ready() and not self.closed:
+            waiter = self._runtime.waiter()
+            self.waiters.append(waiter)
+            try:
+                await waiter.wait()
+            finally:
+                with contextlib.suppress(ValueError):
+                    self.waiters.remove(waiter)
+
+    def wake_all(self) -> None:
+        waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
+            waiter.wake()
+
+
+# ------------------------------------------------------------------- asyncio
+
+
+class AsyncioChannel(asyncio.Protocol):
+    """A protocol on the raw asyncio transport: zero task hops per message."""
+
+    def __init__(
+        self,
+        sink: ChannelSink,
+        transport: asyncio.Transport,
+        runtime: Runtime,
+        max_messages: int,
+        max_bytes: int,
+    ) -> None:
+        self._sink = sink
+        self._transport = transport
+        self._bound = _WriteBound(runtime, max_messages, max_bytes)
+        self._write_paused = False
+        self._queued = 0  # messages written while the transport was paused
+        transport.set_write_buffer_limits(high=max_bytes)
+
+    # asyncio.Protocol
+    def data_received(self, data: bytes) -> None:
+        self._sink.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return None  # let the transport close; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._bound.closed = True
+        self._bound.wake_all()
+        self._sink.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._queued = 0
+        self._bound.wake_all()
+
+    # Channel
+    def write(self, data: bytes) -> None:
+        if self._write_paused:
+            self._queued += 1
+        self._transport.write(data)
+
+    def can_write(self) -> bool:
+        return not self._write_paused or self._queued < self._bound.max_messages
+
+    async def wait_writable(self) -> None:
+        await self._bound.wait(lambda: not self._write_paused)
+
+    def pause_reading(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._transport.resume_reading()
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._transport.abort()
+
+
+# --------------------------------------------------------------- any stream
+
+
+class StreamChannel:
+    """Reader and writer tasks over an httpcore network stream (any backend)."""
+
+    def __init__(
+        self,
+        sink: ChannelSink,
+        stream: httpcore.AsyncNetworkStream,
+        runtime: Runtime,
+        max_messages: int,
+        max_bytes: int,
+        leading: bytes = b"",
+        read: Callable[[int], Awaitable[bytes]] | None = None,
+        send: Callable[[bytes], Awaitable[None]] | None = None,
+    ) -> None:
+        self._sink = sink
+        self._stream = stream
+        self._runtime = runtime
+        self._read = read or (lambda n: stream.read(n))
+        self._send = send or (lambda data: stream.write(data))
+        self._bound = _WriteBound(runtime, max_messages, max_bytes)
+        self._out: list[bytes] = []
+        self._out_bytes = 0
+        self._writer_waiter: Waiter | None = None
+        self._resume: Waiter | None = None
+        self._paused = False
+        self._closing = False
+        self._dead = False
+        self._leading = leading
+        self._reader: Handle = runtime.spawn(self._read_loop, "openwire-ws-reader")
+        self._writer: Handle = runtime.spawn(self._write_loop, "openwire-ws-writer")
+
+    async def _read_loop(self) -> None:
+        exc: BaseException | None = None
+        try:
+            if self._leading:
+                data, self._leading = self._leading, b""
+                self._sink.data_received(data)
+            while not self._dead:
+                if self._paused:
+                    self._resume = self._runtime.waiter()
+                    await self._resume.wait()
+                    continue
+                data = await self._read(_READ_SIZE)
+                if not data:
+                    break
+                self._sink.data_received(data)
+        except Exception as error:
+            exc = error
+        self._finish(exc)
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                if not self._out:
+                    if self._closing or self._dead:
+                        break
+                    self._writer_waiter = self._runtime.waiter()
+                    await self._writer_waiter.wait()
+                    continue
+                data = b"".join(self._out) if len(self._out) > 1 else self._out[0]
+                self._out = []
+                self._out_bytes = 0
+                self._bound.wake_all()
+                await self._send(data)
+        except Exception as error:
+            self._finish(error)
+            return
+        if self._closing:
+            await self._aclose()
+            self._finish(None)
+
+    async def _aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._stream.aclose()
+
+    def _finish(self, exc: BaseException | None) -> None:
+        if self._dead:
+            return
+        self._dead = True
+        self._bound.closed = True
+        self._bound.wake_all()
+        self._reader.cancel()
+        self._writer.cancel()
+        if exc is not None or not self._closing:
+            self._runtime.spawn(self._aclose, "openwire-ws-close")
+        self._sink.connection_lost(exc)
+
+    # Channel
+    def write(self, data: bytes) -> None:
+        if self._dead or self._closing:
+            return
+        self._out.append(data)
+        self._out_bytes += len(data)
+        waiter = self._writer_waiter
+        if waiter is not None:
+            self._writer_waiter = None
+            waiter.wake()
+
+    def can_write(self) -> bool:
+        return len(self._out) < self._bound.max_messages and self._out_bytes < self._bound.max_bytes
+
+    async def wait_writable(self) -> None:
+        await self._bound.wait(self.can_write)
+
+    def pause_reading(self) -> None:
+        self._paused = True
+
+    def resume_reading(self) -> None:
+        self._paused = False
+        waiter = self._resume
+        if waiter is not None:
+            self._resume = None
+            waiter.wake()
+
+    def close(self) -> None:
+        if self._closing or self._dead:
+            return
+        self._closing = True
+        waiter = self._writer_waiter
+        if waiter is not None:
+            self._writer_waiter = None
+            waiter.wake()
+
+    def abort(self) -> None:
+        self._out = []
+        self._finish(None)
+
+
+# ------------------------------------------------------------------ choosing
+
+
+def _unwrap(stream: Any) -> tuple[bytes, Any]:
+    """Peel httpcore's wrappers: (bytes already read after the 101, inner stream)."""
+    leading = b""
+    try:
+        from httpcore._async.http11 import AsyncHTTP11UpgradeStream
+        from httpcore._backends.anyio import AnyIOStream
+    except ImportError:  # pragma: no cover - httpcore moved its internals
+        return leading, None
+    if isinstance(stream, AsyncHTTP11UpgradeStream):
+        leading = bytes(stream._leading_data)
+        stream._leading_data = b""
+        stream = stream._stream
+    if isinstance(stream, AnyIOStream):
+        return leading, stream._stream
+    return leading, None
+
+
+def open_channel(
+    sink: ChannelSink,
+    network_stream: httpcore.AsyncNetworkStream,
+    runtime: Runtime,
+    *,
+    max_messages: int,
+    max_bytes: int,
+) -> Channel:
+    """Pick the fastest channel that can carry this connection."""
+    leading, inner = _unwrap(network_stream)
+    if inner is None:
+        return StreamChannel(sink, network_stream, runtime, max_messages, max_bytes)
+    if isinstance(runtime, AsyncioRuntime):
+        transport = getattr(inner, "_transport", None)
+        protocol = getattr(inner, "_protocol", None)
+        read_queue = getattr(protocol, "read_queue", None)
+        if isinstance(transport, asyncio.Transport) and read_queue is not None:
+            channel = AsyncioChannel(sink, transport, runtime, max_messages, max_bytes)
+            transport.set_protocol(channel)
+            pending = leading + b"".join(read_queue)
+            read_queue.clear()
+            if pending:
+                runtime.loop.call_soon(channel.data_received, pending)
+            if transport.is_closing():
+                runtime.loop.call_soon(channel.connection_lost, None)
+            else:
+                transport.resume_reading()
+            return channel
+
+    async def receive(n: int) -> bytes:
+        try:
+            return bytes(await inner.receive(n))
+        except anyio.EndOfStream:
+            return b""
+
+    return StreamChannel(
+        sink,
+        network_stream,
+        runtime,
+        max_messages,
+        max_bytes,
+        leading=leading,
+        read=receive,
+        send=inner.send,
+    )
