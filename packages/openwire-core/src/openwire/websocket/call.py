@@ -11,6 +11,7 @@ HTTP/1.1-only connection. Everything that can be refused without a network
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -133,7 +134,7 @@ class WebSocketCall:
         return WebSocket(session, response, result.subprotocol, extensions, engine.name)
 
     @contextlib.asynccontextmanager
-    async def connect(self) -> Any:
+    async def connect(self) -> AsyncIterator[WebSocket]:
         """``async with call.connect() as ws``: execute, then close with 1000 on exit."""
         ws = await self.execute()
         try:

@@ -1,0 +1,302 @@
+"""Loopback peers for tests: a real websockets server and a scripted raw server.
+
+Both run on an asyncio loop in a background thread, so one server serves a
+client under test on asyncio or trio alike. Addresses are always 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from concurrent.futures import Future
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+from openwire.testing.frames import ClientFrame, FrameReader, frame
+
+__all__ = ["BackgroundLoop", "EchoServer", "RawPeer", "ScriptedServer"]
+
+T = TypeVar("T")
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class BackgroundLoop:
+    """An asyncio loop in a daemon thread, for servers the tests talk to."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return future.result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+
+
+# ----------------------------------------------------------------- scripted
+
+
+class RawPeer:
+    """One accepted connection of a :class:`ScriptedServer`, driven by a script."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.request_head = b""
+        self.request_headers: dict[str, str] = {}
+        self.path = ""
+        self.received = bytearray()
+        self.frames: list[ClientFrame] = []
+        self.eof = False
+        self._parser = FrameReader()
+        self._pending: list[ClientFrame] = []
+
+    async def read_request(self) -> None:
+        self.request_head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = self.request_head.decode("latin-1").split("\r\n")
+        self.path = lines[0].split(" ")[1]
+        for line in lines[1:]:
+            if ":" in line:
+                name, _, value = line.partition(":")
+                key = name.strip().lower()
+                value = value.strip()
+                if key in self.request_headers:
+                    self.request_headers[key] += ", " + value
+                else:
+                    self.request_headers[key] = value
+
+    def accept_value(self) -> str:
+        key = self.request_headers.get("sec-websocket-key", "")
+        return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+
+    async def handshake(
+        self,
+        *,
+        status: str = "101 Switching Protocols",
+        headers: Sequence[tuple[str, str]] | None = None,
+        extra_headers: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
+        trailing: bytes = b"",
+    ) -> None:
+        """Read the upgrade request and answer it (a valid 101 unless told otherwise).
+
+        ``trailing`` is written in the same ``write`` as the response, like a
+        server that sends its first frame right after the 101.
+        """
+        await self.read_request()
+        if headers is None:
+            headers = [
+                ("Upgrade", "websocket"),
+                ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Accept", self.accept_value()),
+            ]
+        lines = [f"HTTP/1.1 {status}"] + [f"{k}: {v}" for k, v in [*headers, *extra_headers]]
+        if body or not status.startswith("101"):
+            lines.append(f"Content-Length: {len(body)}")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.writer.write(head + body + trailing)
+        await self.writer.drain()
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def send_frame(self, opcode: int, payload: bytes = b"", **kwargs: Any) -> None:
+        await self.send(frame(opcode, payload, **kwargs))
+
+    async def read_frame(self, timeout: float = 5) -> ClientFrame | None:
+        """The next client frame, or ``None`` at EOF."""
+        while not self._pending:
+            if self.eof:
+                return None
+            try:
+                data = await asyncio.wait_for(self.reader.read(65536), timeout)
+            except (ConnectionError, OSError):
+                data = b""
+            if not data:
+                self.eof = True
+                continue
+            self.received += data
+            parsed = self._parser.feed(data)
+            self.frames += parsed
+            self._pending += parsed
+        return self._pending.pop(0)
+
+    async def read_until_close(self, timeout: float = 5) -> ClientFrame | None:
+        """Read frames until a Close frame (returned) or EOF (``None``)."""
+        while True:
+            got = await self.read_frame(timeout)
+            if got is None or got.opcode == 0x8:
+                return got
+
+    async def wait_eof(self, timeout: float = 5) -> bool:
+        """True once the client closed TCP within ``timeout``."""
+        try:
+            while await self.read_frame(timeout) is not None:
+                pass
+        except TimeoutError:
+            return False
+        return True
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+Script = Callable[[RawPeer], Awaitable[None]]
+
+
+class ScriptedServer:
+    """A raw TCP server on 127.0.0.1 that plays a script per connection.
+
+    The script performs the handshake (or a broken one), sends exact bytes
+    and records what the client sends. ``await server.wait()`` (from any
+    backend) waits for the scripts to finish and re-raises their errors.
+    """
+
+    def __init__(self, bg: BackgroundLoop, script: Script) -> None:
+        self._bg = bg
+        self._script = script
+        self.peers: list[RawPeer] = []
+        self._done: list[Future[None]] = []
+        self._server: asyncio.Server | None = None
+        self.port = 0
+        self._connected = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = RawPeer(reader, writer)
+        self.peers.append(peer)
+        self._connected.set()
+        try:
+            await self._script(peer)
+        finally:
+            writer.close()
+
+    def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        future: Future[None] = Future()
+        self._done.append(future)
+        task = self._bg.loop.create_task(self._handle(reader, writer))
+
+        def finished(t: asyncio.Task[None]) -> None:
+            if t.cancelled():
+                future.set_result(None)
+            elif t.exception() is not None:
+                future.set_exception(t.exception())  # type: ignore[arg-type]
+            else:
+                future.set_result(None)
+
+        task.add_done_callback(finished)
+
+    def start(self) -> ScriptedServer:
+        async def start() -> None:
+            self._server = await asyncio.start_server(self._on_connect, "127.0.0.1", 0)
+            self.port = self._server.sockets[0].getsockname()[1]
+
+        self._bg.run(start())
+        return self
+
+    def wait_sync(self, timeout: float = 10) -> None:
+        if not self._connected.wait(timeout):
+            raise TimeoutError("no client connected to the scripted server")
+        for future in list(self._done):
+            future.result(timeout)
+
+    async def wait(self, timeout: float = 10) -> None:
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(self.wait_sync, timeout)
+
+    def stop(self) -> None:
+        async def stop() -> None:
+            if self._server is not None:
+                self._server.close()
+                for peer in self.peers:
+                    peer.writer.close()
+
+        self._bg.run(stop())
+
+
+# --------------------------------------------------------------- websockets
+
+
+class EchoServer:
+    """A real ``websockets`` server: echoes, and obeys a few path commands.
+
+    - ``/`` or ``/echo``: echo every message;
+    - ``/close?code=4001&reason=bye``: close at once with that code;
+    - ``/headers``: send the request headers back as one text message;
+    - ``/send?count=N&size=S``: send N binary messages of S bytes, then echo.
+
+    Subprotocols ``chat`` and ``superchat`` are supported.
+    """
+
+    def __init__(self, bg: BackgroundLoop, *, max_size: int | None = None) -> None:
+        self._bg = bg
+        self._max_size = max_size
+        self._server: Any = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    async def _handler(self, ws: Any) -> None:
+        request = ws.request
+        parts = urlsplit(request.path)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if parts.path == "/close":
+            await ws.close(int(query.get("code", 1000)), query.get("reason", ""))
+            return
+        if parts.path == "/headers":
+            await ws.send("\n".join(f"{k}: {v}" for k, v in request.headers.raw_items()))
+        if parts.path == "/send":
+            for _ in range(int(query.get("count", 1))):
+                await ws.send(b"x" * int(query.get("size", 1)))
+        try:
+            async for message in ws:
+                await ws.send(message)
+        except Exception:
+            return
+
+    def start(self) -> EchoServer:
+        from websockets.asyncio.server import serve
+
+        async def start() -> None:
+            self._server = await serve(
+                self._handler,
+                "127.0.0.1",
+                0,
+                select_subprotocol=_select_subprotocol,
+                max_size=self._max_size,
+                ping_interval=None,
+                compression=None,
+            )
+            self.port = self._server.sockets[0].getsockname()[1]
+
+        self._bg.run(start())
+        return self
+
+    def stop(self) -> None:
+        async def stop() -> None:
+            self._server.close()
+            await self._server.wait_closed()
+
+        self._bg.run(stop())
+
+
+def _select_subprotocol(connection: Any, offered: Sequence[str]) -> str | None:
+    """The first offered of ``chat``/``superchat``; none offered is fine."""
+    for name in offered:
+        if name in ("chat", "superchat"):
+            return name
+    return None
