@@ -329,6 +329,8 @@ class Session:
             waiter = self._runtime.waiter()
             self._close_waiters.append(waiter)
             await waiter.wait()
+        if self._channel is not None:
+            await self._channel.wait_closed()
 
     def abandon(self) -> None:
         """Every handle is gone (dropped or garbage-collected): close with 1001."""
@@ -389,6 +391,8 @@ class Session:
                 handle.cancel()
         if self._channel is not None:
             self._channel.close()
+            # A peer that stops reading must not keep the socket forever.
+            self._runtime.call_later(self._options.close_timeout or 10.0, self._channel.abort)
         for waiter, _ in self._pings.values():
             waiter.wake()
         waiters, self._close_waiters = self._close_waiters, []

@@ -61,6 +61,10 @@ class Channel(Protocol):
         """Drop the connection now, discarding queued bytes."""
         ...
 
+    async def wait_closed(self) -> None:
+        """Return once the connection is closed and its resources released."""
+        ...
+
 
 class _WriteBound:
     """The send-queue bound shared by both channels: messages and bytes."""
@@ -101,12 +105,17 @@ class AsyncioChannel(asyncio.Protocol):
         runtime: Runtime,
         max_messages: int,
         max_bytes: int,
+        release: Callable[[], Awaitable[None]],
     ) -> None:
         self._sink = sink
+        self._runtime = runtime
+        self._release = release
         self._transport = transport
         self._bound = _WriteBound(runtime, max_messages, max_bytes)
         self._write_paused = False
         self._queued = 0  # messages written while the transport was paused
+        self._lost = False
+        self._lost_waiters: list[Waiter] = []
         transport.set_write_buffer_limits(high=max_bytes)
 
     # asyncio.Protocol
@@ -119,6 +128,12 @@ class AsyncioChannel(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._bound.closed = True
         self._bound.wake_all()
+        # Give the connection back to the client (pool bookkeeping, events).
+        self._runtime.spawn(self._release, "openwire-ws-release")
+        self._lost = True
+        waiters, self._lost_waiters = self._lost_waiters, []
+        for waiter in waiters:
+            waiter.wake()
         self._sink.connection_lost(exc)
 
     def pause_writing(self) -> None:
@@ -155,6 +170,12 @@ class AsyncioChannel(asyncio.Protocol):
     def abort(self) -> None:
         self._transport.abort()
 
+    async def wait_closed(self) -> None:
+        if not self._lost:
+            waiter = self._runtime.waiter()
+            self._lost_waiters.append(waiter)
+            await waiter.wait()
+
 
 # --------------------------------------------------------------- any stream
 
@@ -186,6 +207,9 @@ class StreamChannel:
         self._paused = False
         self._closing = False
         self._dead = False
+        self._released = False
+        self._closing_stream = False
+        self._released_waiters: list[Waiter] = []
         self._leading = leading
         self._reader: Handle = runtime.spawn(self._read_loop, "openwire-ws-reader")
         self._writer: Handle = runtime.spawn(self._write_loop, "openwire-ws-writer")
@@ -227,12 +251,25 @@ class StreamChannel:
             self._finish(error)
             return
         if self._closing:
-            await self._aclose()
             self._finish(None)
+            await self._aclose()
 
     async def _aclose(self) -> None:
+        if self._closing_stream:
+            return
+        self._closing_stream = True
         with contextlib.suppress(Exception):
             await self._stream.aclose()
+        self._released = True
+        waiters, self._released_waiters = self._released_waiters, []
+        for waiter in waiters:
+            waiter.wake()
+
+    async def wait_closed(self) -> None:
+        if not self._released:
+            waiter = self._runtime.waiter()
+            self._released_waiters.append(waiter)
+            await waiter.wait()
 
     def _finish(self, exc: BaseException | None) -> None:
         if self._dead:
@@ -241,8 +278,8 @@ class StreamChannel:
         self._bound.closed = True
         self._bound.wake_all()
         self._reader.cancel()
-        self._writer.cancel()
         if exc is not None or not self._closing:
+            self._writer.cancel()
             self._runtime.spawn(self._aclose, "openwire-ws-close")
         self._sink.connection_lost(exc)
 
@@ -284,6 +321,10 @@ class StreamChannel:
 
     def abort(self) -> None:
         self._out = []
+        if not self._closing_stream:
+            self._writer.cancel()
+            self._reader.cancel()
+            self._runtime.spawn(self._aclose, "openwire-ws-abort")
         self._finish(None)
 
 
@@ -291,13 +332,22 @@ class StreamChannel:
 
 
 def _unwrap(stream: Any) -> tuple[bytes, Any]:
-    """Peel httpcore's wrappers: (bytes already read after the 101, inner stream)."""
-    leading = b""
+    """Peel the wrappers around the socket: (bytes read after the 101, anyio stream).
+
+    The client wraps httpcore's upgraded stream (to release the pool when it
+    closes), and httpcore wraps the anyio stream (to replay bytes that came
+    with the 101). Returns ``None`` as the stream when it is not anyio's.
+    """
+    from openwire.http.transport import UpgradedStream
+
     try:
         from httpcore._async.http11 import AsyncHTTP11UpgradeStream
         from httpcore._backends.anyio import AnyIOStream
     except ImportError:  # pragma: no cover - httpcore moved its internals
-        return leading, None
+        return b"", None
+    leading = b""
+    if isinstance(stream, UpgradedStream):
+        stream = stream.inner
     if isinstance(stream, AsyncHTTP11UpgradeStream):
         leading = bytes(stream._leading_data)
         stream._leading_data = b""
@@ -324,7 +374,10 @@ def open_channel(
         protocol = getattr(inner, "_protocol", None)
         read_queue = getattr(protocol, "read_queue", None)
         if isinstance(transport, asyncio.Transport) and read_queue is not None:
-            channel = AsyncioChannel(sink, transport, runtime, max_messages, max_bytes)
+            channel = AsyncioChannel(
+                sink, transport, runtime, max_messages, max_bytes,
+                release=network_stream.aclose,
+            )
             transport.set_protocol(channel)
             pending = leading + b"".join(read_queue)
             read_queue.clear()

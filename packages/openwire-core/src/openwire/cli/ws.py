@@ -1,0 +1,312 @@
+"""``openwire ws URL``: talk to a WebSocket server from the terminal or a script.
+
+Stdin lines go out as messages, incoming messages are printed with their
+direction, type, size and time. The exit status tells a script how the
+connection ended: 0 for a normal close (1000/1001), 1 when the server closed
+with another code or the connection dropped, 3 when it never opened, 130
+after Ctrl-C (which still closes politely with 1001).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import anyio
+
+from openwire.cli.common import (
+    EXIT_CLOSED_ABNORMALLY,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    add_client_flags,
+    client_settings,
+    explain,
+    parse_headers,
+)
+from openwire.cli.output import Output, format_size
+from openwire.cli.stdin import stdin_lines
+from openwire.client import Client
+from openwire.errors import ConnectionClosed, ConnectionClosedError, OpenWireError
+from openwire.http.models import Request
+from openwire.websocket.call import to_http_url
+from openwire.websocket.connection import WebSocket
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "ws",
+        help="interactive WebSocket client (stdin lines out, messages in)",
+        description=(
+            "Connect to a WebSocket server. Each line read on stdin is sent as a "
+            "message; every received message is printed. At EOF the connection "
+            "is closed with 1000 after a short grace period for replies. "
+            "Exit status: 0 normal close, 1 abnormal close (code printed), "
+            "3 connection or handshake failure, 130 interrupted."
+        ),
+    )
+    parser.add_argument("url", help="ws://, wss://, http:// or https:// URL")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--binary", action="store_true", help="send lines as binary messages")
+    mode.add_argument(
+        "--json",
+        action="store_true",
+        help="refuse lines that are not JSON; pretty-print JSON messages received",
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="send stdin, print the first message received, close with 1000 and exit",
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="after stdin ends, wait this long for replies before closing (default 1)",
+    )
+    parser.add_argument("--engine", metavar="NAME", help="WebSocket engine (see 'openwire engines')")
+    parser.add_argument(
+        "--subprotocol",
+        "-s",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="offer a subprotocol (repeatable, in preference order)",
+    )
+    parser.add_argument(
+        "--ping-interval",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="heartbeat ping interval; 0 disables it (default 20)",
+    )
+    parser.add_argument(
+        "--max-size",
+        type=int,
+        default=16 * 1024 * 1024,
+        metavar="BYTES",
+        help="largest message to receive or send (default 16 MiB)",
+    )
+    parser.add_argument(
+        "--handshake-timeout", type=float, default=10.0, metavar="SECONDS", help="default 10"
+    )
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="print message payloads only, no headers"
+    )
+    add_client_flags(parser)
+
+
+@dataclass
+class _Outcome:
+    interrupted: bool = False
+    error: ConnectionClosed | None = None
+
+
+class _Session:
+    """One connected conversation: stdin → server, server → stdout, signals → close."""
+
+    def __init__(self, ws: WebSocket, args: argparse.Namespace, output: Output) -> None:
+        self.ws = ws
+        self.args = args
+        self.output = output
+        self.outcome = _Outcome()
+        self.first_message = anyio.Event()
+
+    # -- printing ------------------------------------------------------------
+    def show(self, direction: str, data: str | bytes) -> None:
+        body = _render(data, pretty=self.args.json)
+        if self.args.quiet:
+            self.output.print(body)
+            return
+        style = self.output.style
+        kind = "text" if isinstance(data, str) else "binary"
+        size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+        stamp = time.strftime("%H:%M:%S") + f".{int(time.time() * 1000) % 1000:03d}"
+        arrow = style(direction, "cyan" if direction == "<" else "blue", "bold")
+        head = f"{arrow} {style(stamp, 'dim')} {style(kind, 'yellow')} {style(format_size(size), 'dim')}"
+        separator = "\n" if "\n" in body else " "
+        self.output.print(f"{head}{separator}{body}")
+
+    # -- tasks ---------------------------------------------------------------
+    async def receive(self, scope: anyio.CancelScope) -> None:
+        try:
+            async for message in self.ws:
+                if self.args.once and self.first_message.is_set():
+                    continue
+                self.show("<", message.data)
+                self.first_message.set()
+        except ConnectionClosedError as exc:
+            self.outcome.error = exc
+        scope.cancel()
+
+    async def send(self) -> None:
+        async for line in stdin_lines():
+            data = self.encode(line)
+            if data is None:
+                continue
+            try:
+                await self.ws.send(data)
+            except ConnectionClosed:
+                return  # the receiver reports how it ended
+            except OpenWireError as exc:
+                self.output.error(explain(exc))
+                continue
+            if not self.args.quiet:
+                self.show(">", data)
+        if self.args.once:
+            await self.first_message.wait()
+        else:
+            await anyio.sleep(self.args.grace)
+        await self.ws.close(1000)
+
+    def encode(self, line: bytes) -> str | bytes | None:
+        if self.args.binary:
+            return line
+        text = line.decode("utf-8", "replace")
+        if self.args.json:
+            if not text.strip():
+                return None
+            try:
+                json.loads(text)
+            except ValueError as exc:
+                self.output.error(f"not sent, invalid JSON ({exc}): {text}")
+                return None
+        return text
+
+    async def watch_signals(self, scope: anyio.CancelScope) -> None:
+        with _signal_receiver() as signals:
+            async for _ in signals:
+                self.outcome.interrupted = True
+                self.output.info("interrupted, closing with 1001")
+                with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                    await self.ws.close(1001)
+                scope.cancel()
+                return
+
+    async def run(self) -> _Outcome:
+        async with anyio.create_task_group() as group:
+            group.start_soon(self.receive, group.cancel_scope)
+            group.start_soon(self.send)
+            group.start_soon(self.watch_signals, group.cancel_scope)
+        return self.outcome
+
+
+@contextlib.contextmanager
+def _signal_receiver() -> Iterator[AsyncIterator[signal.Signals]]:
+    """SIGINT/SIGTERM as async events, so Ctrl-C can still send a Close frame.
+
+    Where the platform cannot deliver signals to the loop (Windows on
+    asyncio), Ctrl-C falls back to KeyboardInterrupt and an abrupt exit.
+    """
+    with contextlib.ExitStack() as stack:
+        signals: AsyncIterator[signal.Signals]
+        try:
+            signals = stack.enter_context(anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM))
+        except NotImplementedError:
+            signals = _never()
+        yield signals
+
+
+async def _never() -> AsyncIterator[signal.Signals]:
+    await anyio.sleep_forever()
+    yield signal.SIGINT  # pragma: no cover
+
+
+def _render(data: str | bytes, *, pretty: bool) -> str:
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.hex(" ")
+        if not text.isprintable() and not all(c.isprintable() or c in "\r\n\t" for c in text):
+            return data.hex(" ")
+        data = text
+    if pretty:
+        try:
+            return json.dumps(json.loads(data), indent=2, ensure_ascii=False)
+        except ValueError:
+            return data
+    return data
+
+
+async def _run(args: argparse.Namespace, output: Output) -> int:
+    output.restart_clock()
+    try:
+        request = Request("GET", to_http_url(args.url), headers=parse_headers(args.header))
+    except ValueError as exc:
+        output.error(str(exc))
+        return EXIT_FAILED
+    options = {
+        "engine": args.engine,
+        "subprotocols": tuple(args.subprotocol),
+        "ping_interval": args.ping_interval or None,
+        "max_message_size": args.max_size,
+        "max_frame_size": args.max_size,
+        "handshake_timeout": args.handshake_timeout,
+        "close_timeout": 5.0,
+    }
+    async with Client(**client_settings(args, output)) as client:
+        try:
+            ws = await client.new_websocket(request, **options).execute()
+        except OpenWireError as exc:
+            output.error(f"could not connect to {args.url}: {explain(exc)}")
+            return EXIT_FAILED
+        details = [f"engine {ws.engine}"]
+        if ws.subprotocol:
+            details.append(f"subprotocol {ws.subprotocol}")
+        if ws.extensions:
+            details.append(f"extensions {', '.join(ws.extensions)}")
+        output.success(f"connected to {args.url} ({', '.join(details)})")
+        if _stdin_is_tty():
+            output.info("type a message and press Enter; Ctrl-D closes, Ctrl-C quits")
+        try:
+            outcome = await _Session(ws, args, output).run()
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                await ws.close(1001)
+    return _report(ws, outcome, output)
+
+
+def _report(ws: WebSocket, outcome: _Outcome, output: Output) -> int:
+    code = ws.close_code
+    reason = ws.close_reason
+    if outcome.error is not None:
+        code, reason = outcome.error.code, outcome.error.reason
+    described = f"{code}" + (f" ({reason})" if reason else "")
+    if outcome.interrupted:
+        output.info(f"closed with {described}")
+        return EXIT_INTERRUPTED
+    if code in (1000, 1001):
+        output.info(f"closed normally with {described}")
+        return EXIT_OK
+    who = ""
+    if outcome.error is not None and outcome.error.by_peer is not None:
+        who = " by the server" if outcome.error.by_peer else " locally"
+    output.error(f"connection closed{who} with code {described}")
+    return EXIT_CLOSED_ABNORMALLY
+
+
+def _stdin_is_tty() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def run(args: argparse.Namespace, output: Output) -> int:
+    backend = "trio" if args.trio else "asyncio"
+    try:
+        return anyio.run(_run, args, output, backend=backend)
+    except KeyboardInterrupt:
+        output.info("interrupted")
+        return EXIT_INTERRUPTED
+

@@ -1,0 +1,152 @@
+"""Everything a :class:`~openwire.Client` can be told, in frozen dataclasses.
+
+``Client(**kwargs)`` builds a :class:`ClientConfig`; freezing it means a
+client's behaviour cannot change under a call in flight, and one config can be
+shared by many clients (``Client(config=cfg)``) or derived with
+``dataclasses.replace``.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from openwire._version import __version__
+
+if TYPE_CHECKING:
+    from openwire.events import EventListenerFactory
+    from openwire.http.chain import Interceptor
+    from openwire.http.cookies import CookieJar
+    from openwire.http.followups import Authenticator
+
+__all__ = ["ClientConfig", "Limits", "Timeouts"]
+
+DEFAULT_USER_AGENT = f"openwire/{__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Deadlines in seconds; ``None`` waits forever.
+
+    ``connect`` covers DNS, TCP and TLS; ``read``/``write`` bound each single
+    socket operation (a slow but steady download never trips them); ``pool``
+    bounds the wait for a free connection; ``call`` bounds the whole call,
+    redirects, retries and body reading included.
+    """
+
+    connect: float | None = 10.0
+    read: float | None = 30.0
+    write: float | None = 30.0
+    pool: float | None = 10.0
+    call: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "write", "pool", "call"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"Timeouts.{name} must be positive or None, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Connection pool bounds.
+
+    ``max_connections`` caps open connections per pool (the HTTP pool and the
+    HTTP/1.1-only WebSocket pool each get it). ``max_connections_per_host``
+    caps in-flight exchanges per ``(scheme, host, port)``; ``None`` means no
+    per-host cap. Idle connections beyond ``max_keepalive_connections``, or
+    idle longer than ``keepalive_expiry`` seconds, are closed.
+    """
+
+    max_connections: int = 100
+    max_connections_per_host: int | None = None
+    max_keepalive_connections: int = 20
+    keepalive_expiry: float | None = 5.0
+
+    def __post_init__(self) -> None:
+        if self.max_connections < 1:
+            raise ValueError("Limits.max_connections must be at least 1")
+        if self.max_connections_per_host is not None and self.max_connections_per_host < 1:
+            raise ValueError("Limits.max_connections_per_host must be at least 1 or None")
+        if self.max_keepalive_connections < 0:
+            raise ValueError("Limits.max_keepalive_connections must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """All client settings. Every field has a safe default.
+
+    Attributes:
+        timeouts: see :class:`Timeouts` (connect 10 s, read/write 30 s, pool
+            10 s, no whole-call deadline).
+        limits: see :class:`Limits` (100 connections, 20 kept alive for 5 s).
+        http2: offer HTTP/2 via ALPN on https (default ``False``; HTTP/1.1 is
+            always available).
+        verify: ``True`` (default) verifies certificates against certifi's
+            bundle; a path to a CA file or directory; an ``ssl.SSLContext``
+            used as-is; ``False`` disables verification (tests only).
+        cert: client certificate: a PEM path holding cert and key,
+            ``(cert, key)`` or ``(cert, key, password)``.
+        proxy: a proxy URL for every request (``http://``, ``https://``,
+            ``socks5://``); credentials in the URL become Proxy-Authorization.
+        trust_env: read ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY``
+            (either case) when ``proxy`` is not set; on by default, like curl.
+        follow_redirects: follow 301/302/303/307/308 (default ``True``).
+        max_redirects: hops before :class:`~openwire.TooManyRedirects` (10).
+        allow_insecure_redirects: follow https → http hops instead of raising
+            :class:`~openwire.RedirectRefused` (default ``False``).
+        retry_on_connection_failure: retry once when the connection fails
+            before a response, for idempotent requests with replayable bodies.
+        authenticator: async ``(response) -> Request | None`` asked on 401/407.
+        max_auth_attempts: authenticator rounds per call before the 401/407
+            is returned as-is (3).
+        interceptors: application interceptors, first = outermost; they see
+            each call once.
+        network_interceptors: see every network attempt (each redirect hop).
+        cookie_jar: a :class:`~openwire.CookieJar`; ``None`` (default) sends
+            and stores no cookies.
+        user_agent: the ``User-Agent`` added when a request has none.
+        headers: headers added to every request that does not set them.
+        event_listener_factory: called once per call to get its
+            :class:`~openwire.EventListener`; ``None`` means no events.
+        websocket_engine: WebSocket engine name; ``None`` picks the default.
+    """
+
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    limits: Limits = field(default_factory=Limits)
+    http2: bool = False
+    verify: bool | str | ssl.SSLContext = True
+    cert: str | tuple[str, str] | tuple[str, str, str] | None = None
+    proxy: str | None = None
+    trust_env: bool = True
+    follow_redirects: bool = True
+    max_redirects: int = 10
+    allow_insecure_redirects: bool = False
+    retry_on_connection_failure: bool = True
+    authenticator: Authenticator | None = None
+    max_auth_attempts: int = 3
+    interceptors: tuple[Interceptor, ...] = ()
+    network_interceptors: tuple[Interceptor, ...] = ()
+    cookie_jar: CookieJar | None = None
+    user_agent: str = DEFAULT_USER_AGENT
+    headers: tuple[tuple[str, str], ...] = ()
+    event_listener_factory: EventListenerFactory | None = None
+    websocket_engine: str | None = None
+
+    def __post_init__(self) -> None:
+        # Accept lists and mappings from keyword callers; store immutable tuples.
+        for name in ("interceptors", "network_interceptors"):
+            value: Sequence[Interceptor] = getattr(self, name)
+            if not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+        headers: object = self.headers
+        if isinstance(headers, dict):
+            object.__setattr__(self, "headers", tuple(headers.items()))
+        elif not isinstance(headers, tuple):
+            object.__setattr__(self, "headers", tuple(self.headers))
+        if self.max_redirects < 0:
+            raise ValueError("max_redirects must not be negative")
+        if self.max_auth_attempts < 0:
+            raise ValueError("max_auth_attempts must not be negative")

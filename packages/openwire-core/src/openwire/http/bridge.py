@@ -1,0 +1,106 @@
+"""The bridge: turns what the application asked for into what goes on the wire.
+
+It runs once per network attempt (each redirect hop), below the follow-ups,
+so every hop gets its own Host, framing and cookies. It adds only what is
+missing; a header the application set wins. When it adds
+``Accept-Encoding`` itself it also undoes that encoding, so the application
+never sees compressed bytes it did not ask for.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from openwire.config import ClientConfig
+from openwire.http.chain import Chain
+from openwire.http.cookies import CookieJar
+from openwire.http.decoding import ACCEPT_ENCODING, DecodingStream, decoder_for
+from openwire.http.headers import Headers
+from openwire.http.models import Request, Response
+
+__all__ = ["Bridge", "WebSocketHandshake"]
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class WebSocketHandshake(Protocol):
+    """What ``request.extensions["openwire.websocket"]`` must provide."""
+
+    def headers(self) -> list[tuple[str, str]]: ...
+
+
+class Bridge:
+    def __init__(self, config: ClientConfig) -> None:
+        self._user_agent = config.user_agent
+        self._defaults = config.headers
+        self._jar: CookieJar | None = config.cookie_jar
+
+    async def __call__(self, request: Request, chain: Chain) -> Response:
+        headers = (
+            Headers([("Host", request.url.netloc)]) if "host" not in request.headers else Headers()
+        )
+        for name, value in request.headers.items():
+            headers.add(name, value)
+        for name, value in self._defaults:
+            headers.set_default(name, value)
+        if self._user_agent:
+            headers.set_default("User-Agent", self._user_agent)
+
+        handshake: WebSocketHandshake | None = request.extensions.get("openwire.websocket")
+        decode = False
+        if handshake is not None:
+            pairs = handshake.headers()
+            for name in {n.lower() for n, _ in pairs}:
+                headers.remove(name)
+            for name, value in pairs:
+                headers.add(name, value)
+        else:
+            self._frame_body(request, headers)
+            if "accept-encoding" not in headers and request.method != "HEAD":
+                headers["Accept-Encoding"] = ACCEPT_ENCODING
+                decode = True
+
+        if self._jar is not None:
+            cookie = self._jar.cookie_header(request)
+            if cookie:
+                existing = headers.get("cookie")
+                headers["Cookie"] = f"{existing}; {cookie}" if existing else cookie
+
+        sent = request.replace(headers=headers)
+        response = await chain.proceed(sent)
+        if self._jar is not None:
+            self._jar.save(sent, response)
+        if decode:
+            return _decoded(response, sent)
+        return response
+
+    @staticmethod
+    def _frame_body(request: Request, headers: Headers) -> None:
+        content = request.content
+        if "content-length" in headers or "transfer-encoding" in headers:
+            return
+        if isinstance(content, bytes):
+            if content or request.method in _BODY_METHODS:
+                headers["Content-Length"] = str(len(content))
+        elif content is not None:
+            headers["Transfer-Encoding"] = "chunked"
+        elif request.method in _BODY_METHODS:
+            headers["Content-Length"] = "0"
+
+
+def _decoded(response: Response, request: Request) -> Response:
+    decoder = decoder_for(response.headers.get("content-encoding"))
+    if decoder is None:
+        return response
+    headers = response.headers.copy()
+    headers.remove("content-encoding")
+    headers.remove("content-length")  # it described the encoded body
+    return Response(
+        response.status,
+        headers=headers,
+        content=DecodingStream(response.body_stream(), decoder, request),
+        request=response.request,
+        http_version=response.http_version,
+        reason=response.reason,
+        extensions=response.extensions,
+    )

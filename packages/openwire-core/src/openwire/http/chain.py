@@ -1,0 +1,92 @@
+"""Interceptors and the chain that runs them (OkHttp's model).
+
+Every layer of a call, built-in or user-supplied, is an interceptor: it gets
+the request and a :class:`Chain`, and returns a response, usually by calling
+``await chain.proceed(request)``. That one shape lets users rewrite requests,
+short-circuit with their own response, or inspect and replace responses, at
+either the application level (once per call) or the network level (once per
+attempt).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+import anyio
+
+from openwire.errors import CallTimeout
+from openwire.events import ListenerDispatch
+from openwire.http.models import Request, Response
+
+__all__ = ["CallContext", "Chain", "Interceptor", "call_deadline"]
+
+
+class Interceptor(Protocol):
+    """``async def interceptor(request, chain) -> Response``."""
+
+    async def __call__(self, request: Request, chain: Chain, /) -> Response: ...
+
+
+@dataclass(slots=True)
+class CallContext:
+    """Per-call state every layer may need: the listener and the call deadline.
+
+    ``deadline`` is on the ``anyio.current_time()`` clock, ``None`` for no
+    whole-call timeout.
+    """
+
+    events: ListenerDispatch
+    deadline: float | None = None
+
+
+class Chain:
+    """The rest of the call, from one interceptor's point of view."""
+
+    __slots__ = ("_context", "_index", "_interceptors")
+
+    def __init__(
+        self, interceptors: Sequence[Interceptor], context: CallContext, index: int = 0
+    ) -> None:
+        self._interceptors = interceptors
+        self._context = context
+        self._index = index
+
+    @property
+    def events(self) -> ListenerDispatch:
+        """This call's listener, for interceptors that report their own steps."""
+        return self._context.events
+
+    @property
+    def context(self) -> CallContext:
+        return self._context
+
+    async def proceed(self, request: Request) -> Response:
+        """Hand ``request`` to the next layer and return its response."""
+        if self._index >= len(self._interceptors):
+            raise RuntimeError("chain.proceed() called past the transport")
+        nxt = Chain(self._interceptors, self._context, self._index + 1)
+        response = await self._interceptors[self._index](request, nxt)
+        if response.request is None:
+            response.request = request
+        return response
+
+
+@contextmanager
+def call_deadline(deadline: float | None, request: Request) -> Iterator[None]:
+    """Enforce the whole-call deadline around one step, raising CallTimeout."""
+    if deadline is None:
+        yield
+        return
+    try:
+        with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+            yield
+    except builtins.TimeoutError:
+        raise CallTimeout(
+            f"{request.method} {request.url} did not finish within Timeouts.call; "
+            "raise it, or stream the body without a whole-call deadline",
+            request=request,
+        ) from None

@@ -1,0 +1,74 @@
+"""Cookie storage: a two-method interface and an in-memory default.
+
+Cookies are off unless a jar is configured (``Client(cookie_jar=...)``):
+silently storing state across calls surprises API clients more often than
+it helps them. The default jar delegates every policy decision (domain and
+path matching, expiry, ``Secure``) to :mod:`http.cookiejar` rather than
+re-implementing RFC 6265.
+"""
+
+from __future__ import annotations
+
+import email.message
+import http.cookiejar
+import urllib.request
+from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
+
+from openwire.http.models import Request, Response
+
+__all__ = ["CookieJar", "MemoryCookieJar"]
+
+
+@runtime_checkable
+class CookieJar(Protocol):
+    """What the bridge asks of a jar, once per network attempt."""
+
+    def cookie_header(self, request: Request) -> str | None:
+        """The ``Cookie`` header value to send with ``request``, if any."""
+        ...
+
+    def save(self, request: Request, response: Response) -> None:
+        """Store the ``Set-Cookie`` fields ``response`` carries."""
+        ...
+
+
+class _InfoResponse:
+    """The one method :meth:`http.cookiejar.CookieJar.extract_cookies` calls."""
+
+    def __init__(self, response: Response) -> None:
+        self._message = email.message.Message()
+        for value in response.headers.get_list("set-cookie"):
+            self._message["Set-Cookie"] = value
+
+    def info(self) -> email.message.Message:
+        return self._message
+
+
+class MemoryCookieJar:
+    """Cookies kept in memory for the client's lifetime, per RFC 6265 via ``http.cookiejar``."""
+
+    def __init__(self, policy: http.cookiejar.CookiePolicy | None = None) -> None:
+        self.jar = http.cookiejar.CookieJar(policy)
+
+    @staticmethod
+    def _urllib_request(request: Request) -> urllib.request.Request:
+        return urllib.request.Request(str(request.url), method=request.method)
+
+    def cookie_header(self, request: Request) -> str | None:
+        proxy = self._urllib_request(request)
+        self.jar.add_cookie_header(proxy)
+        return proxy.get_header("Cookie")
+
+    def save(self, request: Request, response: Response) -> None:
+        if "set-cookie" in response.headers:
+            self.jar.extract_cookies(_InfoResponse(response), self._urllib_request(request))  # type: ignore[arg-type]
+
+    def clear(self) -> None:
+        self.jar.clear()
+
+    def __iter__(self) -> Iterator[http.cookiejar.Cookie]:
+        return iter(self.jar)
+
+    def __len__(self) -> int:
+        return len(self.jar)

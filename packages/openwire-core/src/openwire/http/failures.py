@@ -1,0 +1,126 @@
+"""Translating httpcore, anyio and ssl exceptions into the openwire tree.
+
+This is the only place that knows httpcore's exception types; everything
+above the transport catches openwire errors. Messages name the request and
+suggest the next step, because "ReadError" alone helps nobody.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+import httpcore
+
+from openwire.errors import (
+    ConnectError,
+    ConnectTimeout,
+    HTTPProtocolError,
+    PoolTimeout,
+    ProxyError,
+    ReadError,
+    ReadTimeout,
+    RequestError,
+    TLSError,
+    WriteError,
+    WriteTimeout,
+)
+from openwire.http.models import Request
+
+__all__ = ["translate"]
+
+
+def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def translate(
+    exc: BaseException, request: Request, *, tls_failed: bool = False, proxy: str | None = None
+) -> RequestError:
+    """The openwire error for ``exc``; openwire errors pass through unchanged."""
+    if isinstance(exc, RequestError):
+        return exc
+    where = f"{request.method} {request.url}"
+    host = f"{request.url.host}:{request.url.port}"
+    detail = str(exc) or type(exc).__name__
+    via = f" via proxy {proxy}" if proxy else ""
+
+    if isinstance(exc, httpcore.ConnectTimeout):
+        return ConnectTimeout(
+            f"connecting to {host}{via} timed out ({detail}) for {where}; check the host is "
+            "reachable, or raise Timeouts.connect",
+            request=request,
+        )
+    if isinstance(exc, httpcore.ReadTimeout):
+        return ReadTimeout(
+            f"the server did not send data in time for {where}; raise Timeouts.read "
+            "if it is known to be slow",
+            request=request,
+        )
+    if isinstance(exc, httpcore.WriteTimeout):
+        return WriteTimeout(
+            f"sending {where} stalled; the server is not reading. Raise Timeouts.write "
+            "if it is known to be slow",
+            request=request,
+        )
+    if isinstance(exc, httpcore.PoolTimeout):
+        return PoolTimeout(
+            f"no free connection for {where} within Timeouts.pool; close responses you do "
+            "not read, or raise Limits.max_connections",
+            request=request,
+        )
+    if isinstance(exc, httpcore.ProxyError):
+        return ProxyError(
+            f"the proxy{via} refused {where}: {detail}; check the proxy URL and credentials",
+            request=request,
+        )
+    cause = _ssl_cause(exc)
+    if tls_failed or cause is not None:
+        reason = str(cause) if cause is not None else detail
+        hint = (
+            "pass verify=<CA bundle> or an ssl.SSLContext that trusts the server's issuer"
+            if isinstance(cause, ssl.SSLCertVerificationError)
+            else "check that the server speaks TLS on this port"
+        )
+        return TLSError(f"TLS with {host} failed for {where}: {reason}; {hint}", request=request)
+    if isinstance(exc, httpcore.UnsupportedProtocol):
+        return ConnectError(
+            f"cannot send {where}: {detail}; only http and https URLs are supported",
+            request=request,
+        )
+    if isinstance(exc, httpcore.ConnectError):
+        return ConnectError(
+            f"could not connect to {host}{via} for {where}: {detail}; check the host name, "
+            "that the server is listening, and any proxy settings",
+            request=request,
+        )
+    if isinstance(exc, httpcore.RemoteProtocolError):
+        if "disconnected without sending a response" in detail:
+            # The usual stale keep-alive case: a connection failure, not bad HTTP.
+            return ReadError(
+                f"the server closed the connection before responding to {where}",
+                request=request,
+            )
+        return HTTPProtocolError(
+            f"the server broke the HTTP protocol answering {where}: {detail}",
+            request=request,
+        )
+    if isinstance(exc, httpcore.LocalProtocolError):
+        return HTTPProtocolError(
+            f"{where} cannot be sent as valid HTTP: {detail}; check header names and values",
+            request=request,
+        )
+    if isinstance(exc, httpcore.WriteError):
+        return WriteError(f"the connection broke while sending {where}: {detail}", request=request)
+    if isinstance(exc, httpcore.ReadError | httpcore.NetworkError | OSError):
+        return ReadError(
+            f"the connection broke while receiving the response to {where}: {detail}",
+            request=request,
+        )
+    return RequestError(f"{where} failed: {type(exc).__name__}: {detail}", request=request)

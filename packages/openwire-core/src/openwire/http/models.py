@@ -1,0 +1,322 @@
+"""Request and Response: plain values the whole call stack passes around.
+
+A :class:`Response` body is a stream. Nothing is buffered unless asked
+(``aread()``), so a large download or a WebSocket handshake never sits in
+memory, and closing an unread response is cheap: the transport decides whether
+the connection can go back to the pool.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json as jsonlib
+import logging
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any, Final
+
+from openwire.http.headers import Headers, HeadersInput
+from openwire.http.url import URL
+
+__all__ = ["URL", "Headers", "Request", "Response"]
+
+_log = logging.getLogger("openwire.http")
+
+Content = bytes | str | AsyncIterable[bytes]
+CloseHook = Callable[[BaseException | None], None]
+
+IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+
+class _Unset:
+    pass
+
+
+_UNSET: Final = _Unset()
+
+
+class Request:
+    """One HTTP request. Mutable, but layers that change it work on a ``replace()`` copy.
+
+    ``content`` is ``bytes`` (replayable: redirects with 307/308 and retries
+    may send it again) or an async iterable of ``bytes`` (streamed once, sent
+    chunked unless a Content-Length is set). ``extensions`` carries per-request
+    options between layers, e.g. ``"openwire.websocket"``.
+    """
+
+    __slots__ = ("content", "extensions", "headers", "method", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: str | URL,
+        *,
+        headers: HeadersInput | None = None,
+        content: Content | None = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> None:
+        self.method = method.upper()
+        self.url = url if isinstance(url, URL) else URL(url)
+        self.headers = Headers(headers)
+        self.content: bytes | AsyncIterable[bytes] | None = (
+            content.encode("utf-8") if isinstance(content, str) else content
+        )
+        self.extensions: dict[str, Any] = dict(extensions or {})
+
+    @property
+    def is_replayable(self) -> bool:
+        """Whether the body can be sent again (a redirect or a retry needs that)."""
+        return self.content is None or isinstance(self.content, bytes)
+
+    @property
+    def is_idempotent(self) -> bool:
+        return self.method in IDEMPOTENT_METHODS
+
+    @property
+    def is_websocket(self) -> bool:
+        return "openwire.websocket" in self.extensions
+
+    def replace(
+        self,
+        *,
+        method: str | _Unset = _UNSET,
+        url: str | URL | _Unset = _UNSET,
+        headers: HeadersInput | _Unset | None = _UNSET,
+        content: Content | _Unset | None = _UNSET,
+        extensions: dict[str, Any] | _Unset = _UNSET,
+    ) -> Request:
+        """A copy with some fields changed; headers and extensions are copied, never shared."""
+        return Request(
+            self.method if isinstance(method, _Unset) else method,
+            self.url if isinstance(url, _Unset) else url,
+            headers=self.headers if isinstance(headers, _Unset) else headers,
+            content=self.content if isinstance(content, _Unset) else content,
+            extensions=self.extensions if isinstance(extensions, _Unset) else extensions,
+        )
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.url}>"
+
+
+class _CloseHooks:
+    """Runs once, on close or on garbage collection; holds no reference to the response."""
+
+    __slots__ = ("fired", "hooks")
+
+    def __init__(self) -> None:
+        self.hooks: list[CloseHook] = []
+        self.fired = False
+
+    def fire(self, error: BaseException | None) -> None:
+        if self.fired:
+            return
+        self.fired = True
+        for hook in self.hooks:
+            try:
+                hook(error)
+            except Exception:
+                _log.exception("response close hook raised")
+
+    def abandoned(self) -> None:
+        if not self.fired:
+            _log.warning(
+                "a Response was garbage-collected without being closed; its connection "
+                "could not return to the pool. Use 'async with response' or aclose()."
+            )
+            self.fire(None)
+
+
+class Response:
+    """An HTTP response whose body streams on demand.
+
+    Read it with ``aread()``, ``aiter_bytes()``, ``text()`` or ``json()``, or
+    leave it unread and ``aclose()`` it (or use ``async with response``); a
+    fully read body closes itself. Interceptors may build one directly:
+    ``Response(200, headers={...}, content=b"...", request=request)``.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        headers: HeadersInput | None = None,
+        content: Content | None = None,
+        request: Request | None = None,
+        http_version: str = "HTTP/1.1",
+        reason: str | None = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> None:
+        self.status = status
+        self.headers = Headers(headers)
+        self.request = request
+        self.http_version = http_version
+        self.reason = reason if reason is not None else _default_reason(status)
+        self.extensions: dict[str, Any] = dict(extensions or {})
+        self._content: bytes | None = None
+        self._stream: AsyncIterable[bytes] | None = None
+        if content is None:
+            self._content = b""
+        elif isinstance(content, str):
+            self._content = content.encode("utf-8")
+        elif isinstance(content, bytes):
+            self._content = content
+        else:
+            self._stream = content
+        self._iterator: AsyncIterator[bytes] | None = None
+        self._consumed = False
+        self._closed = False
+        self._hooks = _CloseHooks()
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    # -- state ---------------------------------------------------------------
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.status in (301, 302, 303, 307, 308) and "location" in self.headers
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    @property
+    def content(self) -> bytes:
+        """The whole body, once ``aread()`` has run."""
+        if self._content is None:
+            raise RuntimeError("the body has not been read; call 'await response.aread()' first")
+        return self._content
+
+    @property
+    def encoding(self) -> str:
+        """The Content-Type charset if it names a known codec, else UTF-8."""
+        ctype = self.headers.get("content-type", "")
+        for param in ctype.split(";")[1:]:
+            key, _, value = param.strip().partition("=")
+            if key.lower() == "charset" and value:
+                name = value.strip("\"' ")
+                try:
+                    return codecs.lookup(name).name
+                except LookupError:
+                    break
+        return "utf-8"
+
+    def on_close(self, hook: CloseHook) -> None:
+        """Run ``hook(error)`` exactly once: when the body ends, fails, is closed, or is lost.
+
+        ``error`` is the exception that ended reading, else ``None``. The
+        client uses this for ``call_end``/``call_failed``.
+        """
+        if self._hooks.fired:
+            hook(None)
+            return
+        self._hooks.hooks.append(hook)
+        if self._finalizer is None:
+            self._finalizer = weakref.finalize(self, self._hooks.abandoned)
+
+    # -- body ----------------------------------------------------------------
+    def body_stream(self) -> AsyncIterable[bytes]:
+        """The body source as given, for layers that wrap it (e.g. decoding).
+
+        Whoever takes it owns it: iterate it once and ``aclose`` it if it has
+        that method.
+        """
+        if self._stream is not None:
+            return self._stream
+        return _BytesStream(self._content or b"")
+
+    async def aiter_bytes(self) -> AsyncGenerator[bytes, None]:
+        """Yield the body as it arrives (decoded, when the client asked for gzip/deflate)."""
+        if self._content is not None:
+            if self._content:
+                yield self._content
+            await self.aclose()
+            return
+        if self._consumed:
+            raise RuntimeError("the body stream was already consumed")
+        if self._closed:
+            raise RuntimeError("the response is closed; its body can no longer be read")
+        self._consumed = True
+        assert self._stream is not None
+        self._iterator = aiter(self._stream)
+        try:
+            while True:
+                try:
+                    chunk = await anext(self._iterator)
+                except StopAsyncIteration:
+                    break
+                if chunk:
+                    yield chunk
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            await self._finish(exc)
+            raise
+        await self._finish(None)
+
+    async def aread(self) -> bytes:
+        if self._content is None:
+            self._content = b"".join([chunk async for chunk in self.aiter_bytes()])
+        else:
+            await self.aclose()
+        return self._content
+
+    async def text(self) -> str:
+        return (await self.aread()).decode(self.encoding, errors="replace")
+
+    async def json(self) -> Any:
+        return jsonlib.loads(await self.aread())
+
+    async def aclose(self) -> None:
+        """Release the body; an unread body lets the transport decide about the connection."""
+        await self._finish(None)
+
+    async def _finish(self, error: BaseException | None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            iterator, self._iterator = self._iterator, None
+            for source in (iterator, self._stream):
+                aclose = getattr(source, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+        finally:
+            if self._finalizer is not None:
+                self._finalizer.detach()
+            self._hooks.fire(error)
+
+    async def __aenter__(self) -> Response:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<Response [{self.status} {self.reason}]>"
+
+
+class _BytesStream:
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._data:
+            yield self._data
+
+
+def _default_reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""

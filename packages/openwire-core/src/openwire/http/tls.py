@@ -1,0 +1,53 @@
+"""Building the one ``ssl.SSLContext`` a client uses.
+
+Verification is on by default against certifi's bundle, so results do not
+depend on how the host's OpenSSL was packaged. The context is built once
+per client: loading a CA bundle is slow and contexts are safe to share.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+
+import certifi
+
+__all__ = ["Verify", "create_ssl_context"]
+
+Verify = bool | str | ssl.SSLContext
+ClientCert = str | tuple[str, str] | tuple[str, str, str]
+
+
+def create_ssl_context(verify: Verify = True, cert: ClientCert | None = None) -> ssl.SSLContext:
+    """``verify``: True (certifi), a CA file or directory path, a context, or False.
+
+    A given ``ssl.SSLContext`` is used as-is; a client ``cert`` is then loaded
+    into it, so pass one or the other if the context is shared elsewhere.
+    """
+    if isinstance(verify, ssl.SSLContext):
+        context = verify
+    elif verify is False:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif verify is True:
+        context = ssl.create_default_context(cafile=certifi.where())
+    elif os.path.isdir(verify):
+        context = ssl.create_default_context(capath=verify)
+    elif os.path.isfile(verify):
+        context = ssl.create_default_context(cafile=verify)
+    else:
+        raise ValueError(
+            f"verify={verify!r} is neither a CA bundle file nor a directory; "
+            "pass True, False, a path that exists, or an ssl.SSLContext"
+        )
+    if context is not verify:
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if cert is not None:
+        if isinstance(cert, str):
+            context.load_cert_chain(cert)
+        elif len(cert) == 2:
+            context.load_cert_chain(cert[0], cert[1])
+        else:
+            context.load_cert_chain(cert[0], cert[1], cert[2])
+    return context

@@ -1,0 +1,108 @@
+"""URLs as the call stack needs them: parsed once, compared by origin.
+
+Only ``http`` and ``https`` are sent; the WebSocket half converts ``ws``/``wss``
+before it builds a request, so the transport never has to guess.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode, urljoin, urlsplit
+
+__all__ = ["URL"]
+
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+class URL:
+    """An absolute URL.
+
+    ``target`` is a ``str`` (path plus ``?query``, never empty: ``"/"`` at
+    least) because that is what goes on the request line; the fragment is
+    dropped since it is never sent.
+    """
+
+    __slots__ = ("_port", "host", "password", "path", "query", "scheme", "username")
+
+    def __init__(self, url: str | URL) -> None:
+        if isinstance(url, URL):
+            url = str(url)
+        parts = urlsplit(url.strip())
+        if not parts.scheme or not parts.netloc:
+            raise ValueError(
+                f"{url!r} is not an absolute URL; pass scheme and host, e.g. 'https://example.com/'"
+            )
+        self.scheme = parts.scheme.lower()
+        host = parts.hostname
+        if not host:
+            raise ValueError(f"{url!r} has no host")
+        self.host = host.lower()
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"{url!r} has an invalid port: {exc}") from None
+        self._port = port
+        self.username = parts.username
+        self.password = parts.password
+        self.path = parts.path or "/"
+        self.query = parts.query
+
+    @property
+    def port(self) -> int:
+        """The explicit port, else the scheme's default."""
+        if self._port is not None:
+            return self._port
+        try:
+            return DEFAULT_PORTS[self.scheme]
+        except KeyError:
+            raise ValueError(f"no default port for scheme {self.scheme!r}") from None
+
+    @property
+    def explicit_port(self) -> int | None:
+        return self._port
+
+    @property
+    def target(self) -> str:
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+    @property
+    def origin(self) -> tuple[str, str, int]:
+        """(scheme, host, port): what same-origin checks and pools compare."""
+        return (self.scheme, self.host, self.port)
+
+    @property
+    def netloc(self) -> str:
+        """Host with brackets for IPv6, and the port only when it is not the default."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self._port is not None and self._port != DEFAULT_PORTS.get(self.scheme):
+            return f"{host}:{self._port}"
+        return host
+
+    def join(self, location: str) -> URL:
+        """Resolve a (possibly relative) ``Location`` against this URL."""
+        return URL(urljoin(str(self), location))
+
+    def with_params(self, params: dict[str, str] | list[tuple[str, str]]) -> URL:
+        extra = urlencode(params)
+        query = f"{self.query}&{extra}" if self.query else extra
+        return URL(f"{self.scheme}://{self._userinfo()}{self.netloc}{self.path}?{query}")
+
+    def _userinfo(self) -> str:
+        if self.username is None:
+            return ""
+        if self.password is None:
+            return f"{self.username}@"
+        return f"{self.username}:{self.password}@"
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self._userinfo()}{self.netloc}{self.target}"
+
+    def __repr__(self) -> str:
+        return f"URL({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            other = URL(other)
+        return isinstance(other, URL) and str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))

@@ -1,0 +1,165 @@
+"""Cancellation, ownership and events: the same for every engine."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import anyio
+import pytest
+
+from openwire.client import Client
+from openwire.events import EventListener
+from openwire.testing.frames import close_payload, frame
+from openwire.testing.servers import RawPeer
+
+pytestmark = [pytest.mark.anyio, pytest.mark.rfc("7")]
+
+
+async def test_cancelled_receive_loses_no_message(engine: str, connect: Any,
+                                                  scripted: Any) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        await anyio.sleep(0.3)
+        await peer.send(frame(0x1, b"kept"))
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with connect(server.url) as ws:
+        with anyio.move_on_after(0.1):
+            await ws.receive()
+        with anyio.fail_after(5):
+            assert (await ws.receive()).data == "kept"
+        await ws.close()
+    await server.wait()
+
+
+async def test_concurrent_senders_never_interleave_frames(engine: str, connect: Any,
+                                                          echo_server: Any) -> None:
+    async with connect(echo_server.url) as ws:
+        sender, receiver = ws.split()
+
+        async def send_many(tag: int) -> None:
+            for i in range(30):
+                await sender.send(bytes([tag]) * (1000 + i * 500))
+
+        async with anyio.create_task_group() as tg:
+            for tag in range(4):
+                tg.start_soon(send_many, tag)
+        seen = [await receiver.receive() for _ in range(120)]
+        assert all(len(set(m.data)) == 1 for m in seen)
+        await sender.close()
+
+
+async def test_dropping_the_websocket_closes_with_1001(engine: str, scripted: Any) -> None:
+    got: list[Any] = []
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        close = await peer.read_until_close()
+        got.append(close)
+        if close is not None:
+            await peer.send(frame(0x8, close.payload))
+        got.append(await peer.wait_eof())
+
+    server = scripted(script)
+    async with Client() as client:
+        ws = await client.new_websocket(server.url, engine=engine, ping_interval=None).execute()
+        del ws
+        gc.collect()
+        await server.wait()
+    assert got[0] is not None and got[0].close_code == 1001
+    assert got[1] is True
+
+
+async def test_dropping_the_last_sender_closes_with_1001(engine: str, scripted: Any) -> None:
+    got: list[Any] = []
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        await peer.send(frame(0x1, b"hello"))
+        got.append(await peer.read_until_close())
+
+    server = scripted(script)
+    async with Client() as client:
+        ws = await client.new_websocket(server.url, engine=engine, ping_interval=None).execute()
+        sender, receiver = ws.split()
+        del ws
+        gc.collect()
+        assert (await receiver.receive()).data == "hello"
+        assert receiver.state.value == "open", "the sender still owns the connection"
+        del sender
+        gc.collect()
+        await server.wait()
+    assert got[0] is not None and got[0].close_code == 1001
+
+
+async def test_leaving_async_with_closes_with_1000(engine: str, scripted: Any) -> None:
+    got: list[Any] = []
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        close = await peer.read_until_close()
+        got.append(close)
+        if close is not None:
+            await peer.send(frame(0x8, close.payload))
+
+    server = scripted(script)
+    async with Client() as client, client.websocket(server.url, engine=engine) as ws:
+        assert ws.engine == engine
+    await server.wait()
+    assert got[0] is not None and got[0].close_code == 1000
+
+
+class _Recorder(EventListener):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def __getattribute__(self, name: str) -> Any:
+        if name.startswith(("call_", "websocket_")):
+            names = object.__getattribute__(self, "names")
+            return lambda *args: names.append(name)
+        return object.__getattribute__(self, name)
+
+
+for _event in ("call_start", "call_end", "call_failed") + tuple(
+    n for n in vars(EventListener) if n.startswith("websocket_")
+):
+    setattr(_Recorder, _event, lambda self, *args, _n=_event: self.names.append(_n))
+
+
+async def test_event_sequence_is_the_same_for_every_engine(engine: str,
+                                                           scripted: Any) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        got = await peer.read_frame()
+        assert got is not None
+        await peer.send(frame(0x1, got.payload) + frame(0x9, b"hb"))
+        await peer.read_frame()  # the pong
+        await peer.send(frame(0x8, close_payload(1000, "done")))
+        await peer.read_until_close()
+
+    server = scripted(script)
+    recorders: list[_Recorder] = []
+
+    def factory() -> _Recorder:
+        recorders.append(_Recorder())
+        return recorders[-1]
+
+    async with Client(event_listener_factory=factory) as client:
+        ws = await client.new_websocket(server.url, engine=engine, ping_interval=None).execute()
+        await ws.send("hi")
+        assert (await ws.receive()).data == "hi"
+        async for _ in ws:
+            pass
+    await server.wait()
+    names = [n for n in recorders[0].names]
+    assert names == [
+        "call_start",
+        "call_end",
+        "websocket_open",
+        "websocket_message_sent",
+        "websocket_message_received",
+        "websocket_closing",
+        "websocket_closed",
+    ]

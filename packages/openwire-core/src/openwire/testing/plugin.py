@@ -1,0 +1,197 @@
+"""The conformance suite's pytest plugin: engines × backends, peers, the matrix.
+
+Run the suite against any installed engine (yours included)::
+
+    pytest -p openwire.testing.plugin --pyargs openwire.testing.conformance \\
+        --openwire-engine myengine
+
+Without ``--openwire-engine`` every installed engine is tested. Each test runs
+once per engine and per async backend (asyncio, trio). A case an engine
+cannot meet is an *expected failure* with its reason, never a skip:
+
+- an engine whose capabilities do not list a backend is xfailed there;
+- an engine may declare ``conformance_xfail = {"test_name": "reason"}``;
+  those tests are strict xfails, so fixing the engine turns them red until
+  the declaration goes.
+
+At the end, a matrix shows engines × RFC sections with pass/fail/xfail counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import anyio
+import pytest
+
+from openwire.plugins.registry import registry
+from openwire.testing.servers import BackgroundLoop, EchoServer, RawPeer, ScriptedServer
+
+__all__ = ["ConnectFactory"]
+
+BACKENDS = ("asyncio", "trio")
+_results: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("openwire")
+    group.addoption(
+        "--openwire-engine",
+        action="append",
+        default=[],
+        help="engine name to run the conformance suite against (repeatable; default: all)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "rfc(section): the RFC 6455 section a test pins")
+
+
+def _engine_names(config: pytest.Config) -> list[str]:
+    chosen: list[str] = config.getoption("--openwire-engine") or []
+    return chosen or [info.name for info in registry.engines()]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "engine" in metafunc.fixturenames:
+        metafunc.parametrize("engine", _engine_names(metafunc.config))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or "engine" not in callspec.params:
+            continue
+        name = callspec.params["engine"]
+        backend = callspec.params.get("anyio_backend", "asyncio")
+        info = registry.get(name)
+        if backend not in info.capabilities.backends:
+            item.add_marker(
+                pytest.mark.xfail(
+                    reason=f"engine {name!r} runs on {', '.join(info.capabilities.backends)} "
+                    f"only, not {backend}",
+                    run=False,
+                )
+            )
+            continue
+        deviations: dict[str, str] = getattr(info.engine, "conformance_xfail", {})
+        test_name = getattr(item, "originalname", item.name)
+        if test_name in deviations:
+            item.add_marker(pytest.mark.xfail(reason=deviations[test_name], strict=True))
+
+
+_sections: dict[str, str] = {}
+_engine_of: dict[str, str] = {}
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or "engine" not in callspec.params:
+        return
+    marker = item.get_closest_marker("rfc")
+    _sections[item.nodeid] = f"§{marker.args[0]}" if marker else "other"
+    _engine_of[item.nodeid] = callspec.params["engine"]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    engine = _engine_of.get(report.nodeid)
+    if engine is None:
+        return
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        if hasattr(report, "wasxfail"):
+            outcome = "xfail"
+        else:
+            outcome = "passed" if report.outcome == "passed" else "failed"
+        _results[(engine, _sections[report.nodeid])][outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _results:
+        return
+    engines = sorted({engine for engine, _ in _results})
+    sections = sorted({section for _, section in _results}, key=_section_key)
+    tr = terminalreporter
+    tr.section("openwire conformance matrix (passed/failed/xfail)")
+    width = max(12, *(len(e) + 2 for e in engines))
+    tr.write_line("section".ljust(10) + "".join(e.ljust(width) for e in engines))
+    for section in sections:
+        cells = []
+        for engine in engines:
+            counts = _results.get((engine, section), {})
+            cells.append(
+                f"{counts.get('passed', 0)}/{counts.get('failed', 0)}/"
+                f"{counts.get('xfail', 0)}".ljust(width)
+            )
+        tr.write_line(section.ljust(10) + "".join(cells))
+
+
+def _section_key(section: str) -> tuple[int, ...]:
+    digits = section.lstrip("§").split(".")
+    try:
+        return tuple(int(d) for d in digits)
+    except ValueError:
+        return (999,)
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="session")
+def ow_loop() -> Iterator[BackgroundLoop]:
+    """The background asyncio loop that hosts every test peer."""
+    loop = BackgroundLoop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(scope="session")
+def echo_server(ow_loop: BackgroundLoop) -> Iterator[EchoServer]:
+    """A real websockets echo server on 127.0.0.1."""
+    server = EchoServer(ow_loop).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def scripted(ow_loop: BackgroundLoop) -> Iterator[Callable[..., ScriptedServer]]:
+    """``scripted(script)`` starts a raw server that plays ``script(peer)`` per connection."""
+    servers: list[ScriptedServer] = []
+
+    def start(script: Callable[[RawPeer], Awaitable[None]]) -> ScriptedServer:
+        server = ScriptedServer(ow_loop, script).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+ConnectFactory = Callable[..., contextlib.AbstractAsyncContextManager[Any]]
+
+
+@pytest.fixture
+def connect(engine: str) -> ConnectFactory:
+    """``async with connect(url, **options) as ws``: a client and a WebSocket on ``engine``.
+
+    The WebSocket is *not* closed on exit (tests decide); the client is.
+    """
+    from openwire.client import Client
+
+    @contextlib.asynccontextmanager
+    async def open_ws(url: str, client_options: dict[str, Any] | None = None,
+                      **options: Any) -> AsyncIterator[Any]:
+        options.setdefault("ping_interval", None)
+        async with Client(**(client_options or {})) as client:
+            ws = await client.new_websocket(url, engine=engine, **options).execute()
+            try:
+                yield ws
+            finally:
+                # Tests that left it open get a normal close, bounded in time.
+                with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+                    await ws.close()
+
+    return open_ws
