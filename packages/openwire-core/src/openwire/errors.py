@@ -42,7 +42,7 @@ what happened, what was expected, and what to do::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from openwire.http.models import Request
@@ -231,6 +231,9 @@ class ProtocolError(WebSocketError):
     def __init__(self, message: str, *, close_code: int = 1002) -> None:
         super().__init__(message)
         self.close_code = close_code
+        # Events an engine completed in the same chunk before the violation;
+        # the session delivers them first, so nothing valid is lost.
+        self.events: list[Any] = []
 
 
 class PayloadTooBig(ProtocolError):

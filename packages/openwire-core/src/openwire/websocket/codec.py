@@ -109,6 +109,14 @@ class FrameCodec:
     # ------------------------------------------------------------------ input
 
     def receive_data(self, data: bytes) -> list[EngineEvent]:
+        events: list[EngineEvent] = []
+        try:
+            return self._parse(data, events)
+        except ProtocolError as exc:
+            exc.events = events
+            raise
+
+    def _parse(self, data: bytes, events: list[EngineEvent]) -> list[EngineEvent]:
         if self._need:
             self._pending.append(data)
             self._pending_len += len(data)
@@ -123,7 +131,6 @@ class FrameCodec:
             buf = self._buf + data
         else:
             buf = data
-        events: list[EngineEvent] = []
         pos = 0
         end = len(buf)
         while end - pos >= 2:

@@ -24,7 +24,9 @@ Theory of operation, per connection::
 
 ``receive_data`` raises :class:`openwire.errors.ProtocolError` (with the close
 code to send, e.g. 1002, 1007, or :class:`~openwire.errors.PayloadTooBig` for
-1009) when the peer breaks the protocol; after that the core stops feeding it.
+1009) when the peer breaks the protocol, with the events completed earlier in
+the same chunk in ``error.events`` so the core can still deliver them; after
+that the core stops feeding it.
 Any other exception from an engine is a bug in the engine; the core fails the
 connection with 1011 and reports it rather than crash.
 """

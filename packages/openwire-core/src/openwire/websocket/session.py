@@ -121,11 +121,11 @@ class Session:
         if self.state is State.CLOSED:
             return
         self._last_rx = self._runtime.time()
+        violation: ProtocolError | None = None
         try:
             events = self._conn.receive_data(data)
         except ProtocolError as exc:
-            self._fail(exc.close_code, str(exc), exc)
-            return
+            events, violation = exc.events, exc
         except Exception as exc:  # an engine bug must not crash the session
             self._fail(
                 CloseCode.INTERNAL_ERROR,
@@ -159,6 +159,8 @@ class Session:
                     inbox.append(event)
                 self._close_received(event.data)  # type: ignore[arg-type]
                 break
+        if violation is not None:
+            self._fail(violation.close_code, str(violation), violation)
         if inbox:
             waiter = self._recv_waiter
             if waiter is not None:

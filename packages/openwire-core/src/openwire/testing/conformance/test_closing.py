@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import Any
 
 import anyio
@@ -80,25 +82,25 @@ async def test_client_close_sends_code_and_reason_and_waits_for_the_answer(
         await peer.handshake()
         close = await peer.read_until_close()
         got.append(close)
-        await anyio.sleep(0.2)
-        await peer.send(frame(0x8, close_payload(4000, "ok")))
+        await asyncio.sleep(0.2)
+        await peer.send(frame(0x8, close_payload(1000, "ok")))
         got.append(await peer.wait_eof())
 
     server = scripted(script)
     async with connect(server.url) as ws:
         with anyio.fail_after(5):
             start = anyio.current_time()
-            await ws.close(4000, "done")
+            await ws.close(1000, "done")
             assert anyio.current_time() - start >= 0.15, "close() must wait for the answer"
         assert ws.state is State.CLOSED
-        assert ws.close_code == 4000
+        assert (ws.close_code, ws.close_reason) == (1000, "ok")
         await ws.close()  # idempotent
         with pytest.raises(ConnectionClosed):
             await ws.send("too late")
         async for _ in ws:
             pytest.fail("no messages after a normal close")
     await server.wait()
-    assert got[0].close_code == 4000 and got[0].payload[2:] == b"done"
+    assert got[0].close_code == 1000 and got[0].payload[2:] == b"done"
     assert got[1] is True, "the client must close TCP after the close handshake"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import base64
 from typing import Any
 
@@ -173,7 +175,7 @@ async def test_handshake_timeout_against_silent_server(engine: str, connect: Any
                                                        scripted: Any) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.read_request()
-        await anyio.sleep(3)
+        await asyncio.sleep(3)
 
     server = scripted(script)
     with anyio.fail_after(2), pytest.raises(HandshakeTimeout, match="handshake_timeout"):

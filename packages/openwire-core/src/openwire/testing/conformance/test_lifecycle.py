@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import gc
 from typing import Any
 
@@ -20,7 +22,7 @@ async def test_cancelled_receive_loses_no_message(engine: str, connect: Any,
                                                   scripted: Any) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake()
-        await anyio.sleep(0.3)
+        await asyncio.sleep(0.3)
         await peer.send(frame(0x1, b"kept"))
         await peer.read_until_close()
 

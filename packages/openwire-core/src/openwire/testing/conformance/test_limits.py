@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import struct
 from typing import Any
 
@@ -89,7 +91,7 @@ async def test_send_waits_when_the_peer_does_not_read(engine: str, connect: Any,
                                                       scripted: Any) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake()
-        await anyio.sleep(2)  # never reads
+        await asyncio.sleep(2)  # never reads
 
     server = scripted(script)
     sent = 0
@@ -107,7 +109,7 @@ async def test_heartbeat_fails_a_silent_peer_with_1011(engine: str, connect: Any
                                                        scripted: Any) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake()
-        await anyio.sleep(3)  # reads nothing, answers nothing
+        await asyncio.sleep(3)  # reads nothing, answers nothing
 
     server = scripted(script)
     async with connect(server.url, ping_interval=0.2, pong_timeout=0.3) as ws:
