@@ -128,9 +128,7 @@ class Client:
         return response
 
     # -- WebSocket -----------------------------------------------------------
-    def new_websocket(
-        self, request: Request | str | URL, **options: Any
-    ) -> WebSocketCall:
+    def new_websocket(self, request: Request | str | URL, **options: Any) -> WebSocketCall:
         """Prepare a WebSocket call to ``request`` (a ws/wss/http/https URL or a GET Request).
 
         ``options`` are :class:`~openwire.websocket.options.WebSocketOptions`

@@ -173,7 +173,9 @@ class EchoServer:
             name, sep, value = line.partition(":")
             if sep:
                 key = name.strip().lower()
-                headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+                headers[key] = (
+                    f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+                )
         key = headers.get("sec-websocket-key", "")
         upgrade_ok = (
             len(parts) == 3

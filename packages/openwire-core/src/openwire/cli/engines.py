@@ -101,12 +101,16 @@ def run(args: argparse.Namespace, output: Output, engines: EngineRegistry = regi
         output.print(style("no WebSocket engine is installed", "red"))
 
     output.print()
-    verdict = style(selected, "green", "bold") if problem is None else style(selected, "red", "bold")
+    verdict = (
+        style(selected, "green", "bold") if problem is None else style(selected, "red", "bold")
+    )
     output.print(f"selected: {verdict} ({why})")
     if problem is not None:
         output.print(style(f"  not usable: {problem}", "red"))
     else:
-        output.print(style(f"  override per run with {ENV_VAR}=NAME or 'openwire ws --engine NAME'", "dim"))
+        output.print(
+            style(f"  override per run with {ENV_VAR}=NAME or 'openwire ws --engine NAME'", "dim")
+        )
 
     if failures:
         output.print()
@@ -117,7 +121,11 @@ def run(args: argparse.Namespace, output: Output, engines: EngineRegistry = regi
             )
     if conflicts:
         output.print()
-        output.print(style("conflicts (engines disabled until all but one is uninstalled):", "yellow", "bold"))
+        output.print(
+            style(
+                "conflicts (engines disabled until all but one is uninstalled):", "yellow", "bold"
+            )
+        )
         for name, infos in conflicts.items():
             owners = ", ".join(f"{i.distribution} {i.version}" for i in infos)
             output.print(f"  {name}: {owners}")

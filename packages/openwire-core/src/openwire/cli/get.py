@@ -57,9 +57,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "-f", "--fail", action="store_true", help="exit 1 when the status is 400 or more"
     )
-    parser.add_argument(
-        "--no-follow", action="store_true", help="do not follow redirects"
-    )
+    parser.add_argument("--no-follow", action="store_true", help="do not follow redirects")
     parser.add_argument("--http2", action="store_true", help="offer HTTP/2 on https")
     add_client_flags(parser)
 

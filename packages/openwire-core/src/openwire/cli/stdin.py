@@ -24,7 +24,9 @@ from anyio.streams.memory import MemoryObjectSendStream
 __all__ = ["stdin_lines"]
 
 
-def _pump(fd: int, send: MemoryObjectSendStream[bytes], token: anyio.lowlevel.EventLoopToken) -> None:
+def _pump(
+    fd: int, send: MemoryObjectSendStream[bytes], token: anyio.lowlevel.EventLoopToken
+) -> None:
     """Read chunks until EOF and hand them to the loop, waiting while it is busy."""
     try:
         while True:

@@ -73,7 +73,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="SECONDS",
         help="after stdin ends, wait this long for replies before closing (default 1)",
     )
-    parser.add_argument("--engine", metavar="NAME", help="WebSocket engine (see 'openwire engines')")
+    parser.add_argument(
+        "--engine", metavar="NAME", help="WebSocket engine (see 'openwire engines')"
+    )
     parser.add_argument(
         "--subprotocol",
         "-s",
@@ -309,4 +311,3 @@ def run(args: argparse.Namespace, output: Output) -> int:
     except KeyboardInterrupt:
         output.info("interrupted")
         return EXIT_INTERRUPTED
-

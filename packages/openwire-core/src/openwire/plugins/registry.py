@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
+from typing import cast
 
 import pluggy
 
@@ -81,8 +83,10 @@ class EngineRegistry:
         if self._loaded:
             return
         with self._lock:
-            if self._loaded:
-                return
+            self._load_entry_points()
+
+    def _load_entry_points(self) -> None:
+        if not self._loaded:
             for ep in entry_points(group=self._group):
                 distribution, version = _dist_of(ep)
                 try:
@@ -121,7 +125,7 @@ class EngineRegistry:
             if impl.plugin is not module:
                 continue
             try:
-                engines = list(impl.function())
+                engines = list(cast("Iterable[WebSocketEngine]", impl.function()))
             except Exception as exc:
                 self._failures.append(
                     PluginFailure(name, distribution, version, f"hook raised: {exc!r}")

@@ -26,7 +26,6 @@ from typing import Any
 
 import anyio
 import pytest
-
 from openwire.plugins.registry import registry
 from openwire.testing.servers import BackgroundLoop, EchoServer, RawPeer, ScriptedServer
 
@@ -182,8 +181,9 @@ def connect(engine: str) -> ConnectFactory:
     from openwire.client import Client
 
     @contextlib.asynccontextmanager
-    async def open_ws(url: str, client_options: dict[str, Any] | None = None,
-                      **options: Any) -> AsyncIterator[Any]:
+    async def open_ws(
+        url: str, client_options: dict[str, Any] | None = None, **options: Any
+    ) -> AsyncIterator[Any]:
         options.setdefault("ping_interval", None)
         async with Client(**(client_options or {})) as client:
             ws = await client.new_websocket(url, engine=engine, **options).execute()

@@ -190,8 +190,8 @@ class ScriptedServer:
         def finished(t: asyncio.Task[None]) -> None:
             if t.cancelled():
                 future.set_result(None)
-            elif t.exception() is not None:
-                future.set_exception(t.exception())  # type: ignore[arg-type]
+            elif (error := t.exception()) is not None:
+                future.set_exception(error)
             else:
                 future.set_result(None)
 
@@ -276,7 +276,7 @@ class EchoServer:
                 self._handler,
                 "127.0.0.1",
                 0,
-                select_subprotocol=_select_subprotocol,
+                select_subprotocol=_select_subprotocol,  # type: ignore[arg-type]
                 max_size=self._max_size,
                 ping_interval=None,
                 compression=None,

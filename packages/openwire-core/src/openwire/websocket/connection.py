@@ -69,7 +69,7 @@ class _Base:
 class _SendMixin(_Base):
     __slots__ = ()
 
-    async def send(self, data: str | bytes) -> None:
+    async def send(self, data: str | bytes | bytearray | memoryview) -> None:
         """Send a text (``str``) or binary (``bytes``-like) message.
 
         Waits while the send queue is full; nothing is dropped. Safe to call

@@ -74,7 +74,8 @@ class WebSocketOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be positive or None, got {value}")
-        if isinstance(self.subprotocols, str):
+        names: object = self.subprotocols
+        if isinstance(names, str):
             raise TypeError("subprotocols must be a sequence of names, not one string")
         object.__setattr__(self, "subprotocols", tuple(self.subprotocols))
 

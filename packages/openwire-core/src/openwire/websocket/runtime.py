@@ -28,7 +28,7 @@ _log = logging.getLogger("openwire.websocket")
 
 
 class Handle(Protocol):
-    def cancel(self) -> None: ...
+    def cancel(self) -> object: ...
 
 
 class Waiter(Protocol):
@@ -74,7 +74,7 @@ class AsyncioRuntime:
         return self.loop.time()
 
     def spawn(self, fn: Callable[[], Awaitable[None]], name: str) -> Handle:
-        task = self.loop.create_task(_guarded(fn, name), name=name)  # type: ignore[arg-type]
+        task = self.loop.create_task(_guarded(fn, name), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

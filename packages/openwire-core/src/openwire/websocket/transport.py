@@ -375,7 +375,11 @@ def open_channel(
         read_queue = getattr(protocol, "read_queue", None)
         if isinstance(transport, asyncio.Transport) and read_queue is not None:
             channel = AsyncioChannel(
-                sink, transport, runtime, max_messages, max_bytes,
+                sink,
+                transport,
+                runtime,
+                max_messages,
+                max_bytes,
                 release=network_stream.aclose,
             )
             transport.set_protocol(channel)

@@ -6,7 +6,6 @@ from typing import Any
 
 import anyio
 import pytest
-
 from openwire.errors import ConnectionClosedError
 from openwire.testing.frames import ClientFrame
 from openwire.testing.servers import RawPeer

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-
 from typing import Any
 
 import anyio
 import pytest
-
 from openwire.errors import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK
 from openwire.testing.conformance.scenarios import assert_fails_with
 from openwire.testing.frames import close_payload, frame
@@ -49,8 +47,9 @@ async def test_close_code_not_allowed_on_the_wire_fails_with_1002(
     await assert_fails_with(connect, scripted, frame(0x8, close_payload(code)), 1002)
 
 
-async def test_one_byte_close_payload_fails_with_1002(engine: str, connect: Any,
-                                                      scripted: Any) -> None:
+async def test_one_byte_close_payload_fails_with_1002(
+    engine: str, connect: Any, scripted: Any
+) -> None:
     await assert_fails_with(connect, scripted, frame(0x8, b"\x03"), 1002)
 
 
@@ -124,8 +123,7 @@ async def test_close_times_out_against_a_peer_that_never_answers(
     assert eof == [True]
 
 
-async def test_tcp_drop_without_close_raises_1006(engine: str, connect: Any,
-                                                  scripted: Any) -> None:
+async def test_tcp_drop_without_close_raises_1006(engine: str, connect: Any, scripted: Any) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake()
         await peer.send(frame(0x1, b"bye"))
@@ -144,8 +142,7 @@ async def test_tcp_drop_without_close_raises_1006(engine: str, connect: Any,
     await server.wait()
 
 
-async def test_close_during_a_fragmented_message(engine: str, connect: Any,
-                                                 scripted: Any) -> None:
+async def test_close_during_a_fragmented_message(engine: str, connect: Any, scripted: Any) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake()
         await peer.send(frame(0x1, b"half", fin=False) + frame(0x8, close_payload(1001)))
@@ -159,8 +156,9 @@ async def test_close_during_a_fragmented_message(engine: str, connect: Any,
     await server.wait()
 
 
-async def test_queued_messages_are_sent_before_close(engine: str, connect: Any,
-                                                     scripted: Any) -> None:
+async def test_queued_messages_are_sent_before_close(
+    engine: str, connect: Any, scripted: Any
+) -> None:
     frames: list[Any] = []
 
     async def script(peer: RawPeer) -> None:
@@ -194,8 +192,9 @@ async def test_close_with_a_code_that_may_not_be_sent_raises_value_error(
         await ws.close()
 
 
-async def test_server_initiated_close_with_real_server(engine: str, connect: Any,
-                                                       echo_server: Any) -> None:
+async def test_server_initiated_close_with_real_server(
+    engine: str, connect: Any, echo_server: Any
+) -> None:
     async with connect(echo_server.url + "/close?code=4001&reason=bye") as ws:
         with pytest.raises(ConnectionClosedError) as info:
             await ws.receive()

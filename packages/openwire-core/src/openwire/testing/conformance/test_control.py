@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from openwire.testing.conformance.scenarios import assert_fails_with
 from openwire.testing.frames import frame
 from openwire.testing.servers import RawPeer
@@ -61,8 +60,9 @@ async def test_ping_resolves_with_latency_against_real_server(
 
 
 @pytest.mark.rfc("5.5")
-async def test_control_frames_delivered_when_asked(engine: str, connect: Any,
-                                                   scripted: Any) -> None:
+async def test_control_frames_delivered_when_asked(
+    engine: str, connect: Any, scripted: Any
+) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake()
         await peer.send(frame(0x9, b"p") + frame(0x1, b"t"))

@@ -7,7 +7,6 @@ from typing import Any
 
 import anyio
 import pytest
-
 from openwire.testing.conformance.scenarios import assert_fails_with
 from openwire.testing.frames import frame
 from openwire.testing.servers import RawPeer
@@ -80,19 +79,24 @@ async def test_every_client_frame_is_masked_with_a_fresh_key(
 
 
 @pytest.mark.rfc("5.1")
-async def test_masked_server_frame_fails_with_1002(engine: str, connect: Any,
-                                                   scripted: Any) -> None:
+async def test_masked_server_frame_fails_with_1002(
+    engine: str, connect: Any, scripted: Any
+) -> None:
     await assert_fails_with(connect, scripted, frame(0x1, b"hi", mask=b"abcd"), 1002)
 
 
 @pytest.mark.rfc("5.4")
-async def test_fragmented_messages_are_reassembled(engine: str, connect: Any,
-                                                   scripted: Any) -> None:
+async def test_fragmented_messages_are_reassembled(
+    engine: str, connect: Any, scripted: Any
+) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake()
         await peer.send(
-            frame(0x1, b"hel", fin=False) + frame(0x0, b"lo ", fin=False) + frame(0x0, b"you")
-            + frame(0x2, b"\x01", fin=False) + frame(0x0, b"\x02")
+            frame(0x1, b"hel", fin=False)
+            + frame(0x0, b"lo ", fin=False)
+            + frame(0x0, b"you")
+            + frame(0x2, b"\x01", fin=False)
+            + frame(0x0, b"\x02")
         )
         await peer.read_until_close()
 
@@ -105,14 +109,17 @@ async def test_fragmented_messages_are_reassembled(engine: str, connect: Any,
 
 
 @pytest.mark.rfc("5.4")
-async def test_control_frames_inside_a_fragmented_message(engine: str, connect: Any,
-                                                          scripted: Any) -> None:
+async def test_control_frames_inside_a_fragmented_message(
+    engine: str, connect: Any, scripted: Any
+) -> None:
     pongs: list[bytes] = []
 
     async def script(peer: RawPeer) -> None:
         await peer.handshake()
         await peer.send(
-            frame(0x1, b"frag", fin=False) + frame(0x9, b"mid") + frame(0xA, b"unasked")
+            frame(0x1, b"frag", fin=False)
+            + frame(0x9, b"mid")
+            + frame(0xA, b"unasked")
             + frame(0x0, b"ment")
         )
         pong = await peer.read_frame()
@@ -146,8 +153,9 @@ async def test_many_tiny_fragments(engine: str, connect: Any, scripted: Any) -> 
 
 
 @pytest.mark.rfc("5.4")
-async def test_continuation_without_start_fails_with_1002(engine: str, connect: Any,
-                                                          scripted: Any) -> None:
+async def test_continuation_without_start_fails_with_1002(
+    engine: str, connect: Any, scripted: Any
+) -> None:
     await assert_fails_with(connect, scripted, frame(0x0, b"orphan"), 1002)
 
 

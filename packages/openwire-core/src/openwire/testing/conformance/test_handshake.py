@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-
 import base64
 from typing import Any
 
 import anyio
 import pytest
-
 from openwire.errors import (
     HandshakeTimeout,
     InvalidAccept,
@@ -25,8 +23,9 @@ from openwire.testing.servers import RawPeer
 pytestmark = [pytest.mark.anyio, pytest.mark.rfc("4")]
 
 
-async def test_handshake_request_carries_rfc_headers(engine: str, connect: Any,
-                                                     scripted: Any) -> None:
+async def test_handshake_request_carries_rfc_headers(
+    engine: str, connect: Any, scripted: Any
+) -> None:
     seen: dict[str, Any] = {}
 
     async def script(peer: RawPeer) -> None:
@@ -48,19 +47,20 @@ async def test_handshake_request_carries_rfc_headers(engine: str, connect: Any,
     assert seen["user-agent"].startswith("openwire/")
 
 
-async def test_subprotocol_negotiated_with_real_server(engine: str, connect: Any,
-                                                       echo_server: Any) -> None:
+async def test_subprotocol_negotiated_with_real_server(
+    engine: str, connect: Any, echo_server: Any
+) -> None:
     async with connect(echo_server.url, subprotocols=["nope", "superchat"]) as ws:
         assert ws.subprotocol == "superchat"
         assert ws.response.status == 101
         await ws.close()
 
 
-async def test_non_101_raises_unexpected_status_with_body(engine: str, connect: Any,
-                                                          scripted: Any) -> None:
+async def test_non_101_raises_unexpected_status_with_body(
+    engine: str, connect: Any, scripted: Any
+) -> None:
     async def script(peer: RawPeer) -> None:
-        await peer.handshake(status="403 Forbidden", headers=[("X-Why", "tokens")],
-                             body=b"go away")
+        await peer.handshake(status="403 Forbidden", headers=[("X-Why", "tokens")], body=b"go away")
 
     server = scripted(script)
     with pytest.raises(UnexpectedStatus) as info:
@@ -75,8 +75,9 @@ async def test_non_101_raises_unexpected_status_with_body(engine: str, connect: 
     await server.wait()
 
 
-async def test_unexpected_status_body_is_capped_at_64_kib(engine: str, connect: Any,
-                                                          scripted: Any) -> None:
+async def test_unexpected_status_body_is_capped_at_64_kib(
+    engine: str, connect: Any, scripted: Any
+) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake(status="500 Internal Server Error", body=b"x" * 200_000)
 
@@ -87,8 +88,7 @@ async def test_unexpected_status_body_is_capped_at_64_kib(engine: str, connect: 
     assert len(info.value.body) == 64 * 1024
 
 
-async def test_redirect_is_reported_not_followed(engine: str, connect: Any,
-                                                 scripted: Any) -> None:
+async def test_redirect_is_reported_not_followed(engine: str, connect: Any, scripted: Any) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake(status="302 Found", headers=[("Location", "/elsewhere")])
 
@@ -121,13 +121,15 @@ async def test_invalid_upgrade_headers_are_rejected(
             pass
 
 
-async def test_wrong_accept_raises_invalid_accept(engine: str, connect: Any,
-                                                  scripted: Any) -> None:
+async def test_wrong_accept_raises_invalid_accept(engine: str, connect: Any, scripted: Any) -> None:
     async def script(peer: RawPeer) -> None:
-        await peer.handshake(headers=[
-            ("Upgrade", "websocket"), ("Connection", "Upgrade"),
-            ("Sec-WebSocket-Accept", base64.b64encode(b"0" * 20).decode()),
-        ])
+        await peer.handshake(
+            headers=[
+                ("Upgrade", "websocket"),
+                ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Accept", base64.b64encode(b"0" * 20).decode()),
+            ]
+        )
 
     server = scripted(script)
     with pytest.raises(InvalidAccept, match="Sec-WebSocket-Accept"):
@@ -135,8 +137,9 @@ async def test_wrong_accept_raises_invalid_accept(engine: str, connect: Any,
             pass
 
 
-async def test_unoffered_subprotocol_raises_invalid_subprotocol(engine: str, connect: Any,
-                                                                scripted: Any) -> None:
+async def test_unoffered_subprotocol_raises_invalid_subprotocol(
+    engine: str, connect: Any, scripted: Any
+) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake(extra_headers=[("Sec-WebSocket-Protocol", "mqtt")])
 
@@ -146,8 +149,9 @@ async def test_unoffered_subprotocol_raises_invalid_subprotocol(engine: str, con
             pass
 
 
-async def test_unoffered_extension_raises_invalid_extension(engine: str, connect: Any,
-                                                            scripted: Any) -> None:
+async def test_unoffered_extension_raises_invalid_extension(
+    engine: str, connect: Any, scripted: Any
+) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake(extra_headers=[("Sec-WebSocket-Extensions", "x-unknown")])
 
@@ -157,8 +161,7 @@ async def test_unoffered_extension_raises_invalid_extension(engine: str, connect
             pass
 
 
-async def test_bytes_right_after_101_are_not_lost(engine: str, connect: Any,
-                                                  scripted: Any) -> None:
+async def test_bytes_right_after_101_are_not_lost(engine: str, connect: Any, scripted: Any) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake(trailing=frame(0x1, b"first") + frame(0x2, b"second"))
         await peer.read_until_close()
@@ -171,8 +174,9 @@ async def test_bytes_right_after_101_are_not_lost(engine: str, connect: Any,
     await server.wait()
 
 
-async def test_handshake_timeout_against_silent_server(engine: str, connect: Any,
-                                                       scripted: Any) -> None:
+async def test_handshake_timeout_against_silent_server(
+    engine: str, connect: Any, scripted: Any
+) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.read_request()
         await asyncio.sleep(3)

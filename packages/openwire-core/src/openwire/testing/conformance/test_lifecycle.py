@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-
 import gc
 from typing import Any
 
 import anyio
 import pytest
-
 from openwire.client import Client
 from openwire.events import EventListener
 from openwire.testing.frames import close_payload, frame
@@ -18,8 +16,7 @@ from openwire.testing.servers import RawPeer
 pytestmark = [pytest.mark.anyio, pytest.mark.rfc("7")]
 
 
-async def test_cancelled_receive_loses_no_message(engine: str, connect: Any,
-                                                  scripted: Any) -> None:
+async def test_cancelled_receive_loses_no_message(engine: str, connect: Any, scripted: Any) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake()
         await asyncio.sleep(0.3)
@@ -36,8 +33,9 @@ async def test_cancelled_receive_loses_no_message(engine: str, connect: Any,
     await server.wait()
 
 
-async def test_concurrent_senders_never_interleave_frames(engine: str, connect: Any,
-                                                          echo_server: Any) -> None:
+async def test_concurrent_senders_never_interleave_frames(
+    engine: str, connect: Any, echo_server: Any
+) -> None:
     async with connect(echo_server.url) as ws:
         sender, receiver = ws.split()
 
@@ -114,24 +112,22 @@ async def test_leaving_async_with_closes_with_1000(engine: str, scripted: Any) -
 
 
 class _Recorder(EventListener):
+    """Records the names of the call and WebSocket events, in order."""
+
     def __init__(self) -> None:
         self.names: list[str] = []
 
-    def __getattribute__(self, name: str) -> Any:
-        if name.startswith(("call_", "websocket_")):
-            names = object.__getattribute__(self, "names")
-            return lambda *args: names.append(name)
-        return object.__getattribute__(self, name)
 
-
-for _event in ("call_start", "call_end", "call_failed") + tuple(
-    n for n in vars(EventListener) if n.startswith("websocket_")
+for _event in (
+    "call_start",
+    "call_end",
+    "call_failed",
+    *(n for n in vars(EventListener) if n.startswith("websocket_")),
 ):
     setattr(_Recorder, _event, lambda self, *args, _n=_event: self.names.append(_n))
 
 
-async def test_event_sequence_is_the_same_for_every_engine(engine: str,
-                                                           scripted: Any) -> None:
+async def test_event_sequence_is_the_same_for_every_engine(engine: str, scripted: Any) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake()
         got = await peer.read_frame()
@@ -155,8 +151,7 @@ async def test_event_sequence_is_the_same_for_every_engine(engine: str,
         async for _ in ws:
             pass
     await server.wait()
-    names = [n for n in recorders[0].names]
-    assert names == [
+    assert recorders[0].names == [
         "call_start",
         "call_end",
         "websocket_open",

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-
 import struct
 from typing import Any
 
 import anyio
 import pytest
-
 from openwire.errors import MessageTooBig, PongTimeout
 from openwire.testing.conformance.scenarios import assert_fails_with
 from openwire.testing.frames import frame
@@ -34,8 +32,7 @@ async def test_message_over_the_limit_across_fragments_fails_with_1009(
     await assert_fails_with(connect, scripted, data, 1009, max_message_size=1000)
 
 
-async def test_message_at_the_limit_is_accepted(engine: str, connect: Any,
-                                                scripted: Any) -> None:
+async def test_message_at_the_limit_is_accepted(engine: str, connect: Any, scripted: Any) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake()
         await peer.send(frame(0x2, b"x" * 500, fin=False) + frame(0x0, b"x" * 500))
@@ -48,8 +45,9 @@ async def test_message_at_the_limit_is_accepted(engine: str, connect: Any,
     await server.wait()
 
 
-async def test_sending_over_max_message_size_raises(engine: str, connect: Any,
-                                                    echo_server: Any) -> None:
+async def test_sending_over_max_message_size_raises(
+    engine: str, connect: Any, echo_server: Any
+) -> None:
     async with connect(echo_server.url, max_message_size=1000) as ws:
         with pytest.raises(MessageTooBig):
             await ws.send(b"x" * 1001)
@@ -87,16 +85,18 @@ async def test_slow_consumer_stops_reading_instead_of_buffering(
     await server.wait()
 
 
-async def test_send_waits_when_the_peer_does_not_read(engine: str, connect: Any,
-                                                      scripted: Any) -> None:
+async def test_send_waits_when_the_peer_does_not_read(
+    engine: str, connect: Any, scripted: Any
+) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake()
         await asyncio.sleep(2)  # never reads
 
     server = scripted(script)
     sent = 0
-    async with connect(server.url, send_queue_size=4, send_queue_bytes=256 * 1024,
-                       close_timeout=0.2) as ws:
+    async with connect(
+        server.url, send_queue_size=4, send_queue_bytes=256 * 1024, close_timeout=0.2
+    ) as ws:
         with anyio.move_on_after(1):
             while sent < 1000:
                 await ws.send(b"x" * 65536)
@@ -105,8 +105,9 @@ async def test_send_waits_when_the_peer_does_not_read(engine: str, connect: Any,
         assert sent < 500, f"send() accepted {sent} messages into an unbounded buffer"
 
 
-async def test_heartbeat_fails_a_silent_peer_with_1011(engine: str, connect: Any,
-                                                       scripted: Any) -> None:
+async def test_heartbeat_fails_a_silent_peer_with_1011(
+    engine: str, connect: Any, scripted: Any
+) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake()
         await asyncio.sleep(3)  # reads nothing, answers nothing

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from openwire.testing.conformance.scenarios import assert_fails_with
 from openwire.testing.frames import close_payload, frame
 from openwire.testing.servers import RawPeer
