@@ -174,16 +174,13 @@ def _report(results: list[Result], output: Output) -> None:
 def _serve(args: argparse.Namespace, output: Output) -> int:
     server = EchoServer(port=args.port)
 
-    async def announce_and_serve() -> None:
-        task = asyncio.ensure_future(server.serve_forever())
-        while not server.port and not task.done():
-            await asyncio.sleep(0.01)
+    def announce() -> None:
         output.success(f"echo server listening on {server.url} (Ctrl-C to stop)")
-        output.info(f"try: openwire ws {server.url}   or   {server.url}/close?code=4001&reason=bye")
-        await task
+        output.info(f"try: openwire ws {server.url}")
+        output.info(f"or:  openwire ws '{server.url}/close?code=4001&reason=bye'")
 
     try:
-        asyncio.run(announce_and_serve())
+        asyncio.run(server.serve_forever(announce))
     except KeyboardInterrupt:
         return EXIT_OK
     except OSError as exc:

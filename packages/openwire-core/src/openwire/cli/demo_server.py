@@ -21,6 +21,7 @@ import base64
 import hashlib
 import struct
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from urllib.parse import parse_qs, urlsplit
 
@@ -137,10 +138,15 @@ class EchoServer:
         for writer in list(self._connections):
             writer.close()
 
-    async def serve_forever(self) -> None:
-        """Serve on the current loop until cancelled (``openwire demo --serve``)."""
+    async def serve_forever(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Serve on the current loop until cancelled (``openwire demo --serve``).
+
+        ``on_ready`` runs once the port is bound, so the URL printed is real.
+        """
         await self._listen()
         assert self._server is not None
+        if on_ready is not None:
+            on_ready()
         async with self._server:
             await self._server.serve_forever()
 
@@ -225,9 +231,8 @@ class EchoServer:
             try:
                 fin, opcode, payload = await _read_frame(reader)
                 if opcode == CLOSE:
-                    code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
-                    reply = _close_payload(code, "") if code is not None else b""
-                    writer.write(_frame(CLOSE, reply))
+                    # Echo the client's code back (RFC 6455 §5.5.1); none if it sent none.
+                    writer.write(_frame(CLOSE, payload[:2]))
                     await writer.drain()
                     return
                 if opcode == PING:

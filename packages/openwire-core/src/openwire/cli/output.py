@@ -12,7 +12,7 @@ import sys
 import time
 from typing import TextIO
 
-__all__ = ["Output", "Style", "format_size", "format_duration"]
+__all__ = ["Output", "Style", "format_duration", "format_size"]
 
 _CODES = {
     "bold": "1",

@@ -67,6 +67,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="send stdin, print the first message received, close with 1000 and exit",
     )
     parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="with --once: give up (exit 1) if no message arrives within this time",
+    )
+    parser.add_argument(
         "--grace",
         type=float,
         default=1.0,
@@ -110,6 +116,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 @dataclass
 class _Outcome:
     interrupted: bool = False
+    timed_out: bool = False
     error: ConnectionClosed | None = None
 
 
@@ -134,7 +141,8 @@ class _Session:
         size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
         stamp = time.strftime("%H:%M:%S") + f".{int(time.time() * 1000) % 1000:03d}"
         arrow = style(direction, "cyan" if direction == "<" else "blue", "bold")
-        head = f"{arrow} {style(stamp, 'dim')} {style(kind, 'yellow')} {style(format_size(size), 'dim')}"
+        size_text = style(format_size(size), "dim")
+        head = f"{arrow} {style(stamp, 'dim')} {style(kind, 'yellow')} {size_text}"
         separator = "\n" if "\n" in body else " "
         self.output.print(f"{head}{separator}{body}")
 
@@ -165,7 +173,9 @@ class _Session:
             if not self.args.quiet:
                 self.show(">", data)
         if self.args.once:
-            await self.first_message.wait()
+            with anyio.move_on_after(self.args.timeout) as waiting:
+                await self.first_message.wait()
+            self.outcome.timed_out = waiting.cancelled_caught
         else:
             await anyio.sleep(self.args.grace)
         await self.ws.close(1000)
@@ -287,6 +297,9 @@ def _report(ws: WebSocket, outcome: _Outcome, output: Output) -> int:
     if outcome.interrupted:
         output.info(f"closed with {described}")
         return EXIT_INTERRUPTED
+    if outcome.timed_out:
+        output.error(f"no message arrived before --timeout; closed with {described}")
+        return EXIT_CLOSED_ABNORMALLY
     if code in (1000, 1001):
         output.info(f"closed normally with {described}")
         return EXIT_OK

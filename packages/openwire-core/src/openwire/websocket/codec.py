@@ -79,6 +79,7 @@ class FrameCodec:
         "_head_done",
         "_head_text",
         "_max_frame",
+        "_max_data",
         "_max_message",
         "_need",
         "_pending",
@@ -88,6 +89,8 @@ class FrameCodec:
     def __init__(self, max_frame_size: int | None, max_message_size: int | None) -> None:
         self._max_frame = max_frame_size if max_frame_size is not None else 1 << 63
         self._max_message = max_message_size if max_message_size is not None else 1 << 63
+        # A data frame longer than either limit is rejected from its header.
+        self._max_data = min(self._max_frame, self._max_message)
         self._buf = b""
         # A frame that has not fully arrived: chunks are collected and joined
         # once, so a large frame costs O(n), not a copy per chunk.
@@ -149,7 +152,7 @@ class FrameCodec:
                     break
                 length = _U64.unpack_from(buf, pos + 2)[0]
                 header = 10
-            if b0 & 0x70 or b1 & 0x80 or opcode > 2 or length > self._max_frame:
+            if b0 & 0x70 or b1 & 0x80 or opcode > 2 or length > self._max_data:
                 self._check_header(b0, b1, length)
             fin = b0 & 0x80
             if opcode < 8 and (opcode == 0 or not fin or self._frag_opcode):
@@ -237,6 +240,11 @@ class FrameCodec:
             raise PayloadTooBig(
                 f"received a frame header announcing {length} bytes; max_frame_size "
                 f"is {self._max_frame} (raise it if the peer legitimately sends more)"
+            )
+        if opcode < 8 and length > self._max_message:
+            raise PayloadTooBig(
+                f"received a message of at least {length} bytes; max_message_size is "
+                f"{self._max_message} (raise it if the peer legitimately sends more)"
             )
 
     def _check_fragment(self, opcode: int, length: int) -> None:
