@@ -33,9 +33,10 @@ import codecs
 import os
 from struct import Struct
 
-from openwire.errors import PayloadTooBig, ProtocolError
+from openwire.errors import ProtocolError
 from openwire.websocket.engine import Close, EngineEvent, Message, Ping, Pong
 from openwire.websocket.frames import CloseCode, Opcode, build_close_payload
+from openwire.websocket.gate import header_error
 from openwire.websocket.masking import apply_mask
 
 __all__ = ["FrameCodec"]
@@ -49,7 +50,6 @@ _urandom = os.urandom
 
 _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
-_KNOWN_OPCODES = frozenset(int(op) for op in Opcode)
 
 
 def _utf8_error(exc: UnicodeDecodeError) -> ProtocolError:
@@ -78,8 +78,8 @@ class FrameCodec:
         "_head_decoder",
         "_head_done",
         "_head_text",
-        "_max_frame",
         "_max_data",
+        "_max_frame",
         "_max_message",
         "_need",
         "_pending",
@@ -152,11 +152,27 @@ class FrameCodec:
                     break
                 length = _U64.unpack_from(buf, pos + 2)[0]
                 header = 10
-            if b0 & 0x70 or b1 & 0x80 or opcode > 2 or length > self._max_data:
-                self._check_header(b0, b1, length)
             fin = b0 & 0x80
-            if opcode < 8 and (opcode == 0 or not fin or self._frag_opcode):
-                self._check_fragment(opcode, length)
+            if (
+                b0 & 0x70
+                or b1 & 0x80
+                or opcode > 2
+                or length > self._max_data
+                or not fin
+                or opcode == 0
+                or self._frag_opcode
+            ):
+                error = header_error(
+                    b0,
+                    b1,
+                    length,
+                    bool(self._frag_opcode),
+                    self._frag_size,
+                    self._max_frame,
+                    self._max_message,
+                )
+                if error is not None:
+                    raise error
             start = pos + header
             stop = start + length
             if stop > end:
@@ -207,65 +223,6 @@ class FrameCodec:
         except UnicodeDecodeError as exc:
             raise _utf8_error(exc) from None
         self._head_done += len(chunk)
-
-    def _check_header(self, b0: int, b1: int, length: int) -> None:
-        """Validate the rare bits of a header; the common case never gets here."""
-        if b0 & 0x70:
-            raise ProtocolError(
-                f"received a frame with RSV bits {(b0 >> 4) & 7:03b} set; no extension "
-                "was negotiated, so they must be 0 (RFC 6455 §5.2)"
-            )
-        if b1 & 0x80:
-            raise ProtocolError(
-                "received a masked frame; a server must not mask frames it sends to "
-                "a client (RFC 6455 §5.1)"
-            )
-        opcode = b0 & 0x0F
-        if opcode not in _KNOWN_OPCODES:
-            raise ProtocolError(
-                f"received reserved opcode {opcode:#x}; expected 0x0-0x2 or 0x8-0xA (RFC 6455 §5.2)"
-            )
-        if opcode >= 8:
-            if not b0 & 0x80:
-                raise ProtocolError(
-                    f"received a fragmented {Opcode(opcode).name} frame; control frames "
-                    "must not be fragmented (RFC 6455 §5.5)"
-                )
-            if length > 125:
-                raise ProtocolError(
-                    f"received a {Opcode(opcode).name} frame with a {length}-byte payload; "
-                    "control frames carry at most 125 bytes (RFC 6455 §5.5)"
-                )
-        if length > self._max_frame:
-            raise PayloadTooBig(
-                f"received a frame header announcing {length} bytes; max_frame_size "
-                f"is {self._max_frame} (raise it if the peer legitimately sends more)"
-            )
-        if opcode < 8 and length > self._max_message:
-            raise PayloadTooBig(
-                f"received a message of at least {length} bytes; max_message_size is "
-                f"{self._max_message} (raise it if the peer legitimately sends more)"
-            )
-
-    def _check_fragment(self, opcode: int, length: int) -> None:
-        """Fragmentation rules (§5.4) and the message limit, from the header alone."""
-        if opcode == 0:
-            if not self._frag_opcode:
-                raise ProtocolError(
-                    "received a continuation frame with no message in progress; expected "
-                    "a text or binary frame first (RFC 6455 §5.4)"
-                )
-        elif self._frag_opcode:
-            raise ProtocolError(
-                f"received a new {Opcode(opcode).name} frame while a fragmented message "
-                "is in progress; expected a continuation frame (RFC 6455 §5.4)"
-            )
-        if self._frag_size + length > self._max_message:
-            raise PayloadTooBig(
-                f"received a message of at least {self._frag_size + length} bytes; "
-                f"max_message_size is {self._max_message} (raise it if the peer "
-                "legitimately sends more)"
-            )
 
     def _fragment(self, opcode: int, fin: int, payload: bytes) -> Message | None:
         """Accumulate a text frame or fragment; return the message once FIN arrives."""

@@ -1,0 +1,35 @@
+"""The wsproto engine at the codec level (frames in, events out; messages in, frames out)."""
+
+from __future__ import annotations
+
+import pytest
+from openwire.errors import ProtocolError
+from openwire_wsproto import WsprotoConnection, WsprotoEngine
+
+from tests.engines.codec_cases import EngineCodecCases, frame
+
+
+class TestWsprotoEngine(EngineCodecCases):
+    engine = WsprotoEngine()
+
+    def test_invalid_utf8_fails_before_the_frame_completes(self) -> None:
+        conn = self.connect()
+        partial = frame(1, b"ab\xff" + b"x" * 1000)[:8]
+        self.assert_fails(partial, 1007, conn)
+
+    def test_non_minimal_length_is_rejected(self) -> None:
+        # wsproto enforces RFC 6455 §5.2's "minimal number of bytes"; native does not.
+        data = bytes((0x82, 126, 0, 5)) + b"hello"
+        self.assert_fails(data, 1002)
+
+    def test_unexpected_library_failure_is_mapped(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        conn = self.connect()
+        assert isinstance(conn, WsprotoConnection)
+
+        def boom() -> None:
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(conn._decoder, "process_buffer", boom)
+        with pytest.raises(ProtocolError) as info:
+            conn.receive_data(frame(2, b"x"))
+        assert info.value.close_code == 1011
