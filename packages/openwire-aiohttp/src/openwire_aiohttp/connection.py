@@ -37,6 +37,7 @@ from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
 from openwire.errors import PayloadTooBig, ProtocolError
 from openwire.websocket.engine import Close, EngineEvent, Message, Ping, Pong
 from openwire.websocket.frames import CloseCode, Opcode, build_close_payload
+from openwire.websocket.gate import header_error
 
 if TYPE_CHECKING:
     from aiohttp.base_protocol import BaseProtocol
@@ -60,7 +61,6 @@ _PONG = Opcode.PONG
 _WS_TEXT = WSMsgType.TEXT
 _WS_BINARY = WSMsgType.BINARY
 _WS_PING = WSMsgType.PING
-_KNOWN_OPCODES = frozenset(int(op) for op in Opcode)
 
 # "No limit" is the largest length aiohttp's reader can represent, so an
 # absurd 64-bit length is rejected here, with openwire's error, not there.
@@ -372,8 +372,8 @@ class AiohttpConnection:
     def _check(self, b0: int, b1: int, length: int) -> None:
         """Validate a header the fast path does not cover; track fragmentation.
 
-        Checks run in the native codec's order, so a frame breaking several
-        rules is reported with the same close code by both engines.
+        The rules themselves are :func:`openwire.websocket.gate.header_error`,
+        shared with every engine, so each violation gets the same close code.
         """
         if self._error is not None:
             raise ProtocolError(
@@ -381,57 +381,14 @@ class AiohttpConnection:
                 close_code=self._error.close_code,
             )
         opcode = b0 & 0x0F
-        if b0 & 0x70:
-            raise ProtocolError(
-                f"received a frame with RSV bits {(b0 >> 4) & 7:03b} set; no extension "
-                "was negotiated, so they must be 0 (RFC 6455 §5.2)"
-            )
-        if b1 & 0x80:
-            raise ProtocolError(
-                "received a masked frame; a server must not mask frames it sends to "
-                "a client (RFC 6455 §5.1)"
-            )
-        if opcode not in _KNOWN_OPCODES:
-            raise ProtocolError(
-                f"received reserved opcode {opcode:#x}; expected 0x0-0x2 or 0x8-0xA (RFC 6455 §5.2)"
-            )
-        if opcode >= 8:
-            if not b0 & 0x80:
-                raise ProtocolError(
-                    f"received a fragmented {Opcode(opcode).name} frame; control frames "
-                    "must not be fragmented (RFC 6455 §5.5)"
-                )
-            if length > 125:
-                raise ProtocolError(
-                    f"received a {Opcode(opcode).name} frame with a {length}-byte payload; "
-                    "control frames carry at most 125 bytes (RFC 6455 §5.5)"
-                )
-        if length > self._max_frame:
-            raise PayloadTooBig(
-                f"received a frame header announcing {length} bytes; max_frame_size "
-                f"is {self._max_frame} (raise it if the peer legitimately sends more)"
-            )
+        error = header_error(
+            b0, b1, length, bool(self._frag), self._frag_size, self._max_frame, self._max_message
+        )
+        if error is not None:
+            raise error
         if opcode >= 8:
             return
-        if opcode == 0:
-            if not self._frag:
-                raise ProtocolError(
-                    "received a continuation frame with no message in progress; expected "
-                    "a text or binary frame first (RFC 6455 §5.4)"
-                )
-            size = self._frag_size + length
-        else:
-            if self._frag:
-                raise ProtocolError(
-                    f"received a new {Opcode(opcode).name} frame while a fragmented message "
-                    "is in progress; expected a continuation frame (RFC 6455 §5.4)"
-                )
-            size = length
-        if size > self._max_message:
-            raise PayloadTooBig(
-                f"received a message of at least {size} bytes; max_message_size is "
-                f"{self._max_message} (raise it if the peer legitimately sends more)"
-            )
+        size = self._frag_size + length if opcode == 0 else length
         if b0 & 0x80:
             self._frag = 0
             self._frag_size = 0
