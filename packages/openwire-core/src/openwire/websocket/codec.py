@@ -47,6 +47,7 @@ _HDR16 = Struct("!BBH")
 _HDR64 = Struct("!BBQ")
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 _urandom = os.urandom
+_KEY_POOL = 256
 
 _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
@@ -70,6 +71,7 @@ class FrameCodec:
 
     __slots__ = (
         "_buf",
+        "_error",
         "_frag_decoder",
         "_frag_opcode",
         "_frag_parts",
@@ -78,6 +80,8 @@ class FrameCodec:
         "_head_decoder",
         "_head_done",
         "_head_text",
+        "_key_pos",
+        "_keys",
         "_max_data",
         "_max_frame",
         "_max_message",
@@ -92,6 +96,9 @@ class FrameCodec:
         # A data frame longer than either limit is rejected from its header.
         self._max_data = min(self._max_frame, self._max_message)
         self._buf = b""
+        self._error: ProtocolError | None = None
+        self._keys = b""
+        self._key_pos = _KEY_POOL
         # A frame that has not fully arrived: chunks are collected and joined
         # once, so a large frame costs O(n), not a copy per chunk.
         self._need = 0
@@ -112,11 +119,16 @@ class FrameCodec:
     # ------------------------------------------------------------------ input
 
     def receive_data(self, data: bytes) -> list[EngineEvent]:
+        if self._error is not None:
+            raise ProtocolError(
+                f"the connection already failed: {self._error}", close_code=self._error.close_code
+            )
         events: list[EngineEvent] = []
         try:
             return self._parse(data, events)
         except ProtocolError as exc:
             exc.events = events
+            self._error = exc
             raise
 
     def _parse(self, data: bytes, events: list[EngineEvent]) -> list[EngineEvent]:
@@ -276,11 +288,19 @@ class FrameCodec:
     def encode_close(self, code: int | None, reason: str) -> bytes:
         return self._frame(0x88, build_close_payload(code, reason))
 
-    @staticmethod
-    def _frame(first: int, payload: bytes | bytearray | memoryview) -> bytes:
-        """One FIN frame, masked with a fresh key from the OS CSPRNG (§5.3)."""
+    def _frame(self, first: int, payload: bytes | bytearray | memoryview) -> bytes:
+        """One FIN frame, masked with a fresh key from the OS CSPRNG (§5.3).
+
+        Keys are drawn 64 at a time: one ``os.urandom`` call per frame costs
+        more than the rest of encoding a small frame. Each key is used once.
+        """
         n = len(payload)
-        key = _urandom(4)
+        pos = self._key_pos
+        if pos == _KEY_POOL:
+            self._keys = _urandom(_KEY_POOL)
+            pos = 0
+        self._key_pos = pos + 4
+        key = self._keys[pos : pos + 4]
         if n < 126:
             header = bytes((first, 0x80 | n))
         elif n < 65536:
