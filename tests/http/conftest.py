@@ -190,13 +190,12 @@ def _tinyproxy_binary() -> str:
     found = shutil.which("tinyproxy")
     if found:
         return found
+    install = ["apt-get", "install", "-y", "tinyproxy"]
     try:
-        subprocess.run(
-            ["apt-get", "install", "-y", "tinyproxy"],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+        if subprocess.run(install, capture_output=True, timeout=300).returncode != 0:
+            # A fresh machine has no package lists yet.
+            subprocess.run(["apt-get", "update"], check=True, capture_output=True, timeout=300)
+            subprocess.run(install, check=True, capture_output=True, timeout=300)
     except (OSError, subprocess.SubprocessError) as exc:
         pytest.fail(
             f"the proxy tests need tinyproxy and 'apt-get install -y tinyproxy' failed ({exc}); "

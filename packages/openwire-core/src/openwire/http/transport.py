@@ -39,6 +39,51 @@ __all__ = ["Transport"]
 _PoolKey = tuple[str | None, bool]  # (proxy URL, websocket)
 
 
+class _PlainTunnelBackend(httpcore.AsyncNetworkBackend):
+    """Connects to an origin through ``CONNECT`` on an HTTP proxy, without TLS after it.
+
+    httpcore's tunnel always starts TLS once the tunnel is up, which only
+    suits https origins; a ``ws://`` handshake needs a plain tunnel.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, proxy: httpcore.Proxy) -> None:
+        self._inner = inner
+        self._proxy = proxy
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        proxy = self._proxy.url
+        stream = await self._inner.connect_tcp(
+            proxy.host.decode("ascii"), proxy.port or 80, timeout, local_address, socket_options
+        )
+        target = f"{host}:{port}"
+        lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
+        lines += [f"{k.decode('latin-1')}: {v.decode('latin-1')}" for k, v in self._proxy.headers]
+        await stream.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), timeout)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = await stream.read(4096, timeout)
+            if not chunk or len(head) > 65536:
+                await stream.aclose()
+                raise httpcore.ProxyError("the proxy closed the connection during CONNECT")
+            head += chunk
+        status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or not parts[1].startswith("2"):
+            await stream.aclose()
+            raise httpcore.ProxyError(status_line)
+        return stream
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
 class _TunnellingPool(httpcore.AsyncConnectionPool):
     """A pool that tunnels (CONNECT) even plain-http origins through an HTTP proxy.
 
@@ -53,18 +98,12 @@ class _TunnellingPool(httpcore.AsyncConnectionPool):
     def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
         if origin.scheme != b"http":
             return super().create_connection(origin)
-        from httpcore._async.http_proxy import AsyncTunnelHTTPConnection
-
-        return AsyncTunnelHTTPConnection(
-            proxy_origin=self._tunnel_proxy.url.origin,
-            proxy_headers=self._tunnel_proxy.headers,
-            proxy_ssl_context=self._tunnel_proxy.ssl_context,
-            remote_origin=origin,
-            ssl_context=self._ssl_context,
+        return httpcore.AsyncHTTPConnection(
+            origin=origin,
             keepalive_expiry=self._keepalive_expiry,
             http1=True,
             http2=False,
-            network_backend=self._network_backend,
+            network_backend=_PlainTunnelBackend(self._network_backend, self._tunnel_proxy),
         )
 
 

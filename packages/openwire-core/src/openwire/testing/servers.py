@@ -240,9 +240,12 @@ class EchoServer:
     Subprotocols ``chat`` and ``superchat`` are supported.
     """
 
-    def __init__(self, bg: BackgroundLoop, *, max_size: int | None = None) -> None:
+    def __init__(
+        self, bg: BackgroundLoop, *, max_size: int | None = None, ssl_context: Any = None
+    ) -> None:
         self._bg = bg
         self._max_size = max_size
+        self._ssl = ssl_context
         self._server: Any = None
         self.port = 0
 
@@ -280,6 +283,7 @@ class EchoServer:
                 max_size=self._max_size,
                 ping_interval=None,
                 compression=None,
+                ssl=self._ssl,
             )
             self.port = self._server.sockets[0].getsockname()[1]
 

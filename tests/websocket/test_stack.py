@@ -1,0 +1,132 @@
+"""The WebSocket handshake travels the client's whole stack (issue: handshake through the Client).
+
+Interceptors, the bridge, events, proxies and TLS apply to the upgrade
+exactly as to any call; each test talks to a real server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import trustme
+from openwire import Client, Request, Response
+from openwire.errors import UnexpectedStatus
+from openwire.http.chain import Chain
+from openwire.testing.servers import BackgroundLoop, EchoServer
+
+from tests.http.conftest import (  # noqa: F401 - fixtures
+    Proxy,
+    Recorder,
+    ca,
+    recorder_factory,
+    recorders,
+    tinyproxy,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_interceptors_see_the_upgrade_and_the_101(echo_server: EchoServer) -> None:
+    seen: dict[str, Any] = {}
+
+    async def application(request: Request, chain: Chain) -> Response:
+        seen["app_request_upgrade"] = request.headers.get("Upgrade")
+        request = request.replace(headers=[*request.headers.items(), ("X-Token", "secret")])
+        response = await chain.proceed(request)
+        seen["app_status"] = response.status
+        return response
+
+    async def network(request: Request, chain: Chain) -> Response:
+        seen["net_upgrade"] = request.headers.get("Upgrade")
+        seen["net_key"] = request.headers.get("Sec-WebSocket-Key")
+        response = await chain.proceed(request)
+        seen["net_accept"] = response.headers.get("Sec-WebSocket-Accept")
+        return response
+
+    async with Client(interceptors=[application], network_interceptors=[network]) as client:
+        async with client.websocket(echo_server.url + "/headers") as ws:
+            echoed_headers = (await ws.receive()).data
+    # Application interceptors run before the bridge adds the handshake headers;
+    # network interceptors see exactly what goes on the wire.
+    assert seen["app_request_upgrade"] is None
+    assert seen["net_upgrade"] == "websocket"
+    assert seen["net_key"]
+    assert seen["net_accept"]
+    assert seen["app_status"] == 101
+    assert "X-Token: secret" in echoed_headers
+    assert "User-Agent: openwire/" in echoed_headers
+
+
+async def test_an_interceptor_can_refuse_the_upgrade_without_a_network(
+    ow_loop: BackgroundLoop,
+) -> None:
+    async def refuse(request: Request, chain: Chain) -> Response:
+        return Response(403, headers=[("Content-Type", "text/plain")], content=b"not today")
+
+    async with Client(interceptors=[refuse]) as client:
+        with pytest.raises(UnexpectedStatus) as info:
+            await client.new_websocket("ws://127.0.0.1:9/").execute()
+    assert info.value.status == 403
+    assert info.value.body == b"not today"
+
+
+async def test_handshake_fires_the_http_events_then_websocket_open(
+    echo_server: EchoServer, recorder_factory: Any, recorders: list[Recorder]
+) -> None:
+    async with Client(event_listener_factory=recorder_factory) as client:
+        async with client.websocket(echo_server.url) as ws:
+            await ws.send("x")
+            await ws.receive()
+    names = recorders[0].names
+    expected = [
+        "call_start",
+        "connect_start",
+        "connect_end",
+        "connection_acquired",
+        "request_headers_start",
+        "request_headers_end",
+        "response_headers_start",
+        "response_headers_end",
+        "call_end",
+        "websocket_open",
+        "websocket_message_sent",
+        "websocket_message_received",
+        "websocket_closing",
+        "websocket_closed",
+    ]
+    assert [n for n in names if n in expected] == expected
+    assert names.count("call_end") == 1
+    assert "call_failed" not in names
+
+
+async def test_websocket_through_a_real_proxy(echo_server: EchoServer, tinyproxy: Proxy) -> None:
+    async with Client(proxy=tinyproxy.url) as client, client.websocket(echo_server.url) as ws:
+        await ws.send("through the proxy")
+        assert (await ws.receive()).data == "through the proxy"
+        peer = ws.response.extensions["network_stream"].get_extra_info("server_addr")
+        assert peer[1] == tinyproxy.port, "the socket must lead to the proxy"
+
+
+@pytest.fixture(scope="module")
+def wss_server(ow_loop: BackgroundLoop, ca: trustme.CA) -> Iterator[EchoServer]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    server = EchoServer(ow_loop, ssl_context=context).start()
+    yield server
+    server.stop()
+
+
+async def test_wss_verifies_the_server_certificate(wss_server: EchoServer, ca: trustme.CA) -> None:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    url = wss_server.url.replace("ws://", "wss://")
+    async with Client(verify=context) as client, client.websocket(url, engine="native") as ws:
+        await ws.send(b"\x00" * 100_000)
+        assert (await ws.receive()).data == b"\x00" * 100_000
+        assert ws.response.http_version == "HTTP/1.1"
+    async with Client() as client:  # certifi does not trust our test CA
+        with pytest.raises(Exception, match="certificate"):
+            await client.new_websocket(url).execute()
