@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["tests.peers", "openwire.testing.plugin"]
+pytest_plugins = ["tests.peers", "tests.http_peers", "openwire.testing.plugin"]
 
 
 @pytest.fixture(params=["asyncio", "trio"])

@@ -6,7 +6,7 @@ import pytest
 from openwire import Chain, Client, Request, Response
 from openwire.http.chain import Interceptor
 
-from tests.http.conftest import Server
+from tests.http_peers import Server
 
 pytestmark = pytest.mark.anyio
 

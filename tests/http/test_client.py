@@ -20,7 +20,7 @@ from openwire import (
 )
 from openwire._version import __version__
 
-from tests.http.conftest import Server, free_port
+from tests.http_peers import Server, free_port
 
 pytestmark = pytest.mark.anyio
 

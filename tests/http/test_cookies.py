@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from openwire import Client, MemoryCookieJar
 
-from tests.http.conftest import Server
+from tests.http_peers import Server
 
 pytestmark = pytest.mark.anyio
 

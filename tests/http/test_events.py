@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from openwire import Client, ConnectError, EventListener, Request
 
-from tests.http.conftest import Recorder, Server, free_port
+from tests.http_peers import Recorder, Server, free_port
 
 pytestmark = pytest.mark.anyio
 

@@ -17,7 +17,7 @@ from openwire import (
     TooManyRedirects,
 )
 
-from tests.http.conftest import Handler, RawServer, Server, read_request_head
+from tests.http_peers import Handler, RawServer, Server, read_request_head
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ from openwire import Client, ConnectError, ProxyError
 from openwire.http.proxies import NoProxy, ProxySelector
 from openwire.http.url import URL
 
-from tests.http.conftest import Proxy, Recorder, Server, free_port
+from tests.http_peers import Proxy, Recorder, Server, free_port
 
 pytestmark = pytest.mark.anyio
 

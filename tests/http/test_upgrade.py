@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from openwire import Client, Request
 
-from tests.http.conftest import Handler, RawServer, Recorder, read_request_head
+from tests.http_peers import Handler, RawServer, Recorder, read_request_head
 
 pytestmark = pytest.mark.anyio
 

@@ -20,15 +20,34 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def install(target: Path, *projects: Path) -> Path:
     subprocess.run(
-        [sys.executable, "-m", "uv", "pip", "install", "--quiet", "--no-deps",
-         "--python", sys.executable, "--target", str(target), *map(str, projects)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "uv",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--python",
+            sys.executable,
+            "--target",
+            str(target),
+            *map(str, projects),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     return target
 
 
-def make_project(root: Path, name: str, entry_points: dict[str, str],
-                 modules: dict[str, str], group: str = "openwire") -> Path:
+def make_project(
+    root: Path,
+    name: str,
+    entry_points: dict[str, str],
+    modules: dict[str, str],
+    group: str = "openwire",
+) -> Path:
     """A minimal distribution ``name`` with modules and entry points in ``group``."""
     project = root / name
     package_dirs = {m.split(".")[0] for m in modules}

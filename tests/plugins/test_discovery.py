@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from openwire import Client
 from openwire.errors import EngineNotFound, EngineUnavailable, PluginConflict
 from openwire.plugins.registry import ENV_VAR, EngineRegistry, registry
 from openwire.testing.servers import EchoServer, ScriptedServer
+
 from tests.plugins.conftest import ROOT, install, make_project
 
 ISOLATED = "openwire-isolated-test"
@@ -84,8 +84,11 @@ def test_known_adapter_that_is_not_installed_names_the_pip_line(
     tmp_path: Path, installed: Callable[..., Path]
 ) -> None:
     only_native = make_project(
-        tmp_path, "only-native", {"native": "openwire.websocket.native"},
-        {"only_native_marker.__init__": ""}, group=ISOLATED,
+        tmp_path,
+        "only-native",
+        {"native": "openwire.websocket.native"},
+        {"only_native_marker.__init__": ""},
+        group=ISOLATED,
     )
     installed(only_native)
     isolated = EngineRegistry(group=ISOLATED)
@@ -98,11 +101,15 @@ def test_a_broken_plugin_is_reported_and_does_not_stop_the_others(
     tmp_path: Path, installed: Callable[..., Path]
 ) -> None:
     good = make_project(
-        tmp_path, "good-engine", {"good": "good_engine"},
-        {"good_engine.__init__": ENGINE_MODULE.format(cls="Good", name="good")}, group=ISOLATED,
+        tmp_path,
+        "good-engine",
+        {"good": "good_engine"},
+        {"good_engine.__init__": ENGINE_MODULE.format(cls="Good", name="good")},
+        group=ISOLATED,
     )
     broken = make_project(
-        tmp_path, "broken-engine",
+        tmp_path,
+        "broken-engine",
         {"broken_import": "broken_engine.missing_module", "raising": "broken_engine.raising"},
         {
             "broken_engine.__init__": "",
@@ -133,12 +140,18 @@ def test_two_plugins_claiming_one_name_is_an_error_naming_both(
     tmp_path: Path, installed: Callable[..., Path]
 ) -> None:
     first = make_project(
-        tmp_path, "dup-one", {"dup": "dup_one"},
-        {"dup_one.__init__": ENGINE_MODULE.format(cls="One", name="dup")}, group=ISOLATED,
+        tmp_path,
+        "dup-one",
+        {"dup": "dup_one"},
+        {"dup_one.__init__": ENGINE_MODULE.format(cls="One", name="dup")},
+        group=ISOLATED,
     )
     second = make_project(
-        tmp_path, "dup-two", {"dup": "dup_two"},
-        {"dup_two.__init__": ENGINE_MODULE.format(cls="Two", name="dup")}, group=ISOLATED,
+        tmp_path,
+        "dup-two",
+        {"dup": "dup_two"},
+        {"dup_two.__init__": ENGINE_MODULE.format(cls="Two", name="dup")},
+        group=ISOLATED,
     )
     installed(first, second)
     isolated = EngineRegistry(group=ISOLATED)

@@ -17,14 +17,7 @@ from openwire.errors import UnexpectedStatus
 from openwire.http.chain import Chain
 from openwire.testing.servers import BackgroundLoop, EchoServer
 
-from tests.http.conftest import (  # noqa: F401 - fixtures
-    Proxy,
-    Recorder,
-    ca,
-    recorder_factory,
-    recorders,
-    tinyproxy,
-)
+from tests.http_peers import Proxy, Recorder
 
 pytestmark = pytest.mark.anyio
 
