@@ -22,9 +22,9 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from openwire.events import EVENT_NAMES, EventListener
 from openwire.http.models import Response
+from openwire.testing.servers import BackgroundLoop
 
 from tests.http.app import app
-from tests.peers import BackgroundLoop
 
 
 def free_port() -> int:

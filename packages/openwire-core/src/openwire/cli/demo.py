@@ -145,7 +145,9 @@ def _plan(output: Output) -> list[tuple[str, str]]:
 
 def _report(results: list[Result], output: Output) -> None:
     style = output.style
-    rows = [["ENGINE", "BACKEND", "RESULT", *STEPS, "TOTAL"]]
+    rows = [
+        ["ENGINE", "BACKEND", "RESULT", *(s if "MiB" in s else s.upper() for s in STEPS), "TOTAL"]
+    ]
     for result in results:
         timings = [
             format_duration(result.timings[s]) if s in result.timings else "-" for s in STEPS

@@ -14,9 +14,9 @@ import contextlib
 import json
 import signal
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 import anyio
 
@@ -139,7 +139,7 @@ class _Session:
         style = self.output.style
         kind = "text" if isinstance(data, str) else "binary"
         size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
-        stamp = time.strftime("%H:%M:%S") + f".{int(time.time() * 1000) % 1000:03d}"
+        stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
         arrow = style(direction, "cyan" if direction == "<" else "blue", "bold")
         size_text = style(format_size(size), "dim")
         head = f"{arrow} {style(stamp, 'dim')} {style(kind, 'yellow')} {size_text}"
@@ -239,7 +239,7 @@ def _render(data: str | bytes, *, pretty: bool) -> str:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             return data.hex(" ")
-        if not text.isprintable() and not all(c.isprintable() or c in "\r\n\t" for c in text):
+        if not all(c.isprintable() or c in "\r\n\t" for c in text):
             return data.hex(" ")
         data = text
     if pretty:

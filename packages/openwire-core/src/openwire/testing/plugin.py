@@ -138,6 +138,12 @@ def _section_key(section: str) -> tuple[int, ...]:
 # ------------------------------------------------------------------ fixtures
 
 
+@pytest.fixture(params=BACKENDS)
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Every async test runs on asyncio and on trio."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
 def ow_loop() -> Iterator[BackgroundLoop]:
     """The background asyncio loop that hosts every test peer."""
