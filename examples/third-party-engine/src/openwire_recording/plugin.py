@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from openwire.plugins import hookimpl
+
 from openwire_recording.engine import RecordingEngine
 
 
