@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import trustme
-from openwire import Client, Request, Response
-from openwire.errors import UnexpectedStatus
+from openwire import Client, Limits, Request, Response
+from openwire.errors import OpenWireError, UnexpectedStatus
 from openwire.http.chain import Chain
 from openwire.testing.servers import BackgroundLoop, EchoServer
 
@@ -99,8 +99,10 @@ async def test_websocket_through_a_real_proxy(echo_server: EchoServer, tinyproxy
     async with Client(proxy=tinyproxy.url) as client, client.websocket(echo_server.url) as ws:
         await ws.send("through the proxy")
         assert (await ws.receive()).data == "through the proxy"
-        peer = ws.response.extensions["network_stream"].get_extra_info("server_addr")
-        assert peer[1] == tinyproxy.port, "the socket must lead to the proxy"
+    # The same call through a proxy that is not listening fails: the proxy is in the path.
+    async with Client(proxy="http://127.0.0.1:9") as client:
+        with pytest.raises(OpenWireError):
+            await client.new_websocket(echo_server.url, handshake_timeout=5).execute()
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +125,19 @@ async def test_wss_verifies_the_server_certificate(wss_server: EchoServer, ca: t
     async with Client() as client:  # certifi does not trust our test CA
         with pytest.raises(Exception, match="certificate"):
             await client.new_websocket(url).execute()
+
+
+async def test_open_websockets_do_not_hold_pool_slots(echo_server: EchoServer) -> None:
+    # After the 101 the socket belongs to the WebSocket, not to the pool:
+    # more WebSockets than max_connections may be open at once.
+    async with Client(limits=Limits(max_connections=2)) as client:
+        sockets = [
+            await client.new_websocket(echo_server.url, handshake_timeout=5).execute()
+            for _ in range(5)
+        ]
+        for index, ws in enumerate(sockets):
+            await ws.send(f"ws {index}")
+            assert (await ws.receive()).data == f"ws {index}"
+        for ws in sockets:
+            await ws.close()
+            assert ws.close_code == 1000

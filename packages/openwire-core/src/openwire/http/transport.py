@@ -25,13 +25,21 @@ from urllib.parse import quote
 import anyio
 import httpcore
 
+# httpcore's wrapper that replays bytes read past the 101; detach() unwraps it.
+from httpcore._async.http11 import AsyncHTTP11UpgradeStream
+
 from openwire.config import ClientConfig
 from openwire.errors import PoolTimeout, RequestError
 from openwire.http.chain import Chain, call_deadline
 from openwire.http.models import Request, Response
 from openwire.http.proxies import ProxySelector, redact
 from openwire.http.tls import create_ssl_context
-from openwire.http.tracing import CURRENT_TRACER, ExchangeTracer, ReportingBackend
+from openwire.http.tracing import (
+    CURRENT_TRACER,
+    DetachableStream,
+    ExchangeTracer,
+    ReportingBackend,
+)
 from openwire.http.url import URL
 
 __all__ = ["Transport"]
@@ -192,10 +200,24 @@ class UpgradedStream(httpcore.AsyncNetworkStream):
         self._stream = stream
         self._exchange = exchange
 
-    @property
-    def inner(self) -> httpcore.AsyncNetworkStream:
-        """httpcore's stream underneath, for a WebSocket that drives the socket itself."""
-        return self._stream
+    async def detach(self) -> tuple[bytes, httpcore.AsyncNetworkStream]:
+        """Take the socket away from httpcore: ``(bytes read after the 101, stream)``.
+
+        The exchange is closed, so the pool forgets the connection: its slot
+        is free for other calls and httpcore's per-connection state is
+        released. The caller owns (and must close) the returned stream.
+        """
+        leading = b""
+        stream = self._stream
+        if isinstance(stream, AsyncHTTP11UpgradeStream):
+            leading = bytes(stream._leading_data)
+            stream._leading_data = b""
+            stream = stream._stream
+        if not isinstance(stream, DetachableStream):
+            return leading, stream  # not ours to detach: keep httpcore's ownership
+        inner = stream.detach()
+        await self._exchange.aclose()
+        return leading, inner
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return await self._stream.read(max_bytes, timeout)

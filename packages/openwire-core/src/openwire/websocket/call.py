@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from openwire.errors import HandshakeTimeout
+from openwire.http.models import Response
 from openwire.plugins.registry import registry
 from openwire.websocket.connection import WebSocket
 from openwire.websocket.engine import EngineSettings
@@ -33,7 +34,7 @@ from openwire.websocket.transport import open_channel
 
 if TYPE_CHECKING:
     from openwire.client import Client
-    from openwire.http.models import Request, Response
+    from openwire.http.models import Request
 
 __all__ = ["WebSocketCall", "to_http_url"]
 
@@ -113,6 +114,17 @@ class WebSocketCall:
             raise
         events.emit("call_end", request)
         stream = response.extensions["network_stream"]
+        leading = b""
+        if hasattr(stream, "detach"):
+            # The WebSocket owns the socket now; the pool forgets the connection.
+            leading, stream = await stream.detach()
+        handshake = Response(
+            response.status,
+            headers=response.headers,
+            request=response.request,
+            http_version=response.http_version,
+            reason=response.reason,
+        )
         conn = engine.connect(
             EngineSettings(
                 max_frame_size=options.max_frame_size,
@@ -126,12 +138,13 @@ class WebSocketCall:
             session,
             stream,
             runtime,
+            leading=leading,
             max_messages=options.send_queue_size,
             max_bytes=options.send_queue_bytes,
         )
         session.attach(channel)
-        events.emit("websocket_open", response)
-        return WebSocket(session, response, result.subprotocol, extensions, engine.name)
+        events.emit("websocket_open", handshake)
+        return WebSocket(session, handshake, result.subprotocol, extensions, engine.name)
 
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncIterator[WebSocket]:

@@ -105,11 +105,9 @@ class AsyncioChannel(asyncio.Protocol):
         runtime: Runtime,
         max_messages: int,
         max_bytes: int,
-        release: Callable[[], Awaitable[None]],
     ) -> None:
         self._sink = sink
         self._runtime = runtime
-        self._release = release
         self._transport = transport
         self._bound = _WriteBound(runtime, max_messages, max_bytes)
         self._write_paused = False
@@ -128,8 +126,6 @@ class AsyncioChannel(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._bound.closed = True
         self._bound.wake_all()
-        # Give the connection back to the client (pool bookkeeping, events).
-        self._runtime.spawn(self._release, "openwire-ws-release")
         self._lost = True
         waiters, self._lost_waiters = self._lost_waiters, []
         for waiter in waiters:
@@ -331,30 +327,13 @@ class StreamChannel:
 # ------------------------------------------------------------------ choosing
 
 
-def _unwrap(stream: Any) -> tuple[bytes, Any]:
-    """Peel the wrappers around the socket: (bytes read after the 101, anyio stream).
-
-    The client wraps httpcore's upgraded stream (to release the pool when it
-    closes), and httpcore wraps the anyio stream (to replay bytes that came
-    with the 101). Returns ``None`` as the stream when it is not anyio's.
-    """
-    from openwire.http.transport import UpgradedStream
-
+def _anyio_stream(stream: Any) -> Any:
+    """The anyio stream inside httpcore's stream, or ``None`` if it is something else."""
     try:
-        from httpcore._async.http11 import AsyncHTTP11UpgradeStream
         from httpcore._backends.anyio import AnyIOStream
     except ImportError:  # pragma: no cover - httpcore moved its internals
-        return b"", None
-    leading = b""
-    if isinstance(stream, UpgradedStream):
-        stream = stream.inner
-    if isinstance(stream, AsyncHTTP11UpgradeStream):
-        leading = bytes(stream._leading_data)
-        stream._leading_data = b""
-        stream = stream._stream
-    if isinstance(stream, AnyIOStream):
-        return leading, stream._stream
-    return leading, None
+        return None
+    return stream._stream if isinstance(stream, AnyIOStream) else None
 
 
 def open_channel(
@@ -362,26 +341,28 @@ def open_channel(
     network_stream: httpcore.AsyncNetworkStream,
     runtime: Runtime,
     *,
+    leading: bytes,
     max_messages: int,
     max_bytes: int,
 ) -> Channel:
-    """Pick the fastest channel that can carry this connection."""
-    leading, inner = _unwrap(network_stream)
+    """Pick the fastest channel that can carry this connection.
+
+    ``network_stream`` is the socket after the 101 (owned from now on) and
+    ``leading`` the bytes that arrived with the 101.
+    """
+    inner = _anyio_stream(network_stream)
     if inner is None:
-        return StreamChannel(sink, network_stream, runtime, max_messages, max_bytes)
+        return StreamChannel(
+            sink, network_stream, runtime, max_messages, max_bytes, leading=leading
+        )
     if isinstance(runtime, AsyncioRuntime):
         transport = getattr(inner, "_transport", None)
         protocol = getattr(inner, "_protocol", None)
         read_queue = getattr(protocol, "read_queue", None)
         if isinstance(transport, asyncio.Transport) and read_queue is not None:
-            channel = AsyncioChannel(
-                sink,
-                transport,
-                runtime,
-                max_messages,
-                max_bytes,
-                release=network_stream.aclose,
-            )
+            # From here the transport is ours; httpcore's and anyio's wrappers
+            # (with their buffers and events) are dropped with this frame.
+            channel = AsyncioChannel(sink, transport, runtime, max_messages, max_bytes)
             transport.set_protocol(channel)
             pending = leading + b"".join(read_queue)
             read_queue.clear()
