@@ -27,7 +27,13 @@ from typing import Any
 import anyio
 import pytest
 from openwire.plugins.registry import registry
-from openwire.testing.servers import BackgroundLoop, EchoServer, RawPeer, ScriptedServer
+from openwire.testing.servers import (
+    AiohttpEchoServer,
+    BackgroundLoop,
+    EchoServer,
+    RawPeer,
+    ScriptedServer,
+)
 
 __all__ = ["ConnectFactory"]
 
@@ -152,10 +158,14 @@ def ow_loop() -> Iterator[BackgroundLoop]:
     loop.close()
 
 
-@pytest.fixture(scope="session")
-def echo_server(ow_loop: BackgroundLoop) -> Iterator[EchoServer]:
-    """A real websockets echo server on 127.0.0.1."""
-    server = EchoServer(ow_loop).start()
+@pytest.fixture(scope="session", params=["websockets-server", "aiohttp-server"])
+def echo_server(
+    ow_loop: BackgroundLoop, request: pytest.FixtureRequest
+) -> Iterator[EchoServer | AiohttpEchoServer]:
+    """A real echo server on 127.0.0.1: websockets' and aiohttp's, in turn."""
+    server = (
+        EchoServer(ow_loop) if request.param == "websockets-server" else AiohttpEchoServer(ow_loop)
+    ).start()
     yield server
     server.stop()
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from openwire.testing.frames import ClientFrame, FrameReader, frame
 
-__all__ = ["BackgroundLoop", "EchoServer", "RawPeer", "ScriptedServer"]
+__all__ = ["AiohttpEchoServer", "BackgroundLoop", "EchoServer", "RawPeer", "ScriptedServer"]
 
 T = TypeVar("T")
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -307,6 +307,60 @@ class EchoServer:
             await self._server.wait_closed()
 
         self._bg.run(stop())
+
+
+class AiohttpEchoServer:
+    """A real ``aiohttp`` server with the same paths and subprotocols as :class:`EchoServer`."""
+
+    def __init__(self, bg: BackgroundLoop) -> None:
+        self._bg = bg
+        self._runner: Any = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    async def _handler(self, request: Any) -> Any:
+        from aiohttp import WSMsgType, web
+
+        ws = web.WebSocketResponse(protocols=("chat", "superchat"), max_msg_size=0)
+        await ws.prepare(request)
+        query = request.query
+        if request.path == "/close":
+            await ws.close(
+                code=int(query.get("code", 1000)), message=query.get("reason", "").encode()
+            )
+            return ws
+        if request.path == "/headers":
+            await ws.send_str("\n".join(f"{k}: {v}" for k, v in request.headers.items()))
+        if request.path == "/send":
+            for _ in range(int(query.get("count", 1))):
+                await ws.send_bytes(b"x" * int(query.get("size", 1)))
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                await ws.send_str(message.data)
+            elif message.type == WSMsgType.BINARY:
+                await ws.send_bytes(message.data)
+        return ws
+
+    def start(self) -> AiohttpEchoServer:
+        from aiohttp import web
+
+        async def start() -> None:
+            app = web.Application()
+            app.router.add_route("GET", "/{tail:.*}", self._handler)
+            self._runner = web.AppRunner(app, access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+        self._bg.run(start())
+        return self
+
+    def stop(self) -> None:
+        self._bg.run(self._runner.cleanup())
 
 
 def _select_subprotocol(connection: Any, offered: Sequence[str]) -> str | None:

@@ -16,7 +16,9 @@ from openwire.websocket import State
 pytestmark = [pytest.mark.anyio, pytest.mark.rfc("7")]
 
 
-@pytest.mark.parametrize("code", [1000, 1001, 1003, 1008, 1011, 1014, 3000, 4999])
+@pytest.mark.parametrize(
+    "code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999]
+)
 async def test_server_close_is_answered_echoing_its_code(
     engine: str, connect: Any, scripted: Any, code: int
 ) -> None:

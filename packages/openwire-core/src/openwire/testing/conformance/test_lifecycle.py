@@ -33,6 +33,37 @@ async def test_cancelled_receive_loses_no_message(engine: str, connect: Any, scr
     await server.wait()
 
 
+async def test_cancelled_send_never_leaves_half_a_frame(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    frames: list[Any] = []
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        await asyncio.sleep(0.6)  # not reading: the client's sends back up
+        while True:
+            got = await peer.read_frame(timeout=10)
+            assert got is not None, "the stream ended inside a frame"
+            frames.append(got)
+            if got.opcode == 0x8:
+                await peer.send(frame(0x8, got.payload))
+                return
+
+    server = scripted(script)
+    payload = bytes(range(256)) * 256  # 64 KiB
+    async with connect(server.url, send_queue_size=2, send_queue_bytes=128 * 1024) as ws:
+        sent = 0
+        with anyio.move_on_after(0.3):
+            while True:
+                await ws.send(payload)
+                sent += 1
+        await ws.close()
+    await server.wait()
+    assert [f.opcode for f in frames[:-1]] == [0x2] * sent
+    assert all(f.payload == payload for f in frames[:-1])
+    assert frames[-1].close_code == 1000
+
+
 async def test_concurrent_senders_never_interleave_frames(
     engine: str, connect: Any, echo_server: Any
 ) -> None:
