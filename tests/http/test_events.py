@@ -17,8 +17,6 @@ PLAIN = [
     "call_start",
     "proxy_select_start",
     "proxy_select_end",
-    "dns_start",
-    "dns_end",
     "connect_start",
     "connect_end",
     "connection_acquired",
@@ -32,7 +30,7 @@ PLAIN = [
     "call_end",
 ]
 
-POOLED = [n for n in PLAIN if not n.startswith(("dns_", "connect_"))]
+POOLED = [n for n in PLAIN if not n.startswith("connect_")]
 
 
 async def test_plain_call_then_pooled_call(
@@ -42,11 +40,23 @@ async def test_plain_call_then_pooled_call(
         await client.get(f"{http_server.url}/echo")
         await client.get(f"{http_server.url}/echo")
     first, second = recorders
-    assert first.names == PLAIN
-    assert first.args("dns_end") == ("127.0.0.1", ["127.0.0.1"])
+    assert first.names == PLAIN  # an IP literal: nothing to resolve, no DNS events
     assert first.args("connection_acquired") == ("127.0.0.1", http_server.port, False)
     assert second.names == POOLED
     assert second.args("connection_acquired") == ("127.0.0.1", http_server.port, True)
+
+
+async def test_a_host_name_is_resolved_with_dns_events(
+    http_server: Server, recorder_factory: Callable[[], Recorder], recorders: list[Recorder]
+) -> None:
+    async with Client(event_listener_factory=recorder_factory) as client:
+        response = await client.get(f"http://localhost:{http_server.port}/echo")
+    assert response.status == 200
+    names = recorders[0].names
+    assert names.index("dns_start") < names.index("dns_end") < names.index("connect_start")
+    host, addresses = recorders[0].args("dns_end")
+    assert host == "localhost"
+    assert "127.0.0.1" in addresses
 
 
 async def test_request_body_events(
@@ -102,8 +112,6 @@ async def test_failed_connect(
     attempt = [
         "proxy_select_start",
         "proxy_select_end",
-        "dns_start",
-        "dns_end",
         "connect_start",
         "connect_failed",
     ]

@@ -15,6 +15,7 @@ connect events: the call fails with a ConnectError, as in OkHttp.
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import socket
 import ssl
 import time
@@ -148,6 +149,14 @@ _HANDLERS = {
 }
 
 
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 class DetachableStream(httpcore.AsyncNetworkStream):
     """A connection httpcore uses until someone else takes the socket over.
 
@@ -205,6 +214,20 @@ class ReportingBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         tracer = CURRENT_TRACER.get()
         started = time.monotonic()
+        if _is_ip_literal(host):
+            # Nothing to resolve (asyncio would still go through a thread), and
+            # no DNS events, as in OkHttp.
+            if tracer is not None:
+                tracer.connect_announced = True
+                tracer.events.emit("connect_start", host, port)
+            stream = await self._inner.connect_tcp(
+                host,
+                port,
+                timeout=timeout,
+                local_address=local_address,
+                socket_options=socket_options,
+            )
+            return DetachableStream(stream)
         if tracer is not None:
             tracer.events.emit("dns_start", host)
         try:

@@ -44,7 +44,7 @@ from openwire.http.url import URL
 
 __all__ = ["Transport"]
 
-_PoolKey = tuple[str | None, bool]  # (proxy URL, websocket)
+_PoolKey = tuple[str | None, bool, bool]  # (proxy URL, websocket, TLS to the origin)
 
 
 class _PlainTunnelBackend(httpcore.AsyncNetworkBackend):
@@ -276,25 +276,33 @@ class Transport:
         self._config = config
         self._proxies = ProxySelector(config.proxy, trust_env=config.trust_env)
         self._pools: dict[_PoolKey, httpcore.AsyncConnectionPool] = {}
-        self._ssl_context: ssl.SSLContext | None = None
+        self._ssl_contexts: dict[bool, ssl.SSLContext] = {}
         self._backend = ReportingBackend()
         self._host_slots: dict[tuple[str, str, int], anyio.Semaphore] = {}
         self._closed = False
 
     # -- pools ----------------------------------------------------------------
-    def _ssl(self) -> ssl.SSLContext:
-        if self._ssl_context is None:
-            self._ssl_context = create_ssl_context(self._config.verify, self._config.cert)
-        return self._ssl_context
+    def _ssl(self, websocket: bool = False) -> ssl.SSLContext:
+        """The TLS context, built on first https use (loading CAs costs ~50 ms).
 
-    def _pool(self, proxy: URL | None, websocket: bool) -> httpcore.AsyncConnectionPool:
-        key: _PoolKey = (str(proxy) if proxy else None, websocket)
+        WebSocket pools get a context of their own: httpcore sets the ALPN
+        list on the context right before each TLS handshake, and a shared one
+        could let an HTTP/2 pool's ``h2`` leak into an upgrade.
+        """
+        context = self._ssl_contexts.get(websocket)
+        if context is None:
+            context = create_ssl_context(self._config.verify, self._config.cert)
+            self._ssl_contexts[websocket] = context
+        return context
+
+    def _pool(self, proxy: URL | None, websocket: bool, tls: bool) -> httpcore.AsyncConnectionPool:
+        key: _PoolKey = (str(proxy) if proxy else None, websocket, tls)
         pool = self._pools.get(key)
         if pool is not None:
             return pool
         limits = self._config.limits
         kwargs: dict[str, Any] = {
-            "ssl_context": self._ssl(),
+            "ssl_context": self._ssl(websocket) if tls else None,
             "max_connections": limits.max_connections,
             "max_keepalive_connections": limits.max_keepalive_connections,
             "keepalive_expiry": limits.keepalive_expiry,
@@ -356,7 +364,7 @@ class Transport:
         proxy_label = redact(proxy) if proxy else None
         events.emit("proxy_select_end", str(request.url), proxy_label)
 
-        pool = self._pool(proxy, request.is_websocket)
+        pool = self._pool(proxy, request.is_websocket, request.url.scheme == "https")
         tracer = ExchangeTracer(events, request, proxy_label)
         timeouts = self._config.timeouts
         content: bytes | AsyncIterable[bytes] = b""
