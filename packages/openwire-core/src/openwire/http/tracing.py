@@ -23,7 +23,14 @@ from collections.abc import Iterable
 from typing import Any
 
 import anyio
+import anyio.abc
 import httpcore
+from httpcore._backends.anyio import AnyIOStream
+
+try:  # the event loop's own connect, without happy eyeballs (see _connect_address)
+    from anyio._core._eventloop import get_async_backend as _backend_of
+except ImportError:  # pragma: no cover - depends on anyio's layout
+    _backend_of = None  # type: ignore[assignment]
 
 from openwire.events import ListenerDispatch
 from openwire.http.failures import translate
@@ -149,6 +156,42 @@ _HANDLERS = {
 }
 
 
+async def _connect_address(
+    fallback: httpcore.AsyncNetworkBackend,
+    address: str,
+    port: int,
+    timeout: float | None,
+    local_address: str | None,
+    socket_options: Iterable[httpcore.SOCKET_OPTION] | None,
+) -> httpcore.AsyncNetworkStream:
+    """Connect to one already-resolved address.
+
+    ``anyio.connect_tcp`` runs happy eyeballs in a task group even for a
+    single address, which costs about a quarter of a WebSocket handshake; the
+    addresses are resolved and tried in order here already, so the event
+    loop's plain connect is used (falling back to httpcore's backend if
+    anyio's internals move).
+    """
+    if _backend_of is None or local_address is not None:
+        return await fallback.connect_tcp(
+            address,
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+    try:
+        with anyio.fail_after(timeout):
+            stream = await _backend_of().connect_tcp(address, port, None)
+    except TimeoutError as exc:
+        raise httpcore.ConnectTimeout(f"connecting to {address}:{port} timed out") from exc
+    except (OSError, anyio.BrokenResourceError) as exc:
+        raise httpcore.ConnectError(str(exc) or repr(exc)) from exc
+    for option in socket_options or ():
+        stream.extra(anyio.abc.SocketAttribute.raw_socket).setsockopt(*option)
+    return AnyIOStream(stream)
+
+
 def _is_ip_literal(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -220,12 +263,8 @@ class ReportingBackend(httpcore.AsyncNetworkBackend):
             if tracer is not None:
                 tracer.connect_announced = True
                 tracer.events.emit("connect_start", host, port)
-            stream = await self._inner.connect_tcp(
-                host,
-                port,
-                timeout=timeout,
-                local_address=local_address,
-                socket_options=socket_options,
+            stream = await _connect_address(
+                self._inner, host, port, timeout, local_address, socket_options
             )
             return DetachableStream(stream)
         if tracer is not None:
@@ -246,12 +285,8 @@ class ReportingBackend(httpcore.AsyncNetworkBackend):
                 None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
             )
             try:
-                stream = await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=remaining,
-                    local_address=local_address,
-                    socket_options=socket_options,
+                stream = await _connect_address(
+                    self._inner, address, port, remaining, local_address, socket_options
                 )
                 return DetachableStream(stream)
             except httpcore.ConnectError as exc:
