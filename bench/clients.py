@@ -1,0 +1,404 @@
+"""Every client under comparison behind one tiny interface.
+
+Each client yields a :class:`Connection` whose ``send_bytes``/``send_text``/
+``receive`` are, wherever the library's own API fits, the library's bound
+methods themselves, so the hot loop pays no wrapper call that the library's
+users would not pay. Only picows (callback based) and raw wsproto (sans-I/O)
+need glue, and that glue is the minimal await-able loop a user would write.
+
+Every client is configured the same way: no compression, no keepalive pings,
+no message-size limits, because those are the knobs that differ between
+libraries' defaults and would otherwise be what is measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+Receive = Callable[[], Awaitable[object]]
+
+
+@dataclass(slots=True)
+class Connection:
+    send_bytes: Callable[[bytes], Awaitable[object]]
+    send_text: Callable[[str], Awaitable[object]]
+    receive: Receive
+    close: Callable[[], Awaitable[object]]
+    # Pulls the payload out of whatever ``receive`` returns; used to verify
+    # echoes outside the timed loop.
+    payload: Callable[[object], bytes | str]
+
+
+Connector = Callable[[str], Awaitable[Connection]]
+
+# Raw libraries, in the order tables list them; openwire engines come first.
+RAW_CLIENTS = ("websockets", "aiohttp", "picows", "httpx-ws", "wsproto")
+# Which raw library each openwire adapter wraps (for the within-10% targets).
+ADAPTER_OF = {
+    "openwire-wsproto": "wsproto",
+    "openwire-websockets": "websockets",
+    "openwire-aiohttp": "aiohttp",
+}
+_RAW_MODULES = {
+    "websockets": ("websockets.asyncio.client",),
+    "aiohttp": ("aiohttp",),
+    "picows": ("picows",),
+    "httpx-ws": ("httpx", "httpx_ws"),
+    "wsproto": ("wsproto",),
+}
+# anyio imports its backend on first use; without this every worker pays it.
+_OPENWIRE_MODULES = ("openwire.client", "anyio._backends._asyncio", "anyio.to_thread")
+
+
+def openwire_engines() -> list[str]:
+    from openwire.plugins.registry import registry
+
+    return [info.name for info in registry.engines() if "asyncio" in info.capabilities.backends]
+
+
+def available_clients() -> list[str]:
+    """Everything installed right now: adapters land independently of this suite."""
+    engines = sorted(openwire_engines(), key=lambda e: (e != "native", e))
+    names = [f"openwire-{engine}" for engine in engines]
+    for name, modules in _RAW_MODULES.items():
+        if all(importlib.util.find_spec(m.split(".")[0]) is not None for m in modules):
+            names.append(name)
+    return names
+
+
+def preload(names: list[str]) -> None:
+    """Import every library up front so forked workers start warm and equal."""
+    for name in names:
+        if name.startswith("openwire-"):
+            for module in _OPENWIRE_MODULES:
+                importlib.import_module(module)
+            openwire_engines()
+        extra = ("anyio._backends._asyncio",) if name == "httpx-ws" else ()
+        for module in (*_RAW_MODULES.get(name, ()), *extra):
+            importlib.import_module(module)
+
+
+def _data(message: object) -> bytes | str:
+    return message.data  # type: ignore[attr-defined,no-any-return]
+
+
+def _identity(message: object) -> bytes | str:
+    return message  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------- openwire
+
+
+@contextlib.asynccontextmanager
+async def _openwire(engine: str) -> AsyncIterator[Connector]:
+    from openwire import Limits
+    from openwire.client import Client
+
+    # Upgraded connections count against the pool cap (100 by default); the
+    # memory workload holds 1000, as the other clients' unlimited pools allow.
+    async with Client(limits=Limits(max_connections=1 << 16)) as client:
+
+        async def connect(url: str) -> Connection:
+            ws = await client.new_websocket(
+                url,
+                engine=engine,
+                ping_interval=None,
+                max_message_size=None,
+                max_frame_size=None,
+            ).execute()
+            return Connection(ws.send, ws.send, ws.receive, ws.close, _data)
+
+        yield connect
+
+
+# ------------------------------------------------------------------- websockets
+
+
+@contextlib.asynccontextmanager
+async def _websockets() -> AsyncIterator[Connector]:
+    from websockets.asyncio.client import connect as ws_connect
+
+    async def connect(url: str) -> Connection:
+        ws = await ws_connect(url, compression=None, ping_interval=None, max_size=None)
+        return Connection(ws.send, ws.send, ws.recv, ws.close, _identity)
+
+    yield connect
+
+
+# ---------------------------------------------------------------------- aiohttp
+
+
+@contextlib.asynccontextmanager
+async def _aiohttp() -> AsyncIterator[Connector]:
+    import aiohttp
+
+    # limit=0: the memory workload holds 1000 connections through one session.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def connect(url: str) -> Connection:
+            ws = await session.ws_connect(
+                url, autoping=False, heartbeat=None, max_msg_size=0, compress=0
+            )
+            return Connection(ws.send_bytes, ws.send_str, ws.receive, ws.close, _data)
+
+        yield connect
+
+
+# ----------------------------------------------------------------------- picows
+
+
+def _picows_connector() -> Connector:
+    from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+    binary, text, cont, close = (
+        WSMsgType.BINARY,
+        WSMsgType.TEXT,
+        WSMsgType.CONTINUATION,
+        WSMsgType.CLOSE,
+    )
+
+    class Listener(WSListener):
+        """Turns frame callbacks into an awaitable, message-at-a-time receive."""
+
+        def __init__(self) -> None:
+            self.ready: deque[object] = deque()
+            self.waiter: asyncio.Future[object] | None = None
+            self.parts: list[bytes] = []
+            self.part_type = binary
+            self.transport: WSTransport | None = None
+
+        def on_ws_connected(self, transport: WSTransport) -> None:
+            self.transport = transport
+
+        def _deliver(self, message: object) -> None:
+            waiter = self.waiter
+            if waiter is not None:
+                self.waiter = None
+                if not waiter.done():
+                    waiter.set_result(message)
+                    return
+            self.ready.append(message)
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            msg_type = frame.msg_type
+            if msg_type == binary and frame.fin:
+                self._deliver(frame.get_payload_as_bytes())
+            elif msg_type == text and frame.fin:
+                self._deliver(frame.get_payload_as_utf8_text())
+            elif msg_type in (binary, text):
+                self.part_type = msg_type
+                self.parts = [frame.get_payload_as_bytes()]
+            elif msg_type == cont:
+                self.parts.append(frame.get_payload_as_bytes())
+                if frame.fin:
+                    whole = b"".join(self.parts)
+                    self.parts = []
+                    self._deliver(whole.decode() if self.part_type == text else whole)
+            elif msg_type == close:
+                transport.send_close(frame.get_close_code())
+                transport.disconnect()
+                self._deliver(ConnectionError("closed by peer"))
+
+        def on_ws_disconnected(self, transport: WSTransport) -> None:
+            self._deliver(ConnectionError("disconnected"))
+
+        async def receive(self) -> object:
+            if self.ready:
+                message = self.ready.popleft()
+            else:
+                self.waiter = asyncio.get_running_loop().create_future()
+                message = await self.waiter
+            if isinstance(message, ConnectionError):
+                raise message
+            return message
+
+    async def connect(url: str) -> Connection:
+        transport, base = await ws_connect(Listener, url, max_frame_size=1 << 30)
+        listener = cast(Listener, base)
+        send = transport.send
+
+        async def send_bytes(data: bytes) -> None:
+            send(binary, data)
+
+        async def send_text(data: str) -> None:
+            send(text, data.encode())
+
+        async def close() -> None:
+            transport.send_close()
+            await transport.wait_disconnected()
+
+        return Connection(send_bytes, send_text, listener.receive, close, _identity)
+
+    return connect
+
+
+@contextlib.asynccontextmanager
+async def _picows() -> AsyncIterator[Connector]:
+    yield _picows_connector()
+
+
+# --------------------------------------------------------------------- httpx-ws
+
+
+@contextlib.asynccontextmanager
+async def _httpx_ws() -> AsyncIterator[Connector]:
+    import httpx
+    from httpx_ws import AsyncWebSocketSession, aconnect_ws
+
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    async with httpx.AsyncClient(limits=limits) as client, contextlib.AsyncExitStack() as stack:
+
+        async def connect(url: str) -> Connection:
+            inner = contextlib.AsyncExitStack()
+            ws: AsyncWebSocketSession = await inner.enter_async_context(
+                aconnect_ws(
+                    url.replace("ws://", "http://", 1),
+                    client,
+                    max_message_size_bytes=1 << 30,
+                    keepalive_ping_interval_seconds=None,
+                    keepalive_ping_timeout_seconds=None,
+                )
+            )
+            stack.push_async_callback(inner.aclose)
+            return Connection(ws.send_bytes, ws.send_text, ws.receive, inner.aclose, _data)
+
+        yield connect
+
+
+# ---------------------------------------------------------------- raw wsproto
+
+
+class _WsprotoConnection:
+    """The smallest correct asyncio-streams loop around wsproto's state machine."""
+
+    READ_SIZE = 256 * 1024
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ws: Any) -> None:
+        from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
+
+        self._reader = reader
+        self._writer = writer
+        self._ws = ws
+        self._ready: deque[bytes | bytearray | str] = deque()
+        self._parts: list[Any] = []
+        self._bytes_message = BytesMessage
+        self._text_message = TextMessage
+        self._ping = Ping
+        self._close_event = CloseConnection
+
+    async def send_bytes(self, data: bytes) -> None:
+        self._writer.write(self._ws.send(self._bytes_message(data=data)))
+        await self._writer.drain()
+
+    async def send_text(self, data: str) -> None:
+        self._writer.write(self._ws.send(self._text_message(data=data)))
+        await self._writer.drain()
+
+    async def receive(self) -> bytes | bytearray | str:
+        ready = self._ready
+        while not ready:
+            chunk = await self._reader.read(self.READ_SIZE)
+            self._ws.receive_data(chunk or None)
+            for event in self._ws.events():
+                self._handle(event)
+            if not chunk and not ready:
+                raise ConnectionError("connection closed")
+        return ready.popleft()
+
+    def _handle(self, event: Any) -> None:
+        if isinstance(event, self._bytes_message | self._text_message):
+            if event.message_finished and not self._parts:
+                self._ready.append(event.data)
+                return
+            self._parts.append(event.data)
+            if event.message_finished:
+                parts, self._parts = self._parts, []
+                self._ready.append("".join(parts) if isinstance(parts[0], str) else b"".join(parts))
+        elif isinstance(event, self._ping):
+            self._writer.write(self._ws.send(event.response()))
+        elif isinstance(event, self._close_event):
+            self._writer.write(self._ws.send(event.response()))
+            raise ConnectionError("closed by peer")
+
+    def _state(self) -> object:
+        return self._ws.state
+
+    async def close(self) -> None:
+        from wsproto.connection import ConnectionState
+        from wsproto.events import CloseConnection
+
+        if self._ws.state is ConnectionState.OPEN:
+            self._writer.write(self._ws.send(CloseConnection(code=1000)))
+            await self._writer.drain()
+            # Wait for the peer's Close so both sides finish the handshake.
+            with contextlib.suppress(ConnectionError):
+                while self._state() is not ConnectionState.CLOSED:
+                    chunk = await self._reader.read(self.READ_SIZE)
+                    if not chunk:
+                        break
+                    self._ws.receive_data(chunk)
+                    for _ in self._ws.events():
+                        pass
+        self._writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self._writer.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def _wsproto() -> AsyncIterator[Connector]:
+    from urllib.parse import urlsplit
+
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, RejectConnection, Request
+
+    async def connect(url: str) -> Connection:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        reader, writer = await asyncio.open_connection(host, port)
+        ws = WSConnection(ConnectionType.CLIENT)
+        writer.write(ws.send(Request(host=f"{host}:{port}", target=parts.path or "/")))
+        await writer.drain()
+        conn = _WsprotoConnection(reader, writer, ws)
+        accepted = False
+        while not accepted:
+            chunk = await reader.read(65536)
+            if not chunk:
+                raise ConnectionError("closed during handshake")
+            ws.receive_data(chunk)
+            for event in ws.events():
+                if isinstance(event, AcceptConnection):
+                    accepted = True
+                elif isinstance(event, RejectConnection):
+                    raise ConnectionError(f"handshake rejected: {event.status_code}")
+                else:
+                    # Frames that arrived with the 101 response.
+                    conn._handle(event)
+        return Connection(conn.send_bytes, conn.send_text, conn.receive, conn.close, _identity)
+
+    yield connect
+
+
+# ------------------------------------------------------------------------ lookup
+
+
+def connector(name: str) -> contextlib.AbstractAsyncContextManager[Connector]:
+    """``async with connector(name) as connect: conn = await connect(url)``."""
+    if name.startswith("openwire-"):
+        return _openwire(name.removeprefix("openwire-"))
+    factories: dict[str, Callable[[], contextlib.AbstractAsyncContextManager[Connector]]] = {
+        "websockets": _websockets,
+        "aiohttp": _aiohttp,
+        "picows": _picows,
+        "httpx-ws": _httpx_ws,
+        "wsproto": _wsproto,
+    }
+    if name not in factories:
+        raise ValueError(f"unknown client {name!r}; known: {sorted(factories)} and openwire-*")
+    return factories[name]()
