@@ -57,7 +57,7 @@ class RecordingEngine:
     # Every connection's counters, process-wide, for tests and demos.
     totals: ClassVar[Counter[str]] = Counter()
 
-    def extension_offers(self) -> list[str]:
+    def extension_offers(self, compression: str | None) -> list[str]:
         return []
 
     def accept_extensions(self, accepted: list[str]) -> list[str]:

@@ -22,7 +22,7 @@ class AiohttpEngine:
     name = "aiohttp"
     capabilities = EngineCapabilities(extensions=(), backends=("asyncio",))
 
-    def extension_offers(self) -> list[str]:
+    def extension_offers(self, compression: str | None) -> list[str]:
         return []
 
     def accept_extensions(self, accepted: list[str]) -> list[str]:

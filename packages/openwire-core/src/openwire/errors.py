@@ -25,7 +25,7 @@ what happened, what was expected, and what to do::
     │   │   ├── InvalidConnection    Connection lacks "upgrade"
     │   │   ├── InvalidAccept        Sec-WebSocket-Accept does not match the key
     │   │   ├── InvalidSubprotocol   a subprotocol that was not offered
-    │   │   └── InvalidExtension     an extension that was not offered
+    │   │   └── InvalidExtension     an extension not offered, or parameters refused
     │   ├── ProtocolError            the peer broke RFC 6455 (.close_code to send)
     │   │   └── PayloadTooBig        a frame or message over the limit (1009)
     │   ├── ConnectionClosed         the connection is closed (.code, .reason, .by_peer)
@@ -218,7 +218,7 @@ class InvalidSubprotocol(HandshakeError):
 
 
 class InvalidExtension(HandshakeError):
-    """The server accepted an extension that was not offered."""
+    """The server accepted an extension that was not offered, or with parameters we must refuse."""
 
 
 class ProtocolError(WebSocketError):

@@ -211,7 +211,7 @@ class WebsocketsEngine:
     name = "websockets"
     capabilities = EngineCapabilities(extensions=(), backends=("asyncio", "trio"))
 
-    def extension_offers(self) -> list[str]:
+    def extension_offers(self, compression: str | None) -> list[str]:
         return []
 
     def accept_extensions(self, accepted: list[str]) -> list[str]:

@@ -137,7 +137,7 @@ class WsprotoEngine:
     name = "wsproto"
     capabilities = EngineCapabilities(extensions=(), backends=("asyncio", "trio"))
 
-    def extension_offers(self) -> list[str]:
+    def extension_offers(self, compression: str | None) -> list[str]:
         return []
 
     def accept_extensions(self, accepted: list[str]) -> list[str]:

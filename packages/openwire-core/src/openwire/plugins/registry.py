@@ -126,19 +126,20 @@ class EngineRegistry:
                 continue
             try:
                 engines = list(cast("Iterable[WebSocketEngine]", impl.function()))
+                named = [(str(engine.name), engine) for engine in engines]
             except Exception as exc:
                 self._failures.append(
                     PluginFailure(name, distribution, version, f"hook raised: {exc!r}")
                 )
                 continue
-            for engine in engines:
-                info = EngineInfo(engine.name, engine, distribution, version, name)
-                if engine.name in self._conflicts:
-                    self._conflicts[engine.name].append(info)
-                elif engine.name in self._engines:
-                    self._conflicts[engine.name] = [self._engines.pop(engine.name), info]
+            for engine_name, engine in named:
+                info = EngineInfo(engine_name, engine, distribution, version, name)
+                if engine_name in self._conflicts:
+                    self._conflicts[engine_name].append(info)
+                elif engine_name in self._engines:
+                    self._conflicts[engine_name] = [self._engines.pop(engine_name), info]
                 else:
-                    self._engines[engine.name] = info
+                    self._engines[engine_name] = info
 
     # ------------------------------------------------------------- querying
 

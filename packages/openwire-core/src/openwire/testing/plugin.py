@@ -10,6 +10,8 @@ once per engine and per async backend (asyncio, trio). A case an engine
 cannot meet is an *expected failure* with its reason, never a skip:
 
 - an engine whose capabilities do not list a backend is xfailed there;
+- a test marked ``requires_extension("permessage-deflate")`` is xfailed
+  (not run) for an engine whose capabilities do not list that extension;
 - an engine may declare ``conformance_xfail = {"test_name": "reason"}``;
   those tests are strict xfails, so fixing the engine turns them red until
   the declaration goes.
@@ -52,7 +54,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "rfc(section): the RFC 6455 section a test pins")
+    config.addinivalue_line(
+        "markers", "rfc(section): the RFC 6455 section a test pins, or another RFC's number"
+    )
+    config.addinivalue_line(
+        "markers",
+        "requires_extension(name): only for engines listing it in capabilities.extensions",
+    )
 
 
 def _engine_names(config: pytest.Config) -> list[str]:
@@ -82,6 +90,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 )
             )
             continue
+        marker = item.get_closest_marker("requires_extension")
+        if marker is not None and marker.args[0] not in info.capabilities.extensions:
+            item.add_marker(
+                pytest.mark.xfail(
+                    reason=f"engine {name!r} does not implement {marker.args[0]} "
+                    f"(capabilities.extensions: {list(info.capabilities.extensions)})",
+                    run=False,
+                )
+            )
+            continue
         deviations: dict[str, str] = getattr(info.engine, "conformance_xfail", {})
         test_name = getattr(item, "originalname", item.name)
         if test_name in deviations:
@@ -97,7 +115,7 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     if callspec is None or "engine" not in callspec.params:
         return
     marker = item.get_closest_marker("rfc")
-    _sections[item.nodeid] = f"§{marker.args[0]}" if marker else "other"
+    _sections[item.nodeid] = _section_label(marker.args[0]) if marker else "other"
     _engine_of[item.nodeid] = callspec.params["engine"]
 
 
@@ -133,7 +151,14 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         tr.write_line(section.ljust(10) + "".join(cells))
 
 
+def _section_label(section: str) -> str:
+    """``"5.2"`` is a section of RFC 6455; a four-digit number is another RFC."""
+    return f"RFC {section}" if len(section) == 4 and section.isdigit() else f"§{section}"
+
+
 def _section_key(section: str) -> tuple[int, ...]:
+    if section.startswith("RFC "):
+        return (998, int(section[4:]))
     digits = section.lstrip("§").split(".")
     try:
         return tuple(int(d) for d in digits)
@@ -165,6 +190,20 @@ def echo_server(
     """A real echo server on 127.0.0.1: websockets' and aiohttp's, in turn."""
     server = (
         EchoServer(ow_loop) if request.param == "websockets-server" else AiohttpEchoServer(ow_loop)
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=["websockets-server", "aiohttp-server"])
+def deflate_echo_server(
+    ow_loop: BackgroundLoop, request: pytest.FixtureRequest
+) -> Iterator[EchoServer | AiohttpEchoServer]:
+    """The echo servers of :func:`echo_server`, accepting permessage-deflate."""
+    server = (
+        EchoServer(ow_loop, compression="deflate")
+        if request.param == "websockets-server"
+        else AiohttpEchoServer(ow_loop, compress=True)
     ).start()
     yield server
     server.stop()

@@ -248,15 +248,22 @@ class EchoServer:
     - ``/headers``: send the request headers back as one text message;
     - ``/send?count=N&size=S``: send N binary messages of S bytes, then echo.
 
-    Subprotocols ``chat`` and ``superchat`` are supported.
+    Subprotocols ``chat`` and ``superchat`` are supported; ``compression="deflate"``
+    accepts permessage-deflate (websockets' defaults: 12-bit windows both ways).
     """
 
     def __init__(
-        self, bg: BackgroundLoop, *, max_size: int | None = None, ssl_context: Any = None
+        self,
+        bg: BackgroundLoop,
+        *,
+        max_size: int | None = None,
+        ssl_context: Any = None,
+        compression: str | None = None,
     ) -> None:
         self._bg = bg
         self._max_size = max_size
         self._ssl = ssl_context
+        self._compression = compression
         self._server: Any = None
         self.port = 0
 
@@ -293,7 +300,7 @@ class EchoServer:
                 select_subprotocol=_select_subprotocol,  # type: ignore[arg-type]
                 max_size=self._max_size,
                 ping_interval=None,
-                compression=None,
+                compression=self._compression,
                 ssl=self._ssl,
             )
             self.port = self._server.sockets[0].getsockname()[1]
@@ -310,10 +317,14 @@ class EchoServer:
 
 
 class AiohttpEchoServer:
-    """A real ``aiohttp`` server with the same paths and subprotocols as :class:`EchoServer`."""
+    """A real ``aiohttp`` server with the same paths and subprotocols as :class:`EchoServer`.
 
-    def __init__(self, bg: BackgroundLoop) -> None:
+    ``compress=True`` accepts permessage-deflate (aiohttp's answer has no parameters).
+    """
+
+    def __init__(self, bg: BackgroundLoop, *, compress: bool = False) -> None:
         self._bg = bg
+        self._compress = compress
         self._runner: Any = None
         self.port = 0
 
@@ -324,7 +335,9 @@ class AiohttpEchoServer:
     async def _handler(self, request: Any) -> Any:
         from aiohttp import WSMsgType, web
 
-        ws = web.WebSocketResponse(protocols=("chat", "superchat"), max_msg_size=0)
+        ws = web.WebSocketResponse(
+            protocols=("chat", "superchat"), max_msg_size=0, compress=self._compress
+        )
         await ws.prepare(request)
         query = request.query
         if request.path == "/close":

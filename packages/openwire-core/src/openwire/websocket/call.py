@@ -84,7 +84,9 @@ class WebSocketCall:
             options.engine, self.client.config.websocket_engine, runtime.backend
         )
         engine = info.engine
-        offer = HandshakeOffer(options.subprotocols, tuple(engine.extension_offers()))
+        deflate = "permessage-deflate" in engine.capabilities.extensions
+        compression = options.compression if deflate else None
+        offer = HandshakeOffer(options.subprotocols, tuple(engine.extension_offers(compression)))
         request = self.request.replace(
             extensions={**self.request.extensions, "openwire.websocket": offer}
         )

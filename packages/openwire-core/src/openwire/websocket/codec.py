@@ -25,6 +25,13 @@ memory is spent on it. Complete frames become events; a text message's UTF-8
 is decoded incrementally as its bytes arrive, so invalid UTF-8 fails the
 connection as soon as it is certain, even inside a fragment or a frame that
 has not fully arrived.
+
+With permessage-deflate negotiated (RFC 7692), a message whose first frame
+has RSV1 set is compressed. Those frames always take the loop's slower branch
+(RSV1 is one of its triggers), are inflated as each frame completes, bounded
+by ``max_message_size``, and text is UTF-8-checked per inflated frame; the
+branch uncompressed frames take is unchanged, so a session without deflate
+pays nothing for it.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import os
 from struct import Struct
 
 from openwire.errors import ProtocolError
+from openwire.websocket.deflate import PerMessageDeflate
 from openwire.websocket.engine import Close, EngineEvent, Message, Ping, Pong
 from openwire.websocket.frames import CloseCode, Opcode, build_close_payload
 from openwire.websocket.gate import header_error
@@ -66,11 +74,14 @@ class FrameCodec:
 
     ``max_frame_size`` and ``max_message_size`` (``None`` = unlimited) are
     checked against the lengths announced in frame headers, before payloads
-    are buffered (RFC 6455 §10.4).
+    are buffered (RFC 6455 §10.4). ``deflate`` is the negotiated
+    permessage-deflate state, if any; it also bounds inflated messages.
     """
 
     __slots__ = (
         "_buf",
+        "_compressed",
+        "_deflate",
         "_error",
         "_frag_decoder",
         "_frag_opcode",
@@ -90,7 +101,13 @@ class FrameCodec:
         "_pending_len",
     )
 
-    def __init__(self, max_frame_size: int | None, max_message_size: int | None) -> None:
+    def __init__(
+        self,
+        max_frame_size: int | None,
+        max_message_size: int | None,
+        deflate: PerMessageDeflate | None = None,
+    ) -> None:
+        self._deflate = deflate
         self._max_frame = max_frame_size if max_frame_size is not None else 1 << 63
         self._max_message = max_message_size if max_message_size is not None else 1 << 63
         # A data frame longer than either limit is rejected from its header.
@@ -110,6 +127,8 @@ class FrameCodec:
         self._frag_text: list[str] = []
         self._frag_size = 0
         self._frag_decoder: codecs.IncrementalDecoder | None = None
+        # The fragmented message in progress is compressed (RFC 7692 §6).
+        self._compressed = False
         # UTF-8 decoding of the text frame at the head of the buffer while it
         # arrives, so invalid text fails before the frame is complete.
         self._head_decoder: codecs.IncrementalDecoder | None = None
@@ -182,13 +201,26 @@ class FrameCodec:
                     self._frag_size,
                     self._max_frame,
                     self._max_message,
+                    self._deflate is not None,
                 )
                 if error is not None:
                     raise error
+                if b0 & 0x40 or (opcode == 0 and self._compressed):
+                    start = pos + header
+                    stop = start + length
+                    if stop > end:
+                        self._wait_for_frame(buf, pos, stop, start, False)
+                        return events
+                    message = self._inflate(opcode, fin, buf[start:stop])
+                    pos = stop
+                    if message is not None:
+                        events.append(message)
+                    continue
             start = pos + header
             stop = start + length
             if stop > end:
-                self._wait_for_frame(buf, pos, stop, opcode, start)
+                text = opcode == 1 or (opcode == 0 and self._frag_opcode == 1)
+                self._wait_for_frame(buf, pos, stop, start, text)
                 return events
             payload = buf[start:stop]
             pos = stop
@@ -212,18 +244,16 @@ class FrameCodec:
         self._buf = buf[pos:] if pos < end else b""
         return events
 
-    def _wait_for_frame(self, buf: bytes, pos: int, stop: int, opcode: int, start: int) -> None:
-        """Keep an incomplete frame; start decoding it now if it is text."""
+    def _wait_for_frame(self, buf: bytes, pos: int, stop: int, start: int, text: bool) -> None:
+        """Keep an incomplete frame; start decoding it now if it is (uncompressed) text."""
         rest = buf[pos:] if pos else buf
         self._buf = b""
         self._pending = [rest]
         self._pending_len = len(rest)
         self._need = stop - pos
-        if opcode == 1 or (opcode == 0 and self._frag_opcode == 1):
+        if text:
             if self._head_decoder is None:
-                self._head_decoder = (
-                    self._frag_decoder if opcode == 0 and self._frag_decoder else _Utf8Decoder()
-                )
+                self._head_decoder = self._frag_decoder or _Utf8Decoder()
                 self._head_text = []
                 self._head_done = 0
             self._decode_head(rest[start - pos + self._head_done :])
@@ -272,12 +302,73 @@ class FrameCodec:
         self._frag_size = 0
         return message
 
+    def _inflate(self, opcode: int, fin: int, payload: bytes) -> Message | None:
+        """Inflate a frame of a compressed message; return the message once FIN arrives.
+
+        Each frame is inflated as soon as it is complete (RFC 7692 §6.2 allows
+        it: deflate is a stream), so compressed frames are never kept, and
+        text is checked as it inflates, failing on invalid UTF-8 early.
+        """
+        assert self._deflate is not None
+        if opcode:
+            if fin:
+                data = self._deflate.decompress(payload, True)
+                if opcode == 2:
+                    return Message(data, _BINARY)
+                try:
+                    return Message(data.decode("utf-8"), _TEXT)
+                except UnicodeDecodeError as exc:
+                    raise _utf8_error(exc) from None
+            self._frag_opcode = opcode
+            self._compressed = True
+            self._frag_size = 0
+            self._frag_parts = []
+            self._frag_text = []
+            self._frag_decoder = _Utf8Decoder() if opcode == 1 else None
+        # Wire bytes, for header_error's message limit; inflated ones are the
+        # deflate object's to bound.
+        self._frag_size += len(payload)
+        data = self._deflate.decompress(payload, bool(fin))
+        if self._frag_decoder is not None:
+            try:
+                self._frag_text.append(self._frag_decoder.decode(data, bool(fin)))
+            except UnicodeDecodeError as exc:
+                raise _utf8_error(exc) from None
+        else:
+            self._frag_parts.append(data)
+        if not fin:
+            return None
+        if self._frag_opcode == 1:
+            message = Message("".join(self._frag_text), _TEXT)
+        else:
+            message = Message(b"".join(self._frag_parts), _BINARY)
+        self._frag_opcode = 0
+        self._compressed = False
+        self._frag_decoder = None
+        self._frag_parts = []
+        self._frag_text = []
+        self._frag_size = 0
+        return message
+
     # ----------------------------------------------------------------- output
 
     def encode_message(self, data: str | bytes) -> bytes:
+        if self._deflate is not None:
+            return self._encode_deflated(data)
         if isinstance(data, str):
             return self._frame(0x81, data.encode("utf-8"))
         return self._frame(0x82, data)
+
+    def _encode_deflated(self, data: str | bytes) -> bytes:
+        """A data message, compressed with RSV1 set unless it is short (RFC 7692 §6)."""
+        assert self._deflate is not None
+        if isinstance(data, str):
+            first, payload = 0x81, data.encode("utf-8")
+        else:
+            first, payload = 0x82, data
+        if len(payload) < self._deflate.min_size:
+            return self._frame(first, payload)
+        return self._frame(first | 0x40, self._deflate.compress(payload))
 
     def encode_ping(self, payload: bytes) -> bytes:
         return self._frame(0x89, payload)

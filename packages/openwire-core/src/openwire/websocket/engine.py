@@ -102,6 +102,8 @@ EngineEvent = Message | Ping | Pong | Close
 class EngineCapabilities:
     """What an engine can do; shown by ``openwire engines``.
 
+    ``extensions`` names what the engine implements; the core offers
+    permessage-deflate only through engines that list ``"permessage-deflate"``.
     ``backends`` lists the async libraries the engine runs on ("asyncio",
     "trio"); the core refuses a call on any other before connecting.
     """
@@ -157,8 +159,13 @@ class WebSocketEngine(Protocol):
     name: str
     capabilities: EngineCapabilities
 
-    def extension_offers(self) -> list[str]:
-        """``Sec-WebSocket-Extensions`` values to offer in the handshake request."""
+    def extension_offers(self, compression: str | None) -> list[str]:
+        """``Sec-WebSocket-Extensions`` values to offer in the handshake request.
+
+        ``compression`` is the call's ``compression`` option (``"deflate"``)
+        when the engine lists ``"permessage-deflate"`` in its capabilities,
+        else ``None``; an engine without extensions returns ``[]``.
+        """
         ...
 
     def accept_extensions(self, accepted: list[str]) -> list[str]:
@@ -166,7 +173,8 @@ class WebSocketEngine(Protocol):
 
         Return the negotiated extensions (passed back in
         :class:`EngineSettings`); raise :class:`~openwire.errors.InvalidExtension`
-        for one that was not offered.
+        for one that was not offered or parameters the engine cannot honour.
+        The core has already refused extension *names* that were not offered.
         """
         ...
 

@@ -1,4 +1,4 @@
-"""Frame-header rules (RFC 6455 §5.2-5.5, §10.4), and a gate that applies them early.
+"""Frame-header rules (RFC 6455 §5.2-5.5, §10.4; RFC 7692 §6), and a gate that applies them early.
 
 :func:`header_error` is the single statement of the rules a client applies to
 a server frame header; the native codec calls it, and so does
@@ -28,14 +28,29 @@ class HeaderGate:
     """Tracks frame boundaries and fragmentation; rejects bad headers.
 
     ``max_frame_size`` / ``max_message_size`` (``None`` = unlimited) bound
-    every frame and every data message, including an unfragmented one.
+    every frame and every data message, including an unfragmented one;
+    ``rsv1_allowed`` is for an engine that negotiated permessage-deflate.
     """
 
-    __slots__ = ("_head", "_in_message", "_max_frame", "_max_message", "_message_size", "_skip")
+    __slots__ = (
+        "_head",
+        "_in_message",
+        "_max_frame",
+        "_max_message",
+        "_message_size",
+        "_rsv1_allowed",
+        "_skip",
+    )
 
-    def __init__(self, max_frame_size: int | None, max_message_size: int | None) -> None:
+    def __init__(
+        self,
+        max_frame_size: int | None,
+        max_message_size: int | None,
+        rsv1_allowed: bool = False,
+    ) -> None:
         self._max_frame = max_frame_size
         self._max_message = max_message_size
+        self._rsv1_allowed = rsv1_allowed
         # Payload bytes of the current frame still to pass before a header.
         self._skip = 0
         # The start of a header that a read boundary cut in two.
@@ -106,6 +121,7 @@ class HeaderGate:
             self._message_size,
             self._max_frame,
             self._max_message,
+            self._rsv1_allowed,
         )
         if error is not None or opcode >= 8:
             return error
@@ -127,19 +143,21 @@ def header_error(
     message_size: int,
     max_frame: int | None,
     max_message: int | None,
+    rsv1_allowed: bool = False,
 ) -> ProtocolError | None:
     """The error a server frame header earns, or ``None`` if it is acceptable.
 
     ``b0``/``b1`` are the first two header bytes, ``length`` the decoded
     payload length, ``in_message``/``message_size`` the fragmented message in
-    progress. Checked in a fixed order so every engine reports the same error.
+    progress. ``rsv1_allowed`` is true once permessage-deflate is negotiated:
+    RSV1 then marks a compressed message, on its first frame only. Checked in
+    a fixed order so every engine reports the same error.
     """
     opcode = b0 & 0x0F
     if b0 & 0x70:
-        return ProtocolError(
-            f"received a frame with RSV bits {(b0 >> 4) & 7:03b} set; no extension "
-            "was negotiated, so they must be 0 (RFC 6455 §5.2)"
-        )
+        error = _rsv_error(b0, opcode, rsv1_allowed)
+        if error is not None:
+            return error
     if b1 & 0x80:
         return ProtocolError(
             "received a masked frame; a server must not mask frames it sends to "
@@ -191,3 +209,28 @@ def header_error(
             f"{max_message} (raise it if the peer legitimately sends more)"
         )
     return None
+
+
+def _rsv_error(b0: int, opcode: int, rsv1_allowed: bool) -> ProtocolError | None:
+    """RSV bits mean nothing unless an extension defines them (RFC 6455 §5.2)."""
+    if not rsv1_allowed:
+        return ProtocolError(
+            f"received a frame with RSV bits {(b0 >> 4) & 7:03b} set; no extension "
+            "was negotiated, so they must be 0 (RFC 6455 §5.2)"
+        )
+    if b0 & 0x30:
+        return ProtocolError(
+            f"received a frame with RSV bits {(b0 >> 4) & 7:03b} set; permessage-deflate "
+            "defines RSV1 only, so RSV2 and RSV3 must be 0 (RFC 6455 §5.2, RFC 7692 §6)"
+        )
+    if opcode == 0 or opcode >= 8:
+        kind = "continuation" if opcode == 0 else f"{_name(opcode)} control"
+        return ProtocolError(
+            f"received a {kind} frame with RSV1 set; permessage-deflate marks only the "
+            "first frame of a data message as compressed (RFC 7692 §6)"
+        )
+    return None
+
+
+def _name(opcode: int) -> str:
+    return Opcode(opcode).name if opcode in _KNOWN_OPCODES else f"reserved {opcode:#x}"

@@ -129,7 +129,7 @@ def validate_response(response: Response, offer: HandshakeOffer) -> HandshakeRes
                 f"(offered: {offered})"
             )
         subprotocol = protocols[0]
-    extensions = [v.strip() for v in headers.get_list("Sec-WebSocket-Extensions") if v.strip()]
+    extensions = _tokens(headers.get_list("Sec-WebSocket-Extensions"))
     offered_names = {e.split(";")[0].strip() for e in offer.extensions}
     for ext in extensions:
         name = ext.split(";")[0].strip()

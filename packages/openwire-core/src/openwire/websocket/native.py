@@ -7,8 +7,8 @@ metadata), so the plugin path is exercised on every call.
 
 from __future__ import annotations
 
-from openwire.errors import InvalidExtension
 from openwire.plugins.hookspecs import hookimpl
+from openwire.websocket import deflate
 from openwire.websocket.codec import FrameCodec
 from openwire.websocket.engine import EngineCapabilities, EngineConnection, EngineSettings
 
@@ -16,23 +16,25 @@ __all__ = ["NativeEngine", "openwire_websocket_engines"]
 
 
 class NativeEngine:
-    """Pure-Python codec; runs on asyncio and trio; no extensions."""
+    """Pure-Python codec; runs on asyncio and trio; permessage-deflate (RFC 7692)."""
 
     name = "native"
-    capabilities = EngineCapabilities(extensions=(), backends=("asyncio", "trio"))
+    capabilities = EngineCapabilities(extensions=(deflate.NAME,), backends=("asyncio", "trio"))
 
-    def extension_offers(self) -> list[str]:
-        return []
+    def extension_offers(self, compression: str | None) -> list[str]:
+        return [deflate.OFFER] if compression == "deflate" else []
 
     def accept_extensions(self, accepted: list[str]) -> list[str]:
-        if accepted:
-            raise InvalidExtension(
-                f"the server accepted extensions {accepted} but the native engine offers none"
-            )
-        return []
+        # Raises InvalidExtension for anything RFC 7692 §7.1 tells a client
+        # to refuse; what it accepts is passed back to connect() unchanged.
+        deflate.negotiate(accepted)
+        return list(accepted)
 
     def connect(self, settings: EngineSettings) -> EngineConnection:
-        return FrameCodec(settings.max_frame_size, settings.max_message_size)
+        params = deflate.negotiate(settings.extensions)
+        limit = settings.max_message_size
+        pmd = None if params is None else deflate.PerMessageDeflate(params, limit)
+        return FrameCodec(settings.max_frame_size, limit, pmd)
 
 
 @hookimpl

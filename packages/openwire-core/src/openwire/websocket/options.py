@@ -45,6 +45,13 @@ class WebSocketOptions:
     deliver_control_frames
         Also return Ping, Pong and Close events from ``receive`` (they are
         still answered automatically). Default ``False``.
+    compression
+        ``"deflate"`` offers permessage-deflate (RFC 7692) when the engine
+        implements it (the native engine does); the server decides, and
+        ``ws.extensions`` shows the outcome. ``None`` offers nothing, for
+        peers that mishandle the extension or traffic that does not
+        compress (already-compressed media, tiny messages), where it costs
+        CPU for nothing. Default ``"deflate"``.
     """
 
     handshake_timeout: float | None = 10.0
@@ -60,6 +67,7 @@ class WebSocketOptions:
     subprotocols: tuple[str, ...] = field(default=())
     engine: str | None = None
     deliver_control_frames: bool = False
+    compression: str | None = "deflate"
 
     def __post_init__(self) -> None:
         for name in (
@@ -74,6 +82,8 @@ class WebSocketOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be positive or None, got {value}")
+        if self.compression not in (None, "deflate"):
+            raise ValueError(f'compression must be "deflate" or None, got {self.compression!r}')
         names: object = self.subprotocols
         if isinstance(names, str):
             raise TypeError("subprotocols must be a sequence of names, not one string")

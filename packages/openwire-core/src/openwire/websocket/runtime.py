@@ -162,10 +162,11 @@ class _TrioWaiter:
 async def _guarded(fn: Callable[[], Awaitable[None]], name: str) -> None:
     try:
         await fn()
-    except BaseException as exc:  # a detached task must never crash the loop
-        if _is_cancellation(exc):
-            return
+    except Exception:  # a detached task must never crash the loop
         _log.exception("openwire background task %s failed", name)
+    except BaseException as exc:
+        if not _is_cancellation(exc):
+            raise  # KeyboardInterrupt, SystemExit
 
 
 def _is_cancellation(exc: BaseException) -> bool:

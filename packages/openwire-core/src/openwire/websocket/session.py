@@ -25,7 +25,10 @@ from __future__ import annotations
 import enum
 import os
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+import anyio
 
 from openwire.errors import (
     ConnectionClosed,
@@ -35,7 +38,7 @@ from openwire.errors import (
     PongTimeout,
     ProtocolError,
 )
-from openwire.websocket.engine import EngineConnection, EngineEvent, Message
+from openwire.websocket.engine import EngineConnection, EngineEvent
 from openwire.websocket.frames import (
     OK_CODES,
     CloseCode,
@@ -56,6 +59,10 @@ _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
 _PING = Opcode.PING
 _PONG = Opcode.PONG
+
+# Reasons reading is paused (bits of Session._paused).
+_INBOX_FULL = 1
+_WRITES_BACKED_UP = 2
 
 
 class State(enum.Enum):
@@ -91,7 +98,9 @@ class Session:
         self._inbox_bytes = 0
         self._inbox_max = options.receive_queue_size
         self._inbox_max_bytes = options.receive_queue_bytes
-        self._reading_paused = False
+        # Why reading is paused (bits): the inbox is full, or the peer does
+        # not read what we write (answers to its pings would pile up).
+        self._paused = 0
         self._recv_waiter: Waiter | None = None
         self._close_waiters: list[Waiter] = []
         self._deliver_control = options.deliver_control_frames
@@ -103,6 +112,7 @@ class Session:
         self._heartbeat: Handle | None = None
         self._pong_timer: Handle | None = None
         self._close_timer: Handle | None = None
+        self._abort_timer: Handle | None = None
         self._heartbeat_sent_at = 0.0
         # Events on the hot path are looked up once.
         self._ev_sent = events.wants("websocket_message_sent")
@@ -127,19 +137,17 @@ class Session:
         except ProtocolError as exc:
             events, violation = exc.events, exc
         except Exception as exc:  # an engine bug must not crash the session
-            self._fail(
-                CloseCode.INTERNAL_ERROR,
-                f"engine {self._engine_name!r} raised {exc!r} while parsing; this is a bug "
-                "in the engine",
-                exc,
-            )
+            self._engine_failed("parsing", exc)
             return
         inbox = self._inbox
         for event in events:
             opcode = event.opcode
             if opcode is _TEXT or opcode is _BINARY:
-                inbox.append(event)
                 size = len(event.data)
+                if self.state is State.CLOSING and self._inbox_full():
+                    # We are closing and nobody drains the inbox: drop rather than grow.
+                    continue
+                inbox.append(event)
                 self._inbox_bytes += size
                 if self._ev_received:
                     self._events.emit(
@@ -147,7 +155,13 @@ class Session:
                     )
             elif opcode is _PING:
                 if self.state is State.OPEN:
-                    self._write(self._conn.encode_pong(event.data))  # type: ignore[arg-type]
+                    if not self._encode_and_write(self._conn.encode_pong, event.data):
+                        return
+                    if self._channel is not None and not self._channel.can_write():
+                        # The peer sends pings but does not read our pongs:
+                        # stop reading until it does (RFC 6455 §5.5.3 lets us
+                        # answer only the latest ping anyway).
+                        self._pause(_WRITES_BACKED_UP)
                 if self._deliver_control:
                     inbox.append(event)
             elif opcode is _PONG:
@@ -166,15 +180,34 @@ class Session:
             if waiter is not None:
                 self._recv_waiter = None
                 waiter.wake()
-            if not self._reading_paused and (
-                len(inbox) >= self._inbox_max or self._inbox_bytes >= self._inbox_max_bytes
-            ):
-                self._reading_paused = True
-                if self._channel is not None:
-                    self._channel.pause_reading()
+            if self.state is State.OPEN and not self._paused & _INBOX_FULL and self._inbox_full():
+                self._pause(_INBOX_FULL)
+
+    def _inbox_full(self) -> bool:
+        return len(self._inbox) >= self._inbox_max or self._inbox_bytes >= self._inbox_max_bytes
+
+    def _pause(self, reason: int) -> None:
+        if not self._paused and self._channel is not None:
+            self._channel.pause_reading()
+        self._paused |= reason
+
+    def _unpause(self, reason: int) -> None:
+        if not self._paused & reason:
+            return
+        self._paused &= ~reason
+        if not self._paused and self._channel is not None and self.state is not State.CLOSED:
+            self._channel.resume_reading()
+
+    def writable(self) -> None:
+        """The channel drained below its bounds: what waited on that may go on."""
+        self._unpause(_WRITES_BACKED_UP)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if self.state is State.CLOSED:
+            # The socket is gone: nothing left for the abort timer to do.
+            if self._abort_timer is not None:
+                self._abort_timer.cancel()
+                self._abort_timer = None
             return
         # Also when we sent Close and TCP ended with no answer: RFC 6455
         # §7.1.5 calls that "no Close frame received" (1006).
@@ -215,7 +248,8 @@ class Session:
             self._events.emit("websocket_closing", code, reason, True)
             # §5.5.1: answer with a Close, echoing the status code received.
             echo = None if code == CloseCode.NO_STATUS_RCVD else code
-            self._write(self._conn.encode_close(echo, ""))
+            if not self._encode_and_write(self._conn.encode_close, echo, ""):
+                return
         elif self.closed_by_peer is False:
             # The answer to our Close: report the code the peer confirmed.
             self.close_code, self.close_reason = code, reason
@@ -227,9 +261,39 @@ class Session:
         if self._channel is not None:
             self._channel.write(data)
 
+    def _encode_and_write(self, encode: Callable[..., bytes], *args: object) -> bool:
+        """Encode a frame with the engine and write it; an engine bug fails with 1011."""
+        try:
+            data = encode(*args)
+        except Exception as exc:
+            self._engine_failed("encoding a frame", exc)
+            return False
+        self._write(data)
+        return True
+
+    def _engine_failed(self, doing: str, exc: BaseException) -> ConnectionClosedError:
+        """An engine raised something other than ProtocolError: a bug in the engine."""
+        error = ConnectionClosedError(
+            CloseCode.INTERNAL_ERROR,
+            "",
+            by_peer=False,
+            message=(
+                f"engine {self._engine_name!r} raised {exc!r} while {doing}; this is a bug in "
+                "the engine (closed with 1011)"
+            ),
+        )
+        error.__cause__ = exc
+        if self.state is State.OPEN:
+            try:
+                self._write(self._conn.encode_close(CloseCode.INTERNAL_ERROR, ""))
+            except Exception:
+                pass
+        self._finish(CloseCode.INTERNAL_ERROR, "", False, error)
+        return error
+
     async def send(self, data: str | bytes) -> None:
         if self.state is not State.OPEN:
-            raise self._send_error()
+            raise self._closed_error()
         if self._max_message is not None and len(data) > self._max_message // 4:
             size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
             if size > self._max_message:
@@ -239,12 +303,16 @@ class Session:
                 )
         channel = self._channel
         assert channel is not None
-        if not channel.can_write():
+        while not channel.can_write():
             await channel.wait_writable()
             if self.state is not State.OPEN:
-                raise self._send_error()
+                raise self._closed_error()
         # encode + write is synchronous: a cancelled send never leaves half a frame.
-        channel.write(self._conn.encode_message(data))
+        try:
+            frame = self._conn.encode_message(data)
+        except Exception as exc:
+            raise self._engine_failed("encoding a message", exc) from exc
+        channel.write(frame)
         if self._ev_sent:
             self._events.emit(
                 "websocket_message_sent",
@@ -254,7 +322,7 @@ class Session:
 
     async def ping(self, payload: bytes | None = None) -> float:
         if self.state is not State.OPEN:
-            raise self._send_error()
+            raise self._closed_error()
         if payload is None:
             payload = os.urandom(4)
             while payload in self._pings:
@@ -265,15 +333,16 @@ class Session:
             raise ValueError("ping payloads carry at most 125 bytes (RFC 6455 §5.5)")
         waiter = self._runtime.waiter()
         self._pings[payload] = (waiter, self._runtime.time())
-        self._write(self._conn.encode_ping(payload))
+        if not self._encode_and_write(self._conn.encode_ping, payload):
+            raise self._closed_error()
         self._events.emit("websocket_ping_sent", payload)
         try:
             await waiter.wait()
         finally:
             self._pings.pop(payload, None)
-        latency = self._pings_latency.pop(payload, None)
+            latency = self._pings_latency.pop(payload, None)
         if latency is None:
-            raise self._send_error()
+            raise self._closed_error()
         return latency
 
     # ---------------------------------------------------------------- receive
@@ -282,7 +351,12 @@ class Session:
         inbox = self._inbox
         while not inbox:
             if self.state is State.CLOSED:
-                raise self._receive_error()
+                raise self._closed_error()
+            if self._recv_waiter is not None:
+                raise RuntimeError(
+                    "receive() is already waiting in another task; messages go to one "
+                    "consumer (use ws.split() and give the receiver to one task)"
+                )
             waiter = self._runtime.waiter()
             self._recv_waiter = waiter
             try:
@@ -293,21 +367,11 @@ class Session:
         event = inbox.popleft()
         if event.opcode is _TEXT or event.opcode is _BINARY:
             self._inbox_bytes -= len(event.data)
-        if self._reading_paused and (
+        if self._paused & _INBOX_FULL and (
             len(inbox) <= self._inbox_max // 2 and self._inbox_bytes <= self._inbox_max_bytes // 2
         ):
-            self._reading_paused = False
-            if self._channel is not None and self.state is not State.CLOSED:
-                self._channel.resume_reading()
+            self._unpause(_INBOX_FULL)
         return event
-
-    def receive_nowait(self) -> Message | None:
-        """A buffered message, if any, without awaiting (for tight loops)."""
-        if self._inbox and not self._deliver_control and not self._reading_paused:
-            event = self._inbox.popleft()
-            self._inbox_bytes -= len(event.data)
-            return event  # type: ignore[return-value]
-        return None
 
     # ------------------------------------------------------------------ close
 
@@ -317,7 +381,10 @@ class Session:
             return
         self._set_close(code, reason, by_peer=False)
         self._events.emit("websocket_closing", code, reason, False)
-        self._write(self._conn.encode_close(code, reason))
+        if not self._encode_and_write(self._conn.encode_close, code, reason):
+            return
+        # The answer must be read even if nobody consumes the inbox any more.
+        self._unpause(_INBOX_FULL)
         timeout = self._options.close_timeout
         if timeout is not None:
             self._close_timer = self._runtime.call_later(timeout, self._close_timed_out)
@@ -332,7 +399,10 @@ class Session:
             self._close_waiters.append(waiter)
             await waiter.wait()
         if self._channel is not None:
-            await self._channel.wait_closed()
+            timeout = self._options.close_timeout
+            # Bounded: the abort timer ends the socket by then at the latest.
+            with anyio.move_on_after((10.0 if timeout is None else timeout) + 2.0):
+                await self._channel.wait_closed()
 
     def abandon(self) -> None:
         """Every handle is gone (dropped or garbage-collected): close with 1001."""
@@ -351,9 +421,9 @@ class Session:
                 f"{self._options.close_timeout}s; the connection was dropped (1006)"
             ),
         )
+        self._finish(CloseCode.ABNORMAL_CLOSURE, "", None, error)
         if self._channel is not None:
             self._channel.abort()
-        self._finish(CloseCode.ABNORMAL_CLOSURE, "", None, error)
 
     def _set_close(self, code: int, reason: str, by_peer: bool) -> None:
         self.state = State.CLOSING
@@ -372,7 +442,10 @@ class Session:
         if self.state is State.CLOSED:
             return
         if self.state is State.OPEN:
-            self._write(self._conn.encode_close(code, ""))
+            try:
+                self._write(self._conn.encode_close(code, ""))
+            except Exception:
+                pass
         error = error_type(code, "", by_peer=False, message=f"{message} (closed with {code})")
         error.__cause__ = cause
         self._finish(code, "", False, error)
@@ -391,10 +464,15 @@ class Session:
         for handle in (self._heartbeat, self._pong_timer, self._close_timer):
             if handle is not None:
                 handle.cancel()
-        if self._channel is not None:
-            self._channel.close()
-            # A peer that stops reading must not keep the socket forever.
-            self._runtime.call_later(self._options.close_timeout or 10.0, self._channel.abort)
+        channel = self._channel
+        if channel is not None:
+            timeout = self._options.close_timeout
+            limit = 10.0 if timeout is None else timeout
+            # After a clean close handshake the server closes TCP first
+            # (RFC 6455 §7.1.1); give it close_timeout to do so.
+            channel.close(linger=limit if error is None else 0.0)
+            # A peer that neither closes nor reads must not keep the socket.
+            self._abort_timer = self._runtime.call_later(limit + 1.0, channel.abort)
         for waiter, _ in self._pings.values():
             waiter.wake()
         waiters, self._close_waiters = self._close_waiters, []
@@ -429,7 +507,7 @@ class Session:
             return
         # Any inbound bytes count as proof of life, and a paused reader means
         # *we* are slow, not the peer: neither is a timeout.
-        if self._last_rx >= self._heartbeat_sent_at or self._reading_paused:
+        if self._last_rx >= self._heartbeat_sent_at or self._paused & _INBOX_FULL:
             return
         self._fail(
             CloseCode.INTERNAL_ERROR,
@@ -441,17 +519,8 @@ class Session:
 
     # ------------------------------------------------------------------ errors
 
-    def _send_error(self) -> ConnectionClosed:
-        if self._error is not None:
-            return self._error
-        code = self.close_code if self.close_code is not None else CloseCode.ABNORMAL_CLOSURE
-        return (
-            ConnectionClosedOK(code, self.close_reason, by_peer=self.closed_by_peer)
-            if (code in OK_CODES)
-            else ConnectionClosedError(code, self.close_reason, by_peer=self.closed_by_peer)
-        )
-
-    def _receive_error(self) -> ConnectionClosed:
+    def _closed_error(self) -> ConnectionClosed:
+        """What ``send``/``receive``/``ping`` raise once the connection is closing or closed."""
         if self._error is not None:
             return self._error
         code = self.close_code if self.close_code is not None else CloseCode.ABNORMAL_CLOSURE

@@ -45,6 +45,9 @@ class ChannelSink(Protocol):
 
     def data_received(self, data: bytes) -> None: ...
     def connection_lost(self, exc: BaseException | None) -> None: ...
+    def writable(self) -> None:
+        """Queued output drained below the bounds."""
+        ...
 
 
 class Channel(Protocol):
@@ -53,8 +56,8 @@ class Channel(Protocol):
     async def wait_writable(self) -> None: ...
     def pause_reading(self) -> None: ...
     def resume_reading(self) -> None: ...
-    def close(self) -> None:
-        """Flush what is queued, then close the connection."""
+    def close(self, linger: float = 0.0) -> None:
+        """Flush what is queued, then close; wait up to ``linger`` s for the peer to close first."""
         ...
 
     def abort(self) -> None:
@@ -66,28 +69,24 @@ class Channel(Protocol):
         ...
 
 
-class _WriteBound:
-    """The send-queue bound shared by both channels: messages and bytes."""
+class _Waiters:
+    """Tasks waiting for one condition; woken all at once, each re-checks."""
 
-    def __init__(self, runtime: Runtime, max_messages: int, max_bytes: int) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self.max_messages = max_messages
-        self.max_bytes = max_bytes
-        self.waiters: list[Waiter] = []
-        self.closed = False
+        self._waiters: list[Waiter] = []
 
-    async def wait(self, ready: Callable[[], bool]) -> None:
-        while not ready() and not self.closed:
-            waiter = self._runtime.waiter()
-            self.waiters.append(waiter)
-            try:
-                await waiter.wait()
-            finally:
-                with contextlib.suppress(ValueError):
-                    self.waiters.remove(waiter)
+    async def wait(self) -> None:
+        waiter = self._runtime.waiter()
+        self._waiters.append(waiter)
+        try:
+            await waiter.wait()
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
 
     def wake_all(self) -> None:
-        waiters, self.waiters = self.waiters, []
+        waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             waiter.wake()
 
@@ -96,24 +95,28 @@ class _WriteBound:
 
 
 class AsyncioChannel(asyncio.Protocol):
-    """A protocol on the raw asyncio transport: zero task hops per message."""
+    """A protocol on the raw asyncio transport: zero task hops per message.
+
+    The send queue is the transport's buffer, bounded by ``max_bytes`` (its
+    high-water mark); asyncio does not say when individual frames leave it,
+    so the message count bound does not apply here.
+    """
 
     def __init__(
         self,
         sink: ChannelSink,
         transport: asyncio.Transport,
-        runtime: Runtime,
-        max_messages: int,
+        runtime: AsyncioRuntime,
         max_bytes: int,
     ) -> None:
         self._sink = sink
         self._runtime = runtime
         self._transport = transport
-        self._bound = _WriteBound(runtime, max_messages, max_bytes)
+        self._writable = _Waiters(runtime)
+        self._closed = _Waiters(runtime)
         self._write_paused = False
-        self._queued = 0  # messages written while the transport was paused
         self._lost = False
-        self._lost_waiters: list[Waiter] = []
+        self._linger: asyncio.TimerHandle | None = None
         transport.set_write_buffer_limits(high=max_bytes)
 
     # asyncio.Protocol
@@ -124,12 +127,11 @@ class AsyncioChannel(asyncio.Protocol):
         return None  # let the transport close; connection_lost follows
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._bound.closed = True
-        self._bound.wake_all()
         self._lost = True
-        waiters, self._lost_waiters = self._lost_waiters, []
-        for waiter in waiters:
-            waiter.wake()
+        if self._linger is not None:
+            self._linger.cancel()
+        self._writable.wake_all()
+        self._closed.wake_all()
         self._sink.connection_lost(exc)
 
     def pause_writing(self) -> None:
@@ -137,20 +139,19 @@ class AsyncioChannel(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        self._queued = 0
-        self._bound.wake_all()
+        self._writable.wake_all()
+        self._sink.writable()
 
     # Channel
     def write(self, data: bytes) -> None:
-        if self._write_paused:
-            self._queued += 1
         self._transport.write(data)
 
     def can_write(self) -> bool:
-        return not self._write_paused or self._queued < self._bound.max_messages
+        return not self._write_paused or self._lost
 
     async def wait_writable(self) -> None:
-        await self._bound.wait(lambda: not self._write_paused)
+        if not self.can_write():
+            await self._writable.wait()
 
     def pause_reading(self) -> None:
         with contextlib.suppress(RuntimeError):
@@ -160,24 +161,33 @@ class AsyncioChannel(asyncio.Protocol):
         with contextlib.suppress(RuntimeError):
             self._transport.resume_reading()
 
-    def close(self) -> None:
-        self._transport.close()
+    def close(self, linger: float = 0.0) -> None:
+        if self._lost:
+            return
+        if linger > 0 and self._linger is None:
+            # Keep reading so the peer's EOF is seen; close if it never comes.
+            self.resume_reading()
+            self._linger = self._runtime.loop.call_later(linger, self._transport.close)
+        else:
+            self._transport.close()
 
     def abort(self) -> None:
         self._transport.abort()
 
     async def wait_closed(self) -> None:
         if not self._lost:
-            waiter = self._runtime.waiter()
-            self._lost_waiters.append(waiter)
-            await waiter.wait()
+            await self._closed.wait()
 
 
 # --------------------------------------------------------------- any stream
 
 
 class StreamChannel:
-    """Reader and writer tasks over an httpcore network stream (any backend)."""
+    """Reader and writer tasks over an httpcore network stream (any backend).
+
+    The writer sends everything queued since its last send in one write; the
+    bound counts queued frames plus the bytes of the send in progress.
+    """
 
     def __init__(
         self,
@@ -195,17 +205,23 @@ class StreamChannel:
         self._runtime = runtime
         self._read = read or (lambda n: stream.read(n))
         self._send = send or (lambda data: stream.write(data))
-        self._bound = _WriteBound(runtime, max_messages, max_bytes)
+        self._max_messages = max_messages
+        self._max_bytes = max_bytes
         self._out: list[bytes] = []
         self._out_bytes = 0
+        self._in_flight = 0
+        self._writable = _Waiters(runtime)
+        self._closed = _Waiters(runtime)
         self._writer_waiter: Waiter | None = None
         self._resume: Waiter | None = None
+        self._eof: Waiter | None = None
         self._paused = False
         self._closing = False
+        self._linger = 0.0
         self._dead = False
+        self._saw_eof = False
         self._released = False
         self._closing_stream = False
-        self._released_waiters: list[Waiter] = []
         self._leading = leading
         self._reader: Handle = runtime.spawn(self._read_loop, "openwire-ws-reader")
         self._writer: Handle = runtime.spawn(self._write_loop, "openwire-ws-writer")
@@ -227,7 +243,11 @@ class StreamChannel:
                 self._sink.data_received(data)
         except Exception as error:
             exc = error
-        self._finish(exc)
+        self._saw_eof = True
+        if self._eof is not None:
+            self._eof.wake()
+        if not self._closing:
+            self._finish(exc)
 
     async def _write_loop(self) -> None:
         try:
@@ -241,38 +261,41 @@ class StreamChannel:
                 data = b"".join(self._out) if len(self._out) > 1 else self._out[0]
                 self._out = []
                 self._out_bytes = 0
-                self._bound.wake_all()
+                self._in_flight = len(data)
                 await self._send(data)
+                self._in_flight = 0
+                if self.can_write():
+                    self._writable.wake_all()
+                    self._sink.writable()
+            if self._closing and self._linger > 0 and not self._saw_eof:
+                # RFC 6455 §7.1.1: the server closes TCP first; give it time.
+                self._eof = self._runtime.waiter()
+                with anyio.move_on_after(self._linger):
+                    await self._eof.wait()
         except Exception as error:
             self._finish(error)
             return
-        if self._closing:
-            self._finish(None)
-            await self._aclose()
+        self._finish(None)
+        await self._aclose()
 
     async def _aclose(self) -> None:
         if self._closing_stream:
             return
         self._closing_stream = True
-        with contextlib.suppress(Exception):
-            await self._stream.aclose()
-        self._released = True
-        waiters, self._released_waiters = self._released_waiters, []
-        for waiter in waiters:
-            waiter.wake()
-
-    async def wait_closed(self) -> None:
-        if not self._released:
-            waiter = self._runtime.waiter()
-            self._released_waiters.append(waiter)
-            await waiter.wait()
+        try:
+            # Shielded: an abort (which cancels the writer) must not leave
+            # the socket half-closed and wait_closed() waiting forever.
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await self._stream.aclose()
+        finally:
+            self._released = True
+            self._closed.wake_all()
 
     def _finish(self, exc: BaseException | None) -> None:
         if self._dead:
             return
         self._dead = True
-        self._bound.closed = True
-        self._bound.wake_all()
+        self._writable.wake_all()
         self._reader.cancel()
         if exc is not None or not self._closing:
             self._writer.cancel()
@@ -291,10 +314,14 @@ class StreamChannel:
             waiter.wake()
 
     def can_write(self) -> bool:
-        return len(self._out) < self._bound.max_messages and self._out_bytes < self._bound.max_bytes
+        return self._dead or (
+            len(self._out) < self._max_messages
+            and self._out_bytes + self._in_flight < self._max_bytes
+        )
 
     async def wait_writable(self) -> None:
-        await self._bound.wait(self.can_write)
+        if not self.can_write():
+            await self._writable.wait()
 
     def pause_reading(self) -> None:
         self._paused = True
@@ -306,10 +333,12 @@ class StreamChannel:
             self._resume = None
             waiter.wake()
 
-    def close(self) -> None:
+    def close(self, linger: float = 0.0) -> None:
         if self._closing or self._dead:
             return
         self._closing = True
+        self._linger = linger
+        self.resume_reading()
         waiter = self._writer_waiter
         if waiter is not None:
             self._writer_waiter = None
@@ -322,6 +351,10 @@ class StreamChannel:
             self._reader.cancel()
             self._runtime.spawn(self._aclose, "openwire-ws-abort")
         self._finish(None)
+
+    async def wait_closed(self) -> None:
+        if not self._released:
+            await self._closed.wait()
 
 
 # ------------------------------------------------------------------ choosing
@@ -362,7 +395,7 @@ def open_channel(
         if isinstance(transport, asyncio.Transport) and read_queue is not None:
             # From here the transport is ours; httpcore's and anyio's wrappers
             # (with their buffers and events) are dropped with this frame.
-            channel = AsyncioChannel(sink, transport, runtime, max_messages, max_bytes)
+            channel = AsyncioChannel(sink, transport, runtime, max_bytes)
             transport.set_protocol(channel)
             pending = leading + b"".join(read_queue)
             read_queue.clear()

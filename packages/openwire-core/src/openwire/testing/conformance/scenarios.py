@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -14,18 +15,25 @@ __all__ = ["assert_fails_with"]
 
 
 async def assert_fails_with(
-    connect: Any, scripted: Any, data: bytes, code: int, **options: Any
+    connect: Any,
+    scripted: Any,
+    data: bytes,
+    code: int,
+    *,
+    extra_headers: Sequence[tuple[str, str]] = (),
+    **options: Any,
 ) -> list[Any]:
     """The server sends ``data`` after a valid 101; the client must fail with ``code``.
 
     Checks both sides: ``receive`` raises ``ConnectionClosedError`` with the
     code, and the server gets a Close frame carrying it (RFC 6455 §7.1.7).
-    Returns the messages received before the failure.
+    ``extra_headers`` go in the 101 (e.g. to accept an extension). Returns
+    the messages received before the failure.
     """
     seen: dict[str, ClientFrame | None] = {}
 
     async def script(peer: RawPeer) -> None:
-        await peer.handshake()
+        await peer.handshake(extra_headers=extra_headers)
         await peer.send(data)
         seen["close"] = await peer.read_until_close()
 

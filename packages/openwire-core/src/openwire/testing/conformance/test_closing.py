@@ -85,7 +85,7 @@ async def test_client_close_sends_code_and_reason_and_waits_for_the_answer(
         got.append(close)
         await asyncio.sleep(0.2)
         await peer.send(frame(0x8, close_payload(1000, "ok")))
-        got.append(await peer.wait_eof())
+        peer.close()  # RFC 6455 §7.1.1: the server closes TCP first
 
     server = scripted(script)
     async with connect(server.url) as ws:
@@ -101,8 +101,33 @@ async def test_client_close_sends_code_and_reason_and_waits_for_the_answer(
         async for _ in ws:
             pytest.fail("no messages after a normal close")
     await server.wait()
-    assert got[0].close_code == 1000 and got[0].payload[2:] == b"done"
-    assert got[1] is True, "the client must close TCP after the close handshake"
+    assert got[0].close_code == 1000
+    assert got[0].payload[2:] == b"done"
+
+
+async def test_client_closes_tcp_when_the_server_does_not(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    seen: dict[str, Any] = {}
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        close = await peer.read_until_close()
+        assert close is not None
+        await peer.send(frame(0x8, close.payload))
+        answered = asyncio.get_running_loop().time()
+        seen["eof"] = await peer.wait_eof(timeout=5)
+        seen["lingered"] = asyncio.get_running_loop().time() - answered
+
+    server = scripted(script)
+    async with connect(server.url, close_timeout=0.4) as ws:
+        with anyio.fail_after(5):
+            await ws.close()
+        assert ws.close_code == 1000
+    await server.wait()
+    assert seen["eof"] is True, "the client must close TCP in the end"
+    # It waited for the server to close first (§7.1.1), then gave up.
+    assert 0.2 <= seen["lingered"] < 3
 
 
 async def test_close_times_out_against_a_peer_that_never_answers(

@@ -1,0 +1,417 @@
+"""RFC 7692: permessage-deflate, negotiated with real servers and checked byte by byte.
+
+Tests marked ``deflate`` need an engine that lists ``"permessage-deflate"``
+in ``capabilities.extensions``; for any other engine they are expected
+failures that do not run. The rest hold for every engine (no offer when
+``compression=None``, RSV1 refused when nothing was negotiated).
+
+Server frames are compressed here with ``zlib`` directly and client frames
+inflated with it, so an engine is checked against the RFC, not against itself.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from typing import Any
+
+import anyio
+import pytest
+from openwire.errors import InvalidExtension
+from openwire.testing.conformance.scenarios import assert_fails_with
+from openwire.testing.frames import ClientFrame, frame
+from openwire.testing.servers import RawPeer
+
+pytestmark = [pytest.mark.anyio, pytest.mark.rfc("7692")]
+
+deflate = pytest.mark.requires_extension("permessage-deflate")
+
+MiB = 1024 * 1024
+TAIL = b"\x00\x00\xff\xff"
+ACCEPT = [("Sec-WebSocket-Extensions", "permessage-deflate")]
+RSV1 = 4  # the rsv argument of frame() is the three bits RSV1-RSV3 as a number
+
+
+def compress(data: bytes, compressor: Any = None, wbits: int = 15) -> bytes:
+    """One message as a permessage-deflate sender puts it on the wire (§7.2.1)."""
+    c = compressor or zlib.compressobj(wbits=-wbits)
+    out: bytes = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(TAIL)
+    return out[:-4]
+
+
+def inflate(payload: bytes, decompressor: Any = None, wbits: int = 15) -> bytes:
+    """A compressed client message's payload, inflated as §7.2.2 says."""
+    d = decompressor or zlib.decompressobj(wbits=-wbits)
+    out: bytes = d.decompress(payload + TAIL)
+    return out
+
+
+def _payloads() -> dict[str, str | bytes]:
+    json_like = b'{"id": 12345, "user": "someone", "tags": ["a", "b", "c"], "ok": true}'
+    return {
+        "empty-text": "",
+        "tiny-binary": b"\x00\x01\x02",
+        "127-text": "x" * 127,
+        "128-binary": b"y" * 128,
+        "4k-json": json_like * 60,
+        "70k-text": "é€𝄞" * 8000,
+        "1MiB-zeros": bytes(MiB),
+        "1MiB-random": os.urandom(MiB),
+        "1MiB-text": "compressible text " * (MiB // 18),
+    }
+
+
+PAYLOADS = _payloads()
+
+
+# -------------------------------------------------------------- real servers
+
+
+@deflate
+async def test_negotiated_with_real_servers(
+    engine: str, connect: Any, deflate_echo_server: Any
+) -> None:
+    async with connect(deflate_echo_server.url) as ws:
+        assert len(ws.extensions) == 1
+        assert ws.extensions[0].split(";")[0] == "permessage-deflate"
+        await ws.close()
+
+
+@deflate
+@pytest.mark.parametrize("name", list(PAYLOADS))
+async def test_echo_through_a_compressing_server(
+    engine: str, connect: Any, deflate_echo_server: Any, name: str
+) -> None:
+    payload = PAYLOADS[name]
+    async with connect(deflate_echo_server.url, max_message_size=2 * MiB) as ws:
+        assert ws.extensions
+        with anyio.fail_after(20):
+            await ws.send(payload)
+            assert (await ws.receive()).data == payload
+        await ws.close()
+
+
+@deflate
+async def test_context_takeover_across_messages(
+    engine: str, connect: Any, deflate_echo_server: Any
+) -> None:
+    # Repeated and growing messages make both sides refer back into the
+    # shared history; any desynchronised window corrupts a later message.
+    base = os.urandom(2000)
+    messages: list[str | bytes] = [base * (i % 3 + 1) for i in range(15)]
+    messages += [base.hex()[: 500 + 100 * i] for i in range(15)]
+    async with connect(deflate_echo_server.url) as ws:
+        with anyio.fail_after(20):
+            for message in messages:
+                await ws.send(message)
+                assert (await ws.receive()).data == message
+        await ws.close()
+
+
+# ----------------------------------------------------------- scripted server
+
+
+async def _receive_all(
+    connect: Any, scripted: Any, data: bytes, count: int, *, extension: str = "permessage-deflate"
+) -> list[Any]:
+    """The server accepts ``extension``, sends ``data``; return ``count`` messages."""
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake(extra_headers=[("Sec-WebSocket-Extensions", extension)])
+        await peer.send(data)
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with connect(server.url) as ws:
+        with anyio.fail_after(5):
+            received = [await ws.receive() for _ in range(count)]
+        await ws.close()
+    await server.wait()
+    return received
+
+
+@deflate
+async def test_fragmented_compressed_messages_with_a_ping_inside(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    text = "fragmented é€ text " * 200
+    wire = compress(text.encode())
+    third = len(wire) // 3
+    binary = os.urandom(300) * 4
+    packed = compress(binary)
+    data = (
+        frame(0x1, wire[:third], fin=False, rsv=RSV1)
+        + frame(0x9, b"mid")
+        + frame(0x0, wire[third : 2 * third], fin=False)
+        + frame(0x0, wire[2 * third :])
+        + frame(0x2, packed[:10], fin=False, rsv=RSV1)
+        + frame(0x0, packed[10:])
+    )
+    received = await _receive_all(connect, scripted, data, 2)
+    assert [m.data for m in received] == [text, binary]
+
+
+@deflate
+async def test_server_context_takeover_and_uncompressed_messages(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    # §7.1.1: without server_no_context_takeover the server may refer back to
+    # earlier messages; §6: a message with RSV1 clear is not compressed.
+    c = zlib.compressobj(wbits=-15)
+    first = b"the same sentence, again and again. " * 20
+    data = (
+        frame(0x2, compress(first, c), rsv=RSV1)
+        + frame(0x1, b"plain")
+        + frame(0x2, compress(first, c), rsv=RSV1)
+        + frame(0x1, compress(b"", c), rsv=RSV1)
+    )
+    received = await _receive_all(connect, scripted, data, 4)
+    assert [m.data for m in received] == [first, "plain", first, ""]
+
+
+@deflate
+async def test_server_window_and_no_context_takeover(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    messages = [os.urandom(100) * 30, b"z" * 5000]
+    data = b"".join(frame(0x2, compress(m, wbits=10), rsv=RSV1) for m in messages)
+    extension = "permessage-deflate; server_no_context_takeover; server_max_window_bits=10"
+    received = await _receive_all(connect, scripted, data, 2, extension=extension)
+    assert [m.data for m in received] == messages
+
+
+@deflate
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(
+            frame(0x1, compress(b"a" * 200)[:5], fin=False, rsv=RSV1)
+            + frame(0x0, compress(b"a" * 200)[5:], rsv=RSV1),
+            id="continuation",
+        ),
+        pytest.param(frame(0x9, b"ping", rsv=RSV1), id="ping"),
+        pytest.param(frame(0x8, b"\x03\xe8", rsv=RSV1), id="close"),
+        pytest.param(frame(0x1, compress(b"hello"), rsv=RSV1 | 2), id="rsv2"),
+        pytest.param(frame(0x2, b"\x00", rsv=1), id="rsv3"),
+    ],
+)
+async def test_misplaced_reserved_bits_fail_with_1002(
+    engine: str, connect: Any, scripted: Any, data: bytes
+) -> None:
+    # §6: RSV1 marks the first frame of a data message only; RSV2/RSV3 stay
+    # undefined (RFC 6455 §5.2).
+    await assert_fails_with(connect, scripted, data, 1002, extra_headers=ACCEPT)
+
+
+async def test_rsv1_fails_with_1002_when_the_server_declined(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    # Offered (if the engine can) but not accepted: RSV1 means nothing.
+    data = frame(0x1, compress(b"hello"), rsv=RSV1)
+    await assert_fails_with(connect, scripted, data, 1002)
+
+
+@deflate
+async def test_invalid_deflate_data_fails_with_1007(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    # 0xff starts a final block of the reserved type 3: not deflate.
+    data = frame(0x2, b"ok") + frame(0x2, b"\xff\xff\xff\xff", rsv=RSV1)
+    received = await assert_fails_with(connect, scripted, data, 1007, extra_headers=ACCEPT)
+    assert [m.data for m in received] == [b"ok"]
+
+
+@deflate
+async def test_compressed_invalid_utf8_fails_with_1007(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    data = frame(0x1, compress(b"valid, then \xff"), rsv=RSV1)
+    await assert_fails_with(connect, scripted, data, 1007, extra_headers=ACCEPT)
+
+
+@deflate
+@pytest.mark.parametrize("fragmented", [False, True], ids=["one-frame", "fragments"])
+async def test_decompression_bomb_fails_with_1009(
+    engine: str, connect: Any, scripted: Any, fragmented: bool
+) -> None:
+    # 10 MiB of zeros deflate to about 10 KiB; max_message_size bounds the
+    # inflated message, not the bytes on the wire.
+    bomb = compress(bytes(10 * MiB))
+    assert len(bomb) < 20_000
+    if fragmented:
+        half = len(bomb) // 2
+        data = frame(0x2, bomb[:half], fin=False, rsv=RSV1) + frame(0x0, bomb[half:])
+    else:
+        data = frame(0x2, bomb, rsv=RSV1)
+    await assert_fails_with(
+        connect, scripted, data, 1009, extra_headers=ACCEPT, max_message_size=MiB
+    )
+
+
+@deflate
+async def test_inflated_message_at_the_limit_is_accepted(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake(extra_headers=ACCEPT)
+        await peer.send(frame(0x2, compress(bytes(1000)), rsv=RSV1))
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with connect(server.url, max_message_size=1000) as ws:
+        assert (await ws.receive()).data == bytes(1000)
+        await ws.close()
+    await server.wait()
+
+
+# ------------------------------------------------------------------ handshake
+
+
+@deflate
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "permessage-deflate; unknown_param",
+        "permessage-deflate; client_max_window_bits=7",
+        "permessage-deflate; server_max_window_bits=16",
+        "permessage-deflate; server_max_window_bits=010",
+        "permessage-deflate; server_max_window_bits",
+        "permessage-deflate; server_no_context_takeover=1",
+        "permessage-deflate; client_no_context_takeover; client_no_context_takeover",
+        "permessage-deflate, permessage-deflate",
+        "permessage-deflate; =broken",
+    ],
+)
+async def test_unacceptable_server_parameters_raise_invalid_extension(
+    engine: str, connect: Any, scripted: Any, answer: str
+) -> None:
+    # §7.1: the client fails the connection on an undefined parameter, an
+    # invalid value, or a repeated one.
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake(extra_headers=[("Sec-WebSocket-Extensions", answer)])
+
+    server = scripted(script)
+    with pytest.raises(InvalidExtension):
+        async with connect(server.url):
+            pass
+    await server.wait()
+
+
+@deflate
+@pytest.mark.parametrize(
+    "answer",
+    [
+        'permessage-deflate; client_max_window_bits="10"',
+        "permessage-deflate ;server_max_window_bits=8; client_no_context_takeover",
+    ],
+)
+async def test_acceptable_server_parameters(
+    engine: str, connect: Any, scripted: Any, answer: str
+) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake(extra_headers=[("Sec-WebSocket-Extensions", answer)])
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with connect(server.url) as ws:
+        assert ws.extensions == [answer]
+        await ws.close()
+    await server.wait()
+
+
+async def _request_headers(connect: Any, scripted: Any, **options: Any) -> dict[str, str]:
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with connect(server.url, **options) as ws:
+        assert ws.extensions == []
+        await ws.close()
+    await server.wait()
+    return server.peers[0].request_headers  # type: ignore[no-any-return]
+
+
+async def test_compression_none_offers_nothing(engine: str, connect: Any, scripted: Any) -> None:
+    headers = await _request_headers(connect, scripted, compression=None)
+    assert "sec-websocket-extensions" not in headers
+
+
+@deflate
+async def test_deflate_is_offered_by_default(engine: str, connect: Any, scripted: Any) -> None:
+    headers = await _request_headers(connect, scripted)
+    offer = headers["sec-websocket-extensions"]
+    assert offer.split(";")[0].strip() == "permessage-deflate"
+
+
+# ------------------------------------------------------------- client frames
+
+
+@deflate
+@pytest.mark.parametrize(
+    ("answer", "takeover", "wbits"),
+    [
+        ("permessage-deflate", True, 15),
+        ("permessage-deflate; client_no_context_takeover", False, 15),
+        ("permessage-deflate; client_max_window_bits=9", True, 9),
+    ],
+)
+async def test_client_messages_are_compressed_as_negotiated(
+    engine: str, connect: Any, scripted: Any, answer: str, takeover: bool, wbits: int
+) -> None:
+    frames: list[ClientFrame] = []
+    block = os.urandom(1000)
+    messages: list[str | bytes] = [block * 3, block * 3, "text " * 100, b"\x00" * 70000]
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake(extra_headers=[("Sec-WebSocket-Extensions", answer)])
+        for _ in messages:
+            got = await peer.read_frame()
+            assert got is not None
+            frames.append(got)
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with connect(server.url) as ws:
+        for message in messages:
+            await ws.send(message)
+        await ws.close()
+    await server.wait()
+    # The 1000-byte blocks repeat 1000 bytes apart: out of reach of a 9-bit
+    # window, so inflating with one proves the client kept to it (§7.1.2.2).
+    shared = zlib.decompressobj(wbits=-wbits)
+    for message, got in zip(messages, frames, strict=True):
+        assert (got.opcode, got.fin, got.rsv) == (1 if isinstance(message, str) else 2, True, RSV1)
+        plain = inflate(got.payload, shared if takeover else None, wbits)
+        assert plain == (message.encode() if isinstance(message, str) else message)
+    assert len(frames[3].payload) < 1000
+    if takeover and wbits == 15:
+        assert len(frames[1].payload) < len(frames[0].payload) // 10
+
+
+@deflate
+async def test_control_frames_are_never_compressed(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    control: list[ClientFrame] = []
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake(extra_headers=ACCEPT)
+        await peer.send(frame(0x9, b"p" * 125))
+        while (got := await peer.read_frame()) is not None:
+            if got.opcode >= 8:
+                control.append(got)
+            if got.opcode == 0x9:
+                await peer.send_frame(0xA, got.payload)
+            if got.opcode == 0x8:
+                await peer.send_frame(0x8, got.payload)
+                break
+
+    server = scripted(script)
+    async with connect(server.url) as ws:
+        await ws.ping(b"q" * 125)
+        await ws.close(1000, "r" * 100)
+    await server.wait()
+    assert {f.opcode for f in control} == {0x8, 0x9, 0xA}
+    assert all(f.rsv == 0 for f in control)
