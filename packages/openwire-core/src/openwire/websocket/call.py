@@ -33,6 +33,8 @@ from openwire.websocket.session import Session
 from openwire.websocket.transport import open_channel
 
 if TYPE_CHECKING:
+    import httpcore
+
     from openwire.client import Client
     from openwire.http.models import Request
 
@@ -93,6 +95,7 @@ class WebSocketCall:
         events = self.client.new_listener()
         events.emit("call_start", request)
         response: Response | None = None
+        owned: httpcore.AsyncNetworkStream | None = None
         try:
             try:
                 with anyio.fail_after(options.handshake_timeout):
@@ -109,31 +112,36 @@ class WebSocketCall:
                     "the HTTP exchange together); check the server or raise the timeout",
                     request=request,
                 ) from None
+            stream = response.extensions["network_stream"]
+            leading = b""
+            if hasattr(stream, "detach"):
+                # The WebSocket owns the socket now; the pool forgets the connection.
+                leading, stream = await stream.detach()
+            owned = stream
+            conn = engine.connect(
+                EngineSettings(
+                    max_frame_size=options.max_frame_size,
+                    max_message_size=options.max_message_size,
+                    subprotocol=result.subprotocol,
+                    extensions=tuple(extensions),
+                )
+            )
         except BaseException as exc:
-            if response is not None:
+            # Every path out of here releases the socket: nobody else owns it yet.
+            if owned is not None:
+                with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                    await owned.aclose()
+            elif response is not None:
                 await _discard(response)
             events.emit("call_failed", request, exc)
             raise
         events.emit("call_end", request)
-        stream = response.extensions["network_stream"]
-        leading = b""
-        if hasattr(stream, "detach"):
-            # The WebSocket owns the socket now; the pool forgets the connection.
-            leading, stream = await stream.detach()
         handshake = Response(
             response.status,
             headers=response.headers,
             request=response.request,
             http_version=response.http_version,
             reason=response.reason,
-        )
-        conn = engine.connect(
-            EngineSettings(
-                max_frame_size=options.max_frame_size,
-                max_message_size=options.max_message_size,
-                subprotocol=result.subprotocol,
-                extensions=tuple(extensions),
-            )
         )
         session = Session(conn, options, events, runtime, engine.name)
         channel = open_channel(
@@ -174,9 +182,10 @@ async def _read_preview(response: Response) -> bytes:
 
 
 async def _discard(response: Response) -> None:
-    with contextlib.suppress(Exception):
-        await response.aclose()
-    stream = response.extensions.get("network_stream")
-    if stream is not None and response.status == 101:
+    with anyio.CancelScope(shield=True):
         with contextlib.suppress(Exception):
-            await stream.aclose()
+            await response.aclose()
+        stream = response.extensions.get("network_stream")
+        if stream is not None and response.status == 101:
+            with contextlib.suppress(Exception):
+                await stream.aclose()

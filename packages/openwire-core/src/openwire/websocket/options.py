@@ -78,6 +78,12 @@ class WebSocketOptions:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("handshake_timeout", "close_timeout", "ping_interval", "pong_timeout"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(
+                    f"{name} must be a positive number of seconds or None, got {value}"
+                )
         for name in ("max_message_size", "max_frame_size"):
             value = getattr(self, name)
             if value is not None and value < 1:
