@@ -112,6 +112,7 @@ async def _openwire(engine: str) -> AsyncIterator[Connector]:
                 ping_interval=None,
                 max_message_size=None,
                 max_frame_size=None,
+                compression=None,  # uncompressed, like every other client here
             ).execute()
             return Connection(ws.send, ws.send, ws.receive, ws.close, _data)
 

@@ -102,7 +102,8 @@ class EngineCodecCases:
 
     def test_capabilities_and_extensions(self) -> None:
         assert set(self.engine.capabilities.backends) == {"asyncio", "trio"}
-        assert self.engine.extension_offers() == []
+        assert self.engine.extension_offers(None) == []
+        assert self.engine.extension_offers("deflate") == []
         assert self.engine.accept_extensions([]) == []
         with pytest.raises(InvalidExtension):
             self.engine.accept_extensions(["permessage-deflate"])

@@ -18,7 +18,8 @@ class TestAiohttpEngine(EngineCodecCases):
         # aiohttp is asyncio-only; the core refuses trio before connecting.
         assert self.engine.capabilities.backends == ("asyncio",)
         assert self.engine.capabilities.extensions == ()
-        assert self.engine.extension_offers() == []
+        assert self.engine.extension_offers(None) == []
+        assert self.engine.extension_offers("deflate") == []
         assert self.engine.accept_extensions([]) == []
         with pytest.raises(InvalidExtension):
             self.engine.accept_extensions(["permessage-deflate"])

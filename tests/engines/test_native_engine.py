@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import tracemalloc
+import zlib
 
+import pytest
+from openwire.errors import InvalidExtension, PayloadTooBig, ProtocolError
+from openwire.websocket import deflate
 from openwire.websocket.codec import FrameCodec
-from openwire.websocket.engine import Message
+from openwire.websocket.deflate import DeflateParameters, PerMessageDeflate
+from openwire.websocket.engine import EngineSettings, Message, Ping
 from openwire.websocket.masking import IMPLEMENTATION, apply_mask
 from openwire.websocket.native import NativeEngine
 
@@ -14,6 +20,18 @@ from tests.engines.codec_cases import EngineCodecCases, frame, parse_client_fram
 
 class TestNativeEngine(EngineCodecCases):
     engine = NativeEngine()
+
+    def test_capabilities_and_extensions(self) -> None:
+        assert self.engine.capabilities.extensions == ("permessage-deflate",)
+        assert self.engine.extension_offers(None) == []
+        assert self.engine.extension_offers("deflate") == [
+            "permessage-deflate; client_max_window_bits"
+        ]
+        assert self.engine.accept_extensions([]) == []
+        answer = ["permessage-deflate; server_max_window_bits=12"]
+        assert self.engine.accept_extensions(answer) == answer
+        with pytest.raises(InvalidExtension):
+            self.engine.accept_extensions(["x-unknown"])
 
     def test_invalid_utf8_fails_before_the_frame_completes(self) -> None:
         conn = self.connect()
@@ -58,3 +76,183 @@ def test_every_encoded_frame_has_a_fresh_key() -> None:
     codec = FrameCodec(None, None)
     keys = {parse_client_frame(codec.encode_message(b"x"))[1] for _ in range(500)}
     assert len(keys) == 500
+
+
+# ------------------------------------------------------- permessage-deflate
+
+
+TAIL = b"\x00\x00\xff\xff"
+
+
+def _compress(data: bytes, compressor: zlib._Compress | None = None) -> bytes:
+    c = compressor or zlib.compressobj(wbits=-15)
+    return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+def _deflate_codec(
+    max_message_size: int | None = 1 << 20, extension: str = "permessage-deflate"
+) -> FrameCodec:
+    conn = NativeEngine().connect(
+        EngineSettings(max_message_size, max_message_size, extensions=(extension,))
+    )
+    assert isinstance(conn, FrameCodec)
+    return conn
+
+
+def test_no_extension_means_no_deflate_state() -> None:
+    conn = NativeEngine().connect(EngineSettings(None, None))
+    assert isinstance(conn, FrameCodec)
+    assert conn._deflate is None
+    assert conn.encode_message(b"x" * 1000)[0] == 0x82
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("permessage-deflate", DeflateParameters()),
+        (
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+            DeflateParameters(server_no_context_takeover=True, client_no_context_takeover=True),
+        ),
+        (
+            'permessage-deflate; server_max_window_bits=9; client_max_window_bits="12"',
+            DeflateParameters(server_max_window_bits=9, client_max_window_bits=12),
+        ),
+    ],
+)
+def test_negotiate_reads_the_rfc_parameters(answer: str, expected: DeflateParameters) -> None:
+    assert deflate.negotiate([answer]) == expected
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "permessage-deflate; foo=1",
+        "permessage-deflate; client_max_window_bits=7",
+        "permessage-deflate; client_max_window_bits",
+        "permessage-deflate; server_max_window_bits=1a",
+        "permessage-deflate; client_no_context_takeover=yes",
+        "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+        "permessage-deflate; server_max_window_bits=9; server_max_window_bits=10",
+        "permessage-deflate, x-other",
+        "permessage-deflate; ",
+        'permessage-deflate; client_max_window_bits="10',
+    ],
+)
+def test_negotiate_refuses_what_rfc_7692_refuses(answer: str) -> None:
+    with pytest.raises(InvalidExtension):
+        deflate.negotiate([answer])
+
+
+def test_compressed_text_and_binary_are_inflated() -> None:
+    conn = _deflate_codec()
+    c = zlib.compressobj(wbits=-15)
+    text = "héllo " * 100
+    data = (
+        frame(1, _compress(text.encode(), c), rsv=4)
+        + frame(2, _compress(b"\x00" * 5000, c), rsv=4)
+        + frame(1, b"plain")
+    )
+    assert [e.data for e in conn.receive_data(data)] == [text, b"\x00" * 5000, "plain"]
+
+
+def test_compressed_fragments_arriving_in_small_chunks() -> None:
+    conn = _deflate_codec()
+    text = "a€𝄞é" * 3000
+    wire = _compress(text.encode())
+    data = (
+        frame(1, wire[:100], fin=False, rsv=4)
+        + frame(9, b"ping")
+        + frame(0, wire[100:1000], fin=False)
+        + frame(0, wire[1000:])
+    )
+    events = []
+    for i in range(0, len(data), 7):
+        events += conn.receive_data(data[i : i + 7])
+    assert events == [Ping(b"ping"), Message(text, events[1].opcode)]
+    assert conn._pending == [] and not conn._compressed
+
+
+def test_invalid_utf8_inside_compressed_fragments_fails_early() -> None:
+    conn = _deflate_codec()
+    wire = _compress(b"ok \xff" + os.urandom(5000).hex().encode())
+    first = frame(1, wire[: len(wire) // 2], fin=False, rsv=4)
+    with pytest.raises(ProtocolError) as info:
+        conn.receive_data(first)
+    assert info.value.close_code == 1007
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (frame(0, b"x", rsv=4), 1002),
+        (frame(1, b"x", fin=False) + frame(0, b"x", rsv=4), 1002),
+        (frame(9, b"x", rsv=4), 1002),
+        (frame(1, b"x", rsv=6), 1002),
+        (frame(2, b"\xff\xff", rsv=4), 1007),
+    ],
+)
+def test_deflate_framing_errors(data: bytes, code: int) -> None:
+    with pytest.raises(ProtocolError) as info:
+        _deflate_codec().receive_data(data)
+    assert info.value.close_code == code
+
+
+def test_decompression_bomb_stops_at_the_limit() -> None:
+    bomb = frame(2, _compress(bytes(64 << 20)), rsv=4)  # 64 MiB of zeros, ~64 KiB
+    conn = _deflate_codec(max_message_size=1 << 20)
+    tracemalloc.start()
+    try:
+        with pytest.raises(PayloadTooBig):
+            conn.receive_data(bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"inflating a bomb allocated {peak} bytes"
+
+
+def test_limit_counts_inflated_bytes_across_fragments() -> None:
+    wire = _compress(bytes(3000))
+    data = frame(2, wire[:5], fin=False, rsv=4) + frame(0, wire[5:])
+    with pytest.raises(PayloadTooBig):
+        _deflate_codec(max_message_size=2999).receive_data(data)
+    assert _deflate_codec(max_message_size=3000).receive_data(data)[0].data == bytes(3000)
+
+
+def test_server_no_context_takeover_resets_the_inflater() -> None:
+    pmd = PerMessageDeflate(DeflateParameters(server_no_context_takeover=True), None)
+    assert pmd.decompress(_compress(b"abc" * 100), True) == b"abc" * 100
+    assert pmd._decoder is None
+
+
+def test_sent_messages_are_compressed_with_context_takeover() -> None:
+    conn = _deflate_codec()
+    d = zlib.decompressobj(wbits=-15)
+    message = os.urandom(500) * 2
+    sizes = []
+    for _ in range(3):
+        first, _, payload = parse_client_frame(conn.encode_message(message))
+        assert first == 0xC2  # FIN, RSV1, binary
+        assert d.decompress(payload + TAIL) == message
+        sizes.append(len(payload))
+    assert sizes[1] < sizes[0] // 10
+
+
+def test_client_no_context_takeover_makes_each_message_self_contained() -> None:
+    conn = _deflate_codec(extension="permessage-deflate; client_no_context_takeover")
+    for _ in range(2):
+        _, _, payload = parse_client_frame(conn.encode_message("text " * 100))
+        assert zlib.decompressobj(wbits=-15).decompress(payload + TAIL) == b"text " * 100
+
+
+def test_short_messages_and_control_frames_are_sent_uncompressed() -> None:
+    conn = _deflate_codec()
+    short = "x" * (deflate.MIN_COMPRESS_SIZE - 1)
+    assert parse_client_frame(conn.encode_message(short))[0] == 0x81
+    assert parse_client_frame(conn.encode_message(short + "x"))[0] == 0xC1
+    assert parse_client_frame(conn.encode_ping(b"p" * 125))[0] == 0x89
+
+
+def test_an_8_bit_client_window_means_no_compression() -> None:
+    conn = _deflate_codec(extension="permessage-deflate; client_max_window_bits=8")
+    assert parse_client_frame(conn.encode_message(b"x" * 1000))[0] == 0x82

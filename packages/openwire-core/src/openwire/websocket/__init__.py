@@ -7,6 +7,7 @@ Module map (read in this order):
 - ``frames``     opcodes, close codes, close-payload rules (§5, §7.4)
 - ``engine``     the WebSocketEngine contract between the core and engines
 - ``codec``      the native engine's sans-I/O frame codec; ``masking`` (§5.3)
+- ``deflate``    permessage-deflate (RFC 7692): offer, parameters, bounded inflate
 - ``native``     the native engine, registered as a plugin
 - ``session``    every runtime decision: queues, heartbeat, close, events
 - ``transport``  moving bytes between the socket and the session
