@@ -30,8 +30,9 @@ With permessage-deflate negotiated (RFC 7692), a message whose first frame
 has RSV1 set is compressed. Those frames always take the loop's slower branch
 (RSV1 is one of its triggers), are inflated as each frame completes, bounded
 by ``max_message_size``, and text is UTF-8-checked per inflated frame; the
-branch uncompressed frames take is unchanged, so a session without deflate
-pays nothing for it.
+branch uncompressed frames take is unchanged, and compressing on send lives
+in :class:`DeflateFrameCodec`, so a session without deflate pays nothing for
+it.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from openwire.websocket.frames import CloseCode, Opcode, build_close_payload
 from openwire.websocket.gate import header_error
 from openwire.websocket.masking import apply_mask
 
-__all__ = ["FrameCodec"]
+__all__ = ["DeflateFrameCodec", "FrameCodec"]
 
 _U16 = Struct("!H")
 _U64 = Struct("!Q")
@@ -75,7 +76,8 @@ class FrameCodec:
     ``max_frame_size`` and ``max_message_size`` (``None`` = unlimited) are
     checked against the lengths announced in frame headers, before payloads
     are buffered (RFC 6455 §10.4). ``deflate`` is the negotiated
-    permessage-deflate state, if any; it also bounds inflated messages.
+    permessage-deflate state, if any (inflated messages are bounded by it);
+    :class:`DeflateFrameCodec` passes it and compresses what it sends.
     """
 
     __slots__ = (
@@ -353,22 +355,9 @@ class FrameCodec:
     # ----------------------------------------------------------------- output
 
     def encode_message(self, data: str | bytes) -> bytes:
-        if self._deflate is not None:
-            return self._encode_deflated(data)
         if isinstance(data, str):
             return self._frame(0x81, data.encode("utf-8"))
         return self._frame(0x82, data)
-
-    def _encode_deflated(self, data: str | bytes) -> bytes:
-        """A data message, compressed with RSV1 set unless it is short (RFC 7692 §6)."""
-        assert self._deflate is not None
-        if isinstance(data, str):
-            first, payload = 0x81, data.encode("utf-8")
-        else:
-            first, payload = 0x82, data
-        if len(payload) < self._deflate.min_size:
-            return self._frame(first, payload)
-        return self._frame(first | 0x40, self._deflate.compress(payload))
 
     def encode_ping(self, payload: bytes) -> bytes:
         return self._frame(0x89, payload)
@@ -401,3 +390,33 @@ class FrameCodec:
         if not isinstance(payload, bytes):
             payload = bytes(payload)
         return header + key + apply_mask(payload, key)
+
+
+class DeflateFrameCodec(FrameCodec):
+    """The codec once permessage-deflate is negotiated: it also compresses what it sends.
+
+    A subclass rather than a branch in :meth:`FrameCodec.encode_message`, so
+    a connection without the extension does not test for it on every send.
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        max_frame_size: int | None,
+        max_message_size: int | None,
+        deflate: PerMessageDeflate,
+    ) -> None:
+        super().__init__(max_frame_size, max_message_size, deflate)
+
+    def encode_message(self, data: str | bytes) -> bytes:
+        """A data message, compressed with RSV1 set unless it is short (RFC 7692 §6)."""
+        deflate = self._deflate
+        assert deflate is not None
+        if isinstance(data, str):
+            first, payload = 0x81, data.encode("utf-8")
+        else:
+            first, payload = 0x82, data
+        if len(payload) < deflate.min_size:
+            return self._frame(first, payload)
+        return self._frame(first | 0x40, deflate.compress(payload))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from openwire.plugins.hookspecs import hookimpl
 from openwire.websocket import deflate
-from openwire.websocket.codec import FrameCodec
+from openwire.websocket.codec import DeflateFrameCodec, FrameCodec
 from openwire.websocket.engine import EngineCapabilities, EngineConnection, EngineSettings
 
 __all__ = ["NativeEngine", "openwire_websocket_engines"]
@@ -32,9 +32,10 @@ class NativeEngine:
 
     def connect(self, settings: EngineSettings) -> EngineConnection:
         params = deflate.negotiate(settings.extensions)
-        limit = settings.max_message_size
-        pmd = None if params is None else deflate.PerMessageDeflate(params, limit)
-        return FrameCodec(settings.max_frame_size, limit, pmd)
+        if params is None:
+            return FrameCodec(settings.max_frame_size, settings.max_message_size)
+        pmd = deflate.PerMessageDeflate(params, settings.max_message_size)
+        return DeflateFrameCodec(settings.max_frame_size, settings.max_message_size, pmd)
 
 
 @hookimpl
