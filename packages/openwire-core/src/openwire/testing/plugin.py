@@ -41,6 +41,7 @@ __all__ = ["ConnectFactory"]
 
 BACKENDS = ("asyncio", "trio")
 _results: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+_xfail_reasons: dict[tuple[str, str], int] = defaultdict(int)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -126,6 +127,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         if hasattr(report, "wasxfail"):
             outcome = "xfail"
+            _xfail_reasons[(engine, str(report.wasxfail))] += 1
         else:
             outcome = "passed" if report.outcome == "passed" else "failed"
         _results[(engine, _sections[report.nodeid])][outcome] += 1
@@ -149,6 +151,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                 f"{counts.get('xfail', 0)}".ljust(width)
             )
         tr.write_line(section.ljust(10) + "".join(cells))
+    if _xfail_reasons:
+        tr.write_line("")
+        tr.write_line("expected failures, by engine and reason:")
+        for (engine, reason), count in sorted(_xfail_reasons.items()):
+            tr.write_line(f"  {engine}: {count} x {reason}")
 
 
 def _section_label(section: str) -> str:
