@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import tracemalloc
+import zlib
+
 import pytest
 from openwire.errors import InvalidExtension, PayloadTooBig, ProtocolError
-from openwire.websocket.engine import Close, EngineConnection, Message, Ping
+from openwire.websocket import deflate
+from openwire.websocket.engine import Close, EngineConnection, EngineSettings, Message, Ping
 from openwire.websocket.frames import Opcode
-from openwire_aiohttp import AiohttpConnection, AiohttpEngine, connection
+from openwire_aiohttp import (
+    AiohttpConnection,
+    AiohttpDeflateConnection,
+    AiohttpEngine,
+    connection,
+)
 
 from tests.engines.codec_cases import EngineCodecCases, MiB, frame, parse_client_frame
 
@@ -17,13 +27,20 @@ class TestAiohttpEngine(EngineCodecCases):
     def test_capabilities_and_extensions(self) -> None:
         # aiohttp is asyncio-only; the core refuses trio before connecting.
         assert self.engine.capabilities.backends == ("asyncio",)
-        assert self.engine.capabilities.extensions == ()
+        assert self.engine.capabilities.extensions == ("permessage-deflate",)
         assert self.engine.extension_offers(None) == []
-        assert self.engine.extension_offers("deflate") == []
+        assert self.engine.extension_offers("deflate") == [deflate.OFFER]
         assert self.engine.accept_extensions([]) == []
+        answer = ["permessage-deflate; server_max_window_bits=12"]
+        assert self.engine.accept_extensions(answer) == answer
         with pytest.raises(InvalidExtension):
-            self.engine.accept_extensions(["permessage-deflate"])
-        assert isinstance(self.connect(), EngineConnection)
+            self.engine.accept_extensions(["x-webkit-deflate-frame"])
+        with pytest.raises(InvalidExtension):
+            self.engine.accept_extensions(["permessage-deflate; client_max_window_bits"])
+        conn = self.connect()
+        assert isinstance(conn, EngineConnection)
+        assert type(conn) is AiohttpConnection
+        assert conn._deflate is None
 
     def test_invalid_utf8_in_unfragmented_text_fails_when_it_completes(self) -> None:
         # aiohttp decodes a whole message at once (documented difference).
@@ -142,3 +159,178 @@ class TestAiohttpEngine(EngineCodecCases):
         with pytest.raises(ProtocolError) as info:
             conn.receive_data(frame(2, b"x"))
         assert info.value.close_code == 1011
+
+
+# ------------------------------------------------------- permessage-deflate
+
+
+TAIL = b"\x00\x00\xff\xff"
+
+
+def _compress(data: bytes, compressor: zlib._Compress | None = None) -> bytes:
+    c = compressor or zlib.compressobj(wbits=-15)
+    return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+def _deflate_conn(
+    max_message_size: int | None = 1 << 20, extension: str = "permessage-deflate"
+) -> AiohttpDeflateConnection:
+    conn = AiohttpEngine().connect(
+        EngineSettings(max_message_size, max_message_size, extensions=(extension,))
+    )
+    assert isinstance(conn, AiohttpDeflateConnection)
+    return conn
+
+
+def test_no_extension_means_uncompressed_sends() -> None:
+    conn = AiohttpEngine().connect(EngineSettings(None, None))
+    assert conn.encode_message(b"x" * 1000)[0] == 0x82
+
+
+def test_compressed_and_plain_messages_interleave_with_context_takeover() -> None:
+    conn = _deflate_conn()
+    c = zlib.compressobj(wbits=-15)
+    text = "héllo " * 100
+    data = (
+        frame(1, _compress(text.encode(), c), rsv=4)
+        + frame(1, b"plain")
+        + frame(2, _compress(b"\x00" * 5000, c), rsv=4)
+        + frame(9, b"p")
+        + frame(2, _compress(text.encode(), c), rsv=4)
+    )
+    assert conn.receive_data(data) == [
+        Message(text, Opcode.TEXT),
+        Message("plain", Opcode.TEXT),
+        Message(b"\x00" * 5000, Opcode.BINARY),
+        Ping(b"p"),
+        Message(text.encode(), Opcode.BINARY),
+    ]
+
+
+@pytest.mark.parametrize("step", [1, 7, 1000])
+def test_compressed_fragments_arriving_in_chunks(step: int) -> None:
+    conn = _deflate_conn()
+    text = "a€𝄞é" * 3000
+    wire = _compress(text.encode())
+    data = (
+        frame(1, wire[:100], fin=False, rsv=4)
+        + frame(9, b"ping")
+        + frame(0, wire[100:1000], fin=False)
+        + frame(8, b"\x03\xe8")
+        + frame(0, wire[1000:])
+        + frame(2, b"after")
+    )
+    events = []
+    for i in range(0, len(data), step):
+        events += conn.receive_data(data[i : i + step])
+    assert events == [
+        Ping(b"ping"),
+        Close(b"\x03\xe8"),
+        Message(text, Opcode.TEXT),
+        Message(b"after", Opcode.BINARY),
+    ]
+    assert not conn._inflating and not conn._skip_inflate
+
+
+def test_invalid_utf8_inside_compressed_fragments_fails_early() -> None:
+    conn = _deflate_conn()
+    wire = _compress(b"ok \xff" + os.urandom(5000).hex().encode())
+    with pytest.raises(ProtocolError) as info:
+        conn.receive_data(frame(1, wire[: len(wire) // 2], fin=False, rsv=4))
+    assert info.value.close_code == 1007
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        pytest.param(frame(0, b"x", rsv=4), 1002, id="rsv1-continuation-alone"),
+        pytest.param(
+            frame(1, b"x", fin=False) + frame(0, b"x", rsv=4), 1002, id="rsv1-continuation"
+        ),
+        pytest.param(frame(9, b"x", rsv=4), 1002, id="rsv1-control"),
+        pytest.param(frame(1, b"x", rsv=6), 1002, id="rsv2"),
+        pytest.param(frame(2, b"\xff\xff", rsv=4), 1007, id="invalid-deflate"),
+        pytest.param(frame(1, _compress(b"\xff"), rsv=4), 1007, id="invalid-utf8"),
+    ],
+)
+def test_deflate_framing_errors_match_native(data: bytes, code: int) -> None:
+    with pytest.raises(ProtocolError) as info:
+        _deflate_conn().receive_data(data)
+    assert info.value.close_code == code
+
+
+def test_rsv1_without_deflate_is_1002() -> None:
+    with pytest.raises(ProtocolError) as info:
+        AiohttpEngine().connect(EngineSettings(None, None)).receive_data(
+            frame(2, _compress(b"x" * 200), rsv=4)
+        )
+    assert info.value.close_code == 1002
+
+
+@pytest.mark.parametrize("step", [None, 4096])
+def test_decompression_bomb_stops_at_the_limit(step: int | None) -> None:
+    bomb = frame(2, _compress(bytes(64 << 20)), rsv=4)  # 64 MiB of zeros, ~64 KiB
+    conn = _deflate_conn(max_message_size=1 << 20)
+    chunks = [bomb] if step is None else [bomb[i : i + step] for i in range(0, len(bomb), step)]
+
+    def feed_all() -> None:
+        for chunk in chunks:
+            conn.receive_data(chunk)
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(PayloadTooBig) as info:
+            feed_all()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.value.close_code == 1009
+    assert peak < 4 << 20, f"inflating a bomb allocated {peak} bytes"
+
+
+def test_limit_counts_inflated_bytes_across_fragments() -> None:
+    wire = _compress(bytes(3000))
+    data = frame(2, wire[:5], fin=False, rsv=4) + frame(0, wire[5:])
+    with pytest.raises(PayloadTooBig):
+        _deflate_conn(max_message_size=2999).receive_data(data)
+    assert _deflate_conn(max_message_size=3000).receive_data(data) == [
+        Message(bytes(3000), Opcode.BINARY)
+    ]
+
+
+def test_server_no_context_takeover_with_final_blocks() -> None:
+    # A server without context takeover may end each message's stream with
+    # BFINAL; the inflater must start afresh for the next one.
+    conn = _deflate_conn(extension="permessage-deflate; server_no_context_takeover")
+    for _ in range(3):
+        c = zlib.compressobj(wbits=-15)
+        wire = c.compress(b"abc" * 100) + c.flush(zlib.Z_FINISH)
+        assert conn.receive_data(frame(1, wire, rsv=4)) == [Message("abc" * 100, Opcode.TEXT)]
+
+
+def test_sent_messages_are_compressed_with_context_takeover() -> None:
+    conn = _deflate_conn()
+    d = zlib.decompressobj(wbits=-15)
+    message = os.urandom(500) * 2
+    sizes = []
+    for _ in range(3):
+        first, _, payload = parse_client_frame(conn.encode_message(message))
+        assert first == 0xC2  # FIN, RSV1, binary
+        assert d.decompress(payload + TAIL) == message
+        sizes.append(len(payload))
+    assert sizes[1] < sizes[0] // 10
+
+
+def test_client_no_context_takeover_makes_each_message_self_contained() -> None:
+    conn = _deflate_conn(extension="permessage-deflate; client_no_context_takeover")
+    for _ in range(2):
+        _, _, payload = parse_client_frame(conn.encode_message("text " * 100))
+        assert zlib.decompressobj(wbits=-15).decompress(payload + TAIL) == b"text " * 100
+
+
+def test_short_messages_and_control_frames_are_sent_uncompressed() -> None:
+    conn = _deflate_conn()
+    short = "x" * (deflate.MIN_COMPRESS_SIZE - 1)
+    assert parse_client_frame(conn.encode_message(short))[0] == 0x81
+    assert parse_client_frame(conn.encode_message(short + "x"))[0] == 0xC1
+    assert parse_client_frame(conn.encode_ping(b"p" * 125))[0] == 0x89

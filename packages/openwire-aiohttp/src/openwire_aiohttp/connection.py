@@ -21,6 +21,17 @@ things, so each chunk takes two passes:
 
 Bytes the reader receives have always been validated: an incomplete header or
 Close frame at the end of a chunk is held back and completed by the next one.
+
+With permessage-deflate negotiated (RFC 7692), compressed messages are cut out
+of the stream too, and inflated by the core's
+:class:`~openwire.websocket.deflate.PerMessageDeflate` rather than by the
+reader. aiohttp's inflater buffers a whole compressed message before it
+starts, reports invalid deflate data as an unexpected exception rather than
+1007, and keeps its window across messages whatever the server negotiated;
+the core's inflates each piece as it arrives, bounded by ``max_message_size``,
+with the native engine's close codes. Compressed frames always take the
+header walk's slow branch already (RSV1 or a fragment in progress), so a
+connection without the extension does no extra work per frame.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ from aiohttp._websocket.helpers import websocket_mask
 from aiohttp._websocket.models import WebSocketError, WSMsgType
 from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
 from openwire.errors import PayloadTooBig, ProtocolError
+from openwire.websocket.deflate import PerMessageDeflate
 from openwire.websocket.engine import Close, EngineEvent, Message, Ping, Pong
 from openwire.websocket.frames import CloseCode, Opcode, build_close_payload
 from openwire.websocket.gate import header_error
@@ -42,7 +54,7 @@ from openwire.websocket.gate import header_error
 if TYPE_CHECKING:
     from aiohttp.base_protocol import BaseProtocol
 
-__all__ = ["AiohttpConnection"]
+__all__ = ["AiohttpConnection", "AiohttpDeflateConnection"]
 
 _U16 = Struct("!H")
 _U64 = Struct("!Q")
@@ -106,6 +118,14 @@ def _new_reader(queue: WebSocketDataQueue) -> WebSocketReader:
 _STALLS = hasattr(_new_queue(), "_stalled_reader")
 
 
+def _utf8_error(exc: UnicodeDecodeError) -> ProtocolError:
+    return ProtocolError(
+        f"received a text message that is not valid UTF-8 ({exc.reason}); "
+        "text frames must carry UTF-8 (RFC 6455 §5.6, §8.1)",
+        close_code=CloseCode.INVALID_FRAME_PAYLOAD_DATA,
+    )
+
+
 def _reader_error(exc: BaseException | None) -> ProtocolError:
     """Turn what aiohttp's reader reported into the openwire error with its code."""
     if isinstance(exc, WebSocketError):
@@ -128,14 +148,21 @@ class AiohttpConnection:
 
     ``max_frame_size`` and ``max_message_size`` (``None`` = unlimited) are
     checked against the lengths announced in frame headers, before payloads
-    are buffered (RFC 6455 §10.4).
+    are buffered (RFC 6455 §10.4). ``deflate`` is the negotiated
+    permessage-deflate state, if any; :class:`AiohttpDeflateConnection`
+    passes it and compresses what it sends.
     """
 
     __slots__ = (
+        "_deflate",
         "_error",
         "_frag",
         "_frag_size",
         "_held",
+        "_inflate_text",
+        "_inflated",
+        "_inflated_text",
+        "_inflating",
         "_items",
         "_key_pos",
         "_keys",
@@ -145,12 +172,20 @@ class AiohttpConnection:
         "_queue",
         "_reader",
         "_skip",
+        "_skip_fin",
+        "_skip_inflate",
         "_skip_text",
         "_utf8",
         "_watch_stall",
     )
 
-    def __init__(self, max_frame_size: int | None, max_message_size: int | None) -> None:
+    def __init__(
+        self,
+        max_frame_size: int | None,
+        max_message_size: int | None,
+        deflate: PerMessageDeflate | None = None,
+    ) -> None:
+        self._deflate = deflate
         self._max_frame = _UNLIMITED if max_frame_size is None else max_frame_size
         self._max_message = _UNLIMITED if max_message_size is None else max_message_size
         # The bound for the common case, an unfragmented data frame, which is
@@ -178,6 +213,16 @@ class AiohttpConnection:
         self._error: ProtocolError | None = None
         self._keys = b""
         self._key_pos = _KEY_POOL
+        # The compressed message in progress: its opcode (0 if none), the
+        # UTF-8 decoder of a text one and what has been inflated so far.
+        # _skip_inflate: the payload still to come (_skip) is compressed and
+        # goes to the inflater, not the reader; _skip_fin: it ends the message.
+        self._inflating = 0
+        self._inflate_text: codecs.IncrementalDecoder | None = None
+        self._inflated: list[bytes] = []
+        self._inflated_text: list[str] = []
+        self._skip_inflate = False
+        self._skip_fin = False
 
     # ------------------------------------------------------------------ input
 
@@ -185,8 +230,19 @@ class AiohttpConnection:
         events: list[EngineEvent] = []
         try:
             skip = self._skip
+            fed = 0  # buf[:fed] went to the reader (or was cut out)
             if skip:
-                if skip >= len(data):
+                if self._skip_inflate:
+                    if skip >= len(data):
+                        self._skip = skip - len(data)
+                        if not self._skip:
+                            self._skip_inflate = False
+                        self._inflate(data, not self._skip and self._skip_fin, events)
+                        return events
+                    self._skip_inflate = False
+                    self._inflate(data[:skip], self._skip_fin, events)
+                    fed = skip
+                elif skip >= len(data):
                     self._skip = skip - len(data)
                     if self._skip_text:
                         self._validate(data)
@@ -208,7 +264,6 @@ class AiohttpConnection:
                 buf = data
                 pos = 0
             end = len(buf)
-            fed = 0  # buf[:fed] went to the reader (or was cut out as a Close)
             failure: ProtocolError | None = None
             max_single = self._max_single
             frag = self._frag
@@ -245,6 +300,26 @@ class AiohttpConnection:
                         failure = exc
                         break
                     frag = self._frag
+                    if b0 & 0x40 or (self._inflating and not b0 & 0x08):
+                        # A frame of a compressed message: inflated here, as
+                        # its bytes arrive, and never given to the reader.
+                        if pos > fed:
+                            self._feed(buf[fed:pos], events)
+                        if b0 & 0x0F:
+                            self._start_inflate(b0 & 0x0F)
+                        start = pos + header
+                        stop = start + length
+                        if stop > end:
+                            self._skip = stop - end
+                            self._skip_inflate = True
+                            self._skip_fin = bool(b0 & 0x80)
+                            if start < end:
+                                self._inflate(buf[start:], False, events)
+                            pos = fed = end
+                            break
+                        self._inflate(buf[start:stop], bool(b0 & 0x80), events)
+                        pos = fed = stop
+                        continue
                     if b0 == 0x88:
                         stop = pos + header + length
                         if stop > end:
@@ -305,6 +380,7 @@ class AiohttpConnection:
         self._max_single = -1
         self._skip = 0
         self._skip_text = False
+        self._skip_inflate = False
         self._held = b""
 
     def _validate(self, chunk: bytes) -> None:
@@ -320,11 +396,51 @@ class AiohttpConnection:
         try:
             self._utf8.decode(chunk)
         except UnicodeDecodeError as exc:
-            raise ProtocolError(
-                f"received a text message that is not valid UTF-8 ({exc.reason}); "
-                "text frames must carry UTF-8 (RFC 6455 §5.6, §8.1)",
-                close_code=CloseCode.INVALID_FRAME_PAYLOAD_DATA,
-            ) from None
+            raise _utf8_error(exc) from None
+
+    def _start_inflate(self, opcode: int) -> None:
+        self._inflating = opcode
+        self._inflate_text = _Utf8Decoder() if opcode == 1 else None
+        self._inflated = []
+        self._inflated_text = []
+
+    def _inflate(self, chunk: bytes, final: bool, events: list[EngineEvent]) -> None:
+        """Inflate the next piece of the compressed message; ``final`` ends the message.
+
+        Pieces are whatever part of a frame a chunk holds, so a compressed
+        frame is never buffered whole, and text is UTF-8-checked as it
+        inflates: invalid text fails as early as with the native engine.
+        """
+        assert self._deflate is not None
+        data = self._deflate.decompress(chunk, final)
+        decoder = self._inflate_text
+        if not final:
+            if decoder is None:
+                self._inflated.append(data)
+            else:
+                try:
+                    self._inflated_text.append(decoder.decode(data))
+                except UnicodeDecodeError as exc:
+                    raise _utf8_error(exc) from None
+            return
+        if decoder is None:
+            if self._inflated:
+                self._inflated.append(data)
+                data = b"".join(self._inflated)
+                self._inflated = []
+            events.append(_new(Message, (data, _BINARY)))
+        else:
+            try:
+                text = decoder.decode(data, True)
+            except UnicodeDecodeError as exc:
+                raise _utf8_error(exc) from None
+            if self._inflated_text:
+                self._inflated_text.append(text)
+                text = "".join(self._inflated_text)
+                self._inflated_text = []
+            self._inflate_text = None
+            events.append(_new(Message, (text, _TEXT)))
+        self._inflating = 0
 
     def _end_text_frame(self) -> None:
         self._skip_text = False
@@ -382,7 +498,14 @@ class AiohttpConnection:
             )
         opcode = b0 & 0x0F
         error = header_error(
-            b0, b1, length, bool(self._frag), self._frag_size, self._max_frame, self._max_message
+            b0,
+            b1,
+            length,
+            bool(self._frag),
+            self._frag_size,
+            self._max_frame,
+            self._max_message,
+            self._deflate is not None,
         )
         if error is not None:
             raise error
@@ -393,7 +516,8 @@ class AiohttpConnection:
             self._frag = 0
             self._frag_size = 0
         else:
-            if opcode == 1:
+            if opcode == 1 and not b0 & 0x40:
+                # Compressed text is checked once inflated (_inflate).
                 self._utf8 = _Utf8Decoder()
             self._frag = opcode or self._frag
             self._frag_size = size
@@ -430,3 +554,33 @@ class AiohttpConnection:
         if n < 65536:
             return _PACK_MEDIUM(first, 0xFE, n, key) + masked
         return _PACK_LONG(first, 0xFF, n, key) + masked
+
+
+class AiohttpDeflateConnection(AiohttpConnection):
+    """The codec once permessage-deflate is negotiated: it also compresses what it sends.
+
+    A subclass rather than a branch in :meth:`AiohttpConnection.encode_message`,
+    so a connection without the extension does not test for it on every send.
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        max_frame_size: int | None,
+        max_message_size: int | None,
+        deflate: PerMessageDeflate,
+    ) -> None:
+        super().__init__(max_frame_size, max_message_size, deflate)
+
+    def encode_message(self, data: str | bytes) -> bytes:
+        """A data message, compressed with RSV1 set unless it is short (RFC 7692 §6)."""
+        deflate = self._deflate
+        assert deflate is not None
+        if isinstance(data, str):
+            first, payload = 0x81, data.encode("utf-8")
+        else:
+            first, payload = 0x82, data
+        if len(payload) < deflate.min_size:
+            return self._frame(first, payload)
+        return self._frame(first | 0x40, deflate.compress(payload))

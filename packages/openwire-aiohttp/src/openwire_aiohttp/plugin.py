@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from openwire.errors import InvalidExtension
 from openwire.plugins.hookspecs import hookimpl
+from openwire.websocket import deflate
 from openwire.websocket.engine import EngineCapabilities, EngineConnection, EngineSettings
 
-from openwire_aiohttp.connection import AiohttpConnection
+from openwire_aiohttp.connection import AiohttpConnection, AiohttpDeflateConnection
 
 __all__ = ["AiohttpEngine", "openwire_websocket_engines"]
 
@@ -16,24 +16,28 @@ class AiohttpEngine:
 
     asyncio only: aiohttp is an asyncio library, and declaring it here lets
     the core refuse a trio call before it connects instead of failing later.
-    No extensions are offered; the codec's RSV checks assume none.
+    permessage-deflate (RFC 7692) is negotiated by the core's rules, so both
+    engines accept and refuse the same server answers.
     """
 
     name = "aiohttp"
-    capabilities = EngineCapabilities(extensions=(), backends=("asyncio",))
+    capabilities = EngineCapabilities(extensions=(deflate.NAME,), backends=("asyncio",))
 
     def extension_offers(self, compression: str | None) -> list[str]:
-        return []
+        return [deflate.OFFER] if compression == "deflate" else []
 
     def accept_extensions(self, accepted: list[str]) -> list[str]:
-        if accepted:
-            raise InvalidExtension(
-                f"the server accepted extensions {accepted} but the aiohttp engine offers none"
-            )
-        return []
+        # Raises InvalidExtension for anything RFC 7692 §7.1 tells a client
+        # to refuse; what it accepts is passed back to connect() unchanged.
+        deflate.negotiate(accepted)
+        return list(accepted)
 
     def connect(self, settings: EngineSettings) -> EngineConnection:
-        return AiohttpConnection(settings.max_frame_size, settings.max_message_size)
+        params = deflate.negotiate(settings.extensions)
+        if params is None:
+            return AiohttpConnection(settings.max_frame_size, settings.max_message_size)
+        pmd = deflate.PerMessageDeflate(params, settings.max_message_size)
+        return AiohttpDeflateConnection(settings.max_frame_size, settings.max_message_size, pmd)
 
 
 @hookimpl

@@ -15,14 +15,29 @@ websockets' frame layer does not decode text, so this module does, with one
 incremental UTF-8 decoder per message: a code point split across fragments is
 fine, and invalid UTF-8 is reported as soon as the frame holding it has fully
 arrived (``Frame.parse`` yields whole frames only).
+
+permessage-deflate (RFC 7692) uses websockets' own ``PerMessageDeflate``,
+plugged into ``Frame.parse`` and ``Frame.serialize`` through a thin wrapper.
+The wrapper exists because websockets bounds inflation per *frame* (by the
+``max_size`` given to ``Frame.parse``, which here is ``max_frame_size``),
+while the contract bounds the inflated *message*: it hands websockets the
+room left in the current message, so a fragmented bomb stops at
+``max_message_size`` too. It also maps websockets' "decompression failed" to
+1007, as the native engine reports it. The offer and the §7.1 checks of the
+server's answer are the core's (``openwire.websocket.deflate``), so every
+engine accepts and refuses the same answers. Without the extension,
+``Frame.parse`` gets the same empty extension list as before, so the
+uncompressed path does no extra work.
 """
 
 from __future__ import annotations
 
 import codecs
-from collections.abc import Generator
+import zlib
+from collections.abc import Generator, Sequence
 
-from openwire.errors import InvalidExtension, PayloadTooBig, ProtocolError
+from openwire.errors import PayloadTooBig, ProtocolError
+from openwire.websocket import deflate
 from openwire.websocket.engine import (
     Close,
     EngineCapabilities,
@@ -37,13 +52,18 @@ from openwire.websocket.frames import CloseCode, Opcode, build_close_payload
 from openwire.websocket.gate import HeaderGate
 from websockets.exceptions import PayloadTooBig as WsPayloadTooBig
 from websockets.exceptions import ProtocolError as WsProtocolError
-from websockets.frames import Frame
+from websockets.extensions.base import Extension
+from websockets.extensions.permessage_deflate import PerMessageDeflate
+from websockets.frames import CTRL_OPCODES, Frame
 from websockets.frames import Opcode as WsOpcode
 from websockets.streams import StreamReader
+from websockets.typing import ExtensionName
 
-__all__ = ["WebsocketsConnection", "WebsocketsEngine"]
+__all__ = ["WebsocketsConnection", "WebsocketsDeflateConnection", "WebsocketsEngine"]
 
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+_NO_EXTENSIONS: list[Extension] = []
+_NEVER = 1 << 62
 
 
 def _again(error: ProtocolError) -> ProtocolError:
@@ -61,6 +81,84 @@ def _utf8_error(exc: UnicodeDecodeError) -> ProtocolError:
     )
 
 
+class _MessageBoundedDeflate(Extension):
+    """websockets' ``PerMessageDeflate`` with inflation bounded per message, not per frame.
+
+    websockets checks each frame's inflated size against the ``max_size``
+    ``Frame.parse`` passes down; this passes the room left in the message
+    instead (plus one byte, so "exactly at the limit" stays distinguishable
+    from "past it" and a room of 0 never means websockets' "unlimited").
+    """
+
+    name = ExtensionName(deflate.NAME)
+
+    def __init__(self, params: deflate.DeflateParameters, max_message_size: int | None) -> None:
+        # websockets cannot compress with an 8-bit window (zlib refuses
+        # wbits=-8), so such a session sends uncompressed only, as native
+        # does; 9 is then only a placeholder, with no eager compressor.
+        compress_bits = params.client_max_window_bits
+        self._pmd = PerMessageDeflate(
+            remote_no_context_takeover=params.server_no_context_takeover,
+            local_no_context_takeover=params.client_no_context_takeover or compress_bits == 8,
+            # A 9-bit window also inflates what zlib-based servers produce
+            # when asked for 8 (they silently use 9).
+            remote_max_window_bits=max(params.server_max_window_bits, 9),
+            local_max_window_bits=max(compress_bits, 9),
+            compress_settings={"memLevel": 5},
+        )
+        self._inflate_bits = max(params.server_max_window_bits, 9)
+        self._limit = max_message_size
+        # Inflated bytes of the data message in progress.
+        self._size = 0
+        self.min_size = deflate.MIN_COMPRESS_SIZE if compress_bits > 8 else _NEVER
+
+    def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
+        opcode = frame.opcode
+        if opcode in CTRL_OPCODES:
+            return frame
+        if opcode is not WsOpcode.CONT:
+            self._size = 0
+        limit = self._limit
+        room = None if limit is None else limit - self._size
+        try:
+            decoded = self._pmd.decode(frame, max_size=None if room is None else room + 1)
+        except WsPayloadTooBig:
+            raise self._too_big() from None
+        except WsProtocolError as exc:
+            if isinstance(exc.__cause__, zlib.error):
+                raise ProtocolError(
+                    f"received a compressed message that is not valid deflate data "
+                    f"({exc.__cause__}); failing with 1007 (RFC 7692 §7.2.2, RFC 6455 §7.4.1)",
+                    close_code=CloseCode.INVALID_FRAME_PAYLOAD_DATA,
+                ) from None
+            raise
+        if decoded is frame:
+            # Not compressed: the header gate has bounded it already.
+            return frame
+        size = len(decoded.data)
+        if room is not None and size > room:
+            raise self._too_big()
+        if frame.fin:
+            self._size = 0
+            decoder = getattr(self._pmd, "decoder", None)
+            if decoder is not None and decoder.eof:
+                # The server ended its deflate stream (BFINAL, §7.2.3.4); the
+                # next message starts a new one, as with the native engine.
+                self._pmd.decoder = zlib.decompressobj(wbits=-self._inflate_bits)
+        else:
+            self._size += size
+        return decoded
+
+    def encode(self, frame: Frame) -> Frame:
+        return self._pmd.encode(frame)
+
+    def _too_big(self) -> PayloadTooBig:
+        return PayloadTooBig(
+            f"received a compressed message that inflates past max_message_size "
+            f"({self._limit} bytes); stopped inflating there (RFC 6455 §10.4)"
+        )
+
+
 class WebsocketsConnection:
     """One upgraded connection: a header gate in front of websockets' frame parser."""
 
@@ -75,13 +173,17 @@ class WebsocketsConnection:
         "_text",
     )
 
-    def __init__(self, settings: EngineSettings) -> None:
-        self._gate = HeaderGate(settings.max_frame_size, settings.max_message_size)
+    def __init__(
+        self, settings: EngineSettings, extensions: Sequence[Extension] = _NO_EXTENSIONS
+    ) -> None:
+        self._gate = HeaderGate(
+            settings.max_frame_size, settings.max_message_size, rsv1_allowed=bool(extensions)
+        )
         self._reader = StreamReader()
         self._frames: list[Frame] = []
         # websockets' own limit check stays on as a second line of defence;
         # the gate has already applied the same bound to every header.
-        self._parser = self._parse_frames(settings.max_frame_size)
+        self._parser = self._parse_frames(settings.max_frame_size, extensions)
         next(self._parser)
         # The fragmented data message in progress: its text decoder, or its parts.
         self._decoder: codecs.IncrementalDecoder | None = None
@@ -90,11 +192,15 @@ class WebsocketsConnection:
         # The parser generator is finished after an error, so the first one sticks.
         self._failed: ProtocolError | None = None
 
-    def _parse_frames(self, max_size: int | None) -> Generator[None, None, None]:
+    def _parse_frames(
+        self, max_size: int | None, extensions: Sequence[Extension]
+    ) -> Generator[None, None, None]:
         read_exact = self._reader.read_exact
         frames = self._frames
         while True:
-            frame = yield from Frame.parse(read_exact, mask=False, max_size=max_size, extensions=[])
+            frame = yield from Frame.parse(
+                read_exact, mask=False, max_size=max_size, extensions=extensions
+            )
             frames.append(frame)
 
     def receive_data(self, data: bytes) -> list[EngineEvent]:
@@ -125,6 +231,9 @@ class WebsocketsConnection:
             failure = PayloadTooBig(f"websockets rejected a frame from the server: {exc}")
         except WsProtocolError as exc:
             failure = ProtocolError(f"websockets rejected a frame from the server: {exc}")
+        except ProtocolError as exc:
+            # From the deflate wrapper, already carrying the native close code.
+            failure = exc
         except Exception as exc:
             failure = ProtocolError(
                 f"websockets failed while parsing the server's frames: {exc!r}",
@@ -205,21 +314,49 @@ class WebsocketsConnection:
         return Frame(WsOpcode.CLOSE, payload).serialize(mask=True, extensions=[])
 
 
+class WebsocketsDeflateConnection(WebsocketsConnection):
+    """The connection once permessage-deflate is negotiated: it also compresses what it sends.
+
+    A subclass rather than a branch in ``encode_message``, so a connection
+    without the extension does not test for it on every send.
+    """
+
+    __slots__ = ("_deflate", "_extensions")
+
+    def __init__(self, settings: EngineSettings, extension: _MessageBoundedDeflate) -> None:
+        self._deflate = extension
+        self._extensions = [extension]
+        super().__init__(settings, self._extensions)
+
+    def encode_message(self, data: str | bytes) -> bytes:
+        """A data message, compressed with RSV1 set unless it is short (RFC 7692 §6)."""
+        if isinstance(data, str):
+            frame = Frame(WsOpcode.TEXT, data.encode("utf-8"))
+        else:
+            frame = Frame(WsOpcode.BINARY, data)
+        if len(frame.data) < self._deflate.min_size:
+            return frame.serialize(mask=True, extensions=_NO_EXTENSIONS)
+        return frame.serialize(mask=True, extensions=self._extensions)
+
+
 class WebsocketsEngine:
-    """websockets-backed codec; sans-I/O, so it runs on asyncio and trio; no extensions."""
+    """websockets-backed codec; sans-I/O, so it runs on asyncio and trio; permessage-deflate."""
 
     name = "websockets"
-    capabilities = EngineCapabilities(extensions=(), backends=("asyncio", "trio"))
+    capabilities = EngineCapabilities(extensions=(deflate.NAME,), backends=("asyncio", "trio"))
 
     def extension_offers(self, compression: str | None) -> list[str]:
-        return []
+        return [deflate.OFFER] if compression == "deflate" else []
 
     def accept_extensions(self, accepted: list[str]) -> list[str]:
-        if accepted:
-            raise InvalidExtension(
-                f"the server accepted extensions {accepted} but the websockets engine offers none"
-            )
-        return []
+        # Raises InvalidExtension for anything RFC 7692 §7.1 tells a client
+        # to refuse; what it accepts is passed back to connect() unchanged.
+        deflate.negotiate(accepted)
+        return list(accepted)
 
     def connect(self, settings: EngineSettings) -> EngineConnection:
-        return WebsocketsConnection(settings)
+        params = deflate.negotiate(settings.extensions)
+        if params is None:
+            return WebsocketsConnection(settings)
+        extension = _MessageBoundedDeflate(params, settings.max_message_size)
+        return WebsocketsDeflateConnection(settings, extension)

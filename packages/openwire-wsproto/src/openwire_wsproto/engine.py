@@ -13,12 +13,26 @@ soon as it is certain, exactly as with the native engine.
 Outgoing frames are built by openwire's own encoder: wsproto masks in Python,
 about 30x slower than the C masking openwire uses when it is available, and
 masking touches every byte a client sends.
+
+permessage-deflate (RFC 7692) is inflated by openwire's engine-neutral
+``PerMessageDeflate``, plugged into ``FrameDecoder`` as a wsproto extension,
+not by ``wsproto.extensions.PerMessageDeflate``: wsproto's inflates each
+chunk with no output limit, so a few KiB of compressed zeros would become
+gigabytes in memory before any check could run. The core's stops at
+``max_message_size`` (one byte past it), fails invalid deflate data with 1007
+as the native engine does, and since the frame layer still streams payloads,
+compressed text is UTF-8-checked as it inflates. Sending compresses with the
+core's ``DeflateFrameCodec``, the encoder this engine already uses. The offer
+and the §7.1 checks of the server's answer are the core's too
+(``openwire.websocket.deflate``). Without the extension, ``FrameDecoder``
+gets no extensions, exactly as before.
 """
 
 from __future__ import annotations
 
-from openwire.errors import InvalidExtension, PayloadTooBig, ProtocolError
-from openwire.websocket.codec import FrameCodec
+from openwire.errors import PayloadTooBig, ProtocolError
+from openwire.websocket import deflate
+from openwire.websocket.codec import DeflateFrameCodec, FrameCodec
 from openwire.websocket.engine import (
     Close,
     EngineCapabilities,
@@ -31,7 +45,16 @@ from openwire.websocket.engine import (
 )
 from openwire.websocket.frames import Opcode as WireOpcode
 from openwire.websocket.gate import HeaderGate
-from wsproto.frame_protocol import FrameDecoder, MessageDecoder, Opcode, ParseFailed
+from wsproto.extensions import Extension
+from wsproto.frame_protocol import (
+    CloseReason,
+    FrameDecoder,
+    FrameProtocol,
+    MessageDecoder,
+    Opcode,
+    ParseFailed,
+    RsvBits,
+)
 
 __all__ = ["WsprotoConnection", "WsprotoEngine"]
 
@@ -50,16 +73,87 @@ def _raw(payload: bytes | str | tuple[int, str]) -> bytes:
     raise TypeError(f"expected a bytes payload from wsproto, got {type(payload).__name__}")
 
 
+_RSV1 = RsvBits(True, False, False)
+
+
+class _BoundedInflate(Extension):
+    """Inflates compressed messages for ``FrameDecoder`` with the core's bounded inflater.
+
+    wsproto calls it for every frame header, every payload chunk and every
+    frame end; RSV1 on a data message's first frame marks the message as
+    compressed (RFC 7692 §6). The header gate has already rejected RSV1
+    anywhere else, so the checks here are a second line of defence.
+    """
+
+    name = deflate.NAME
+
+    def __init__(self, pmd: deflate.PerMessageDeflate) -> None:
+        self._pmd = pmd
+        # The data message in progress is compressed; the current frame must
+        # be inflated (a control frame inside such a message is not).
+        self._message = False
+        self._frame = False
+
+    def enabled(self) -> bool:
+        return True
+
+    def offer(self) -> str:
+        return deflate.OFFER
+
+    def frame_inbound_header(
+        self,
+        proto: FrameDecoder | FrameProtocol,
+        opcode: Opcode,
+        rsv: RsvBits,
+        payload_length: int,
+    ) -> CloseReason | RsvBits:
+        if opcode.iscontrol():
+            if rsv.rsv1:
+                return CloseReason.PROTOCOL_ERROR
+            self._frame = False
+        elif opcode is Opcode.CONTINUATION:
+            if rsv.rsv1:
+                return CloseReason.PROTOCOL_ERROR
+            self._frame = self._message
+        else:
+            self._frame = self._message = rsv.rsv1
+        return _RSV1
+
+    def frame_inbound_payload_data(
+        self, proto: FrameDecoder | FrameProtocol, data: bytes
+    ) -> bytes | CloseReason:
+        if not self._frame:
+            return data
+        return self._pmd.decompress(data, False)
+
+    def frame_inbound_complete(
+        self, proto: FrameDecoder | FrameProtocol, fin: bool
+    ) -> bytes | CloseReason | None:
+        if not (fin and self._frame):
+            return None
+        self._message = self._frame = False
+        return self._pmd.decompress(b"", True)
+
+
 class WsprotoConnection:
     """One upgraded connection: a header gate in front of wsproto's frame decoder."""
 
     __slots__ = ("_binary", "_decoder", "_encoder", "_failed", "_gate", "_messages", "_text")
 
-    def __init__(self, settings: EngineSettings) -> None:
-        self._gate = HeaderGate(settings.max_frame_size, settings.max_message_size)
-        self._decoder = FrameDecoder(client=True, extensions=[])
+    def __init__(
+        self, settings: EngineSettings, pmd: deflate.PerMessageDeflate | None = None
+    ) -> None:
+        self._gate = HeaderGate(
+            settings.max_frame_size, settings.max_message_size, rsv1_allowed=pmd is not None
+        )
         self._messages = MessageDecoder()
-        self._encoder = FrameCodec(None, None)
+        if pmd is None:
+            self._decoder = FrameDecoder(client=True, extensions=[])
+            self._encoder = FrameCodec(None, None)
+        else:
+            # One deflate state for both directions, as the native codec has.
+            self._decoder = FrameDecoder(client=True, extensions=[_BoundedInflate(pmd)])
+            self._encoder = DeflateFrameCodec(None, None, pmd)
         # The data message being reassembled; wsproto hands it over in pieces.
         self._text: list[str] = []
         self._binary: list[bytes] = []
@@ -113,6 +207,9 @@ class WsprotoConnection:
             raise ProtocolError(
                 f"wsproto rejected a frame from the server: {exc}", close_code=int(exc.code)
             ) from None
+        except ProtocolError:
+            # From the core's inflater, already carrying the native close code.
+            raise
         except Exception as exc:
             raise ProtocolError(
                 f"wsproto failed while parsing the server's frames: {exc!r}", close_code=1011
@@ -132,20 +229,24 @@ class WsprotoConnection:
 
 
 class WsprotoEngine:
-    """wsproto-backed codec; sans-I/O, so it runs on asyncio and trio; no extensions."""
+    """wsproto-backed codec; sans-I/O, so it runs on asyncio and trio; permessage-deflate."""
 
     name = "wsproto"
-    capabilities = EngineCapabilities(extensions=(), backends=("asyncio", "trio"))
+    capabilities = EngineCapabilities(extensions=(deflate.NAME,), backends=("asyncio", "trio"))
 
     def extension_offers(self, compression: str | None) -> list[str]:
-        return []
+        return [deflate.OFFER] if compression == "deflate" else []
 
     def accept_extensions(self, accepted: list[str]) -> list[str]:
-        if accepted:
-            raise InvalidExtension(
-                f"the server accepted extensions {accepted} but the wsproto engine offers none"
-            )
-        return []
+        # Raises InvalidExtension for anything RFC 7692 §7.1 tells a client
+        # to refuse; what it accepts is passed back to connect() unchanged.
+        deflate.negotiate(accepted)
+        return list(accepted)
 
     def connect(self, settings: EngineSettings) -> EngineConnection:
-        return WsprotoConnection(settings)
+        params = deflate.negotiate(settings.extensions)
+        if params is None:
+            return WsprotoConnection(settings)
+        return WsprotoConnection(
+            settings, deflate.PerMessageDeflate(params, settings.max_message_size)
+        )
