@@ -11,7 +11,7 @@ from openwire_aiohttp.connection import AiohttpConnection, AiohttpDeflateConnect
 __all__ = ["AiohttpEngine", "openwire_websocket_engines"]
 
 
-class AiohttpEngine:
+class AiohttpEngine(deflate.DeflateNegotiation):
     """aiohttp's C frame reader and masking behind the openwire engine contract.
 
     asyncio only: aiohttp is an asyncio library, and declaring it here lets
@@ -22,15 +22,6 @@ class AiohttpEngine:
 
     name = "aiohttp"
     capabilities = EngineCapabilities(extensions=(deflate.NAME,), backends=("asyncio",))
-
-    def extension_offers(self, compression: str | None) -> list[str]:
-        return [deflate.OFFER] if compression == "deflate" else []
-
-    def accept_extensions(self, accepted: list[str]) -> list[str]:
-        # Raises InvalidExtension for anything RFC 7692 §7.1 tells a client
-        # to refuse; what it accepts is passed back to connect() unchanged.
-        deflate.negotiate(accepted)
-        return list(accepted)
 
     def connect(self, settings: EngineSettings) -> EngineConnection:
         params = deflate.negotiate(settings.extensions)

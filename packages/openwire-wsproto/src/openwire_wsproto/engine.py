@@ -228,20 +228,11 @@ class WsprotoConnection:
         return self._encoder.encode_close(code, reason)
 
 
-class WsprotoEngine:
+class WsprotoEngine(deflate.DeflateNegotiation):
     """wsproto-backed codec; sans-I/O, so it runs on asyncio and trio; permessage-deflate."""
 
     name = "wsproto"
     capabilities = EngineCapabilities(extensions=(deflate.NAME,), backends=("asyncio", "trio"))
-
-    def extension_offers(self, compression: str | None) -> list[str]:
-        return [deflate.OFFER] if compression == "deflate" else []
-
-    def accept_extensions(self, accepted: list[str]) -> list[str]:
-        # Raises InvalidExtension for anything RFC 7692 §7.1 tells a client
-        # to refuse; what it accepts is passed back to connect() unchanged.
-        deflate.negotiate(accepted)
-        return list(accepted)
 
     def connect(self, settings: EngineSettings) -> EngineConnection:
         params = deflate.negotiate(settings.extensions)

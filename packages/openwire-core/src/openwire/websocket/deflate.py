@@ -41,6 +41,7 @@ __all__ = [
     "MIN_COMPRESS_SIZE",
     "NAME",
     "OFFER",
+    "DeflateNegotiation",
     "DeflateParameters",
     "PerMessageDeflate",
     "negotiate",
@@ -242,3 +243,20 @@ class PerMessageDeflate:
             # §7.1.1.2: the server keeps no history of ours, so neither may we.
             self._encoder = None
         return out[:-4]
+
+
+class DeflateNegotiation:
+    """The extension half of a WebSocketEngine that offers permessage-deflate.
+
+    Engines inherit it so that every one of them sends the same offer and
+    accepts or refuses the same server answers (RFC 7692 §7.1).
+    """
+
+    def extension_offers(self, compression: str | None) -> list[str]:
+        return [OFFER] if compression == "deflate" else []
+
+    def accept_extensions(self, accepted: list[str]) -> list[str]:
+        # Raises InvalidExtension for anything §7.1 tells a client to refuse;
+        # what it accepts is passed back to connect() unchanged.
+        negotiate(accepted)
+        return list(accepted)

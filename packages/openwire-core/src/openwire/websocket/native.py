@@ -15,20 +15,11 @@ from openwire.websocket.engine import EngineCapabilities, EngineConnection, Engi
 __all__ = ["NativeEngine", "openwire_websocket_engines"]
 
 
-class NativeEngine:
+class NativeEngine(deflate.DeflateNegotiation):
     """Pure-Python codec; runs on asyncio and trio; permessage-deflate (RFC 7692)."""
 
     name = "native"
     capabilities = EngineCapabilities(extensions=(deflate.NAME,), backends=("asyncio", "trio"))
-
-    def extension_offers(self, compression: str | None) -> list[str]:
-        return [deflate.OFFER] if compression == "deflate" else []
-
-    def accept_extensions(self, accepted: list[str]) -> list[str]:
-        # Raises InvalidExtension for anything RFC 7692 §7.1 tells a client
-        # to refuse; what it accepts is passed back to connect() unchanged.
-        deflate.negotiate(accepted)
-        return list(accepted)
 
     def connect(self, settings: EngineSettings) -> EngineConnection:
         params = deflate.negotiate(settings.extensions)
