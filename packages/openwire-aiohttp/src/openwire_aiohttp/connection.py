@@ -46,7 +46,7 @@ from aiohttp._websocket.helpers import websocket_mask
 from aiohttp._websocket.models import WebSocketError, WSMsgType
 from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
 from openwire.errors import PayloadTooBig, ProtocolError
-from openwire.websocket.deflate import PerMessageDeflate
+from openwire.websocket.deflate import CompressingEncoder, PerMessageDeflate
 from openwire.websocket.engine import Close, EngineEvent, Message, Ping, Pong
 from openwire.websocket.frames import CloseCode, Opcode, build_close_payload
 from openwire.websocket.gate import header_error
@@ -556,7 +556,7 @@ class AiohttpConnection:
         return _PACK_LONG(first, 0xFF, n, key) + masked
 
 
-class AiohttpDeflateConnection(AiohttpConnection):
+class AiohttpDeflateConnection(CompressingEncoder, AiohttpConnection):
     """The codec once permessage-deflate is negotiated: it also compresses what it sends.
 
     A subclass rather than a branch in :meth:`AiohttpConnection.encode_message`,
@@ -572,15 +572,3 @@ class AiohttpDeflateConnection(AiohttpConnection):
         deflate: PerMessageDeflate,
     ) -> None:
         super().__init__(max_frame_size, max_message_size, deflate)
-
-    def encode_message(self, data: str | bytes) -> bytes:
-        """A data message, compressed with RSV1 set unless it is short (RFC 7692 §6)."""
-        deflate = self._deflate
-        assert deflate is not None
-        if isinstance(data, str):
-            first, payload = 0x81, data.encode("utf-8")
-        else:
-            first, payload = 0x82, data
-        if len(payload) < deflate.min_size:
-            return self._frame(first, payload)
-        return self._frame(first | 0x40, deflate.compress(payload))

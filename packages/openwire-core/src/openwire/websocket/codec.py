@@ -42,7 +42,7 @@ import os
 from struct import Struct
 
 from openwire.errors import ProtocolError
-from openwire.websocket.deflate import PerMessageDeflate
+from openwire.websocket.deflate import CompressingEncoder, PerMessageDeflate
 from openwire.websocket.engine import Close, EngineEvent, Message, Ping, Pong
 from openwire.websocket.frames import CloseCode, Opcode, build_close_payload
 from openwire.websocket.gate import header_error
@@ -392,7 +392,7 @@ class FrameCodec:
         return header + key + apply_mask(payload, key)
 
 
-class DeflateFrameCodec(FrameCodec):
+class DeflateFrameCodec(CompressingEncoder, FrameCodec):
     """The codec once permessage-deflate is negotiated: it also compresses what it sends.
 
     A subclass rather than a branch in :meth:`FrameCodec.encode_message`, so
@@ -408,15 +408,3 @@ class DeflateFrameCodec(FrameCodec):
         deflate: PerMessageDeflate,
     ) -> None:
         super().__init__(max_frame_size, max_message_size, deflate)
-
-    def encode_message(self, data: str | bytes) -> bytes:
-        """A data message, compressed with RSV1 set unless it is short (RFC 7692 §6)."""
-        deflate = self._deflate
-        assert deflate is not None
-        if isinstance(data, str):
-            first, payload = 0x81, data.encode("utf-8")
-        else:
-            first, payload = 0x82, data
-        if len(payload) < deflate.min_size:
-            return self._frame(first, payload)
-        return self._frame(first | 0x40, deflate.compress(payload))

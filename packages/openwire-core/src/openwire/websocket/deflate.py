@@ -33,6 +33,7 @@ import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from openwire.errors import InvalidExtension, PayloadTooBig, ProtocolError
 from openwire.websocket.frames import CloseCode
@@ -41,6 +42,7 @@ __all__ = [
     "MIN_COMPRESS_SIZE",
     "NAME",
     "OFFER",
+    "CompressingEncoder",
     "DeflateNegotiation",
     "DeflateParameters",
     "PerMessageDeflate",
@@ -260,3 +262,35 @@ class DeflateNegotiation:
         # what it accepts is passed back to connect() unchanged.
         negotiate(accepted)
         return list(accepted)
+
+
+class _Framing(Protocol):
+    """What :class:`CompressingEncoder` needs from the codec it is mixed into."""
+
+    _deflate: PerMessageDeflate | None
+
+    def _frame(self, first: int, payload: bytes, /) -> bytes: ...
+
+
+class CompressingEncoder:
+    """``encode_message`` for a codec with permessage-deflate negotiated.
+
+    Mixed in before an engine's codec class, which supplies ``_deflate`` and
+    ``_frame(first_byte, payload)`` (header, mask, payload). A separate class
+    rather than a branch in the codec, so a connection without the extension
+    does not test for it on every send.
+    """
+
+    __slots__ = ()
+
+    def encode_message(self: _Framing, data: str | bytes) -> bytes:
+        """A data message, compressed with RSV1 set unless it is short (RFC 7692 §6)."""
+        deflate = self._deflate
+        assert deflate is not None
+        if isinstance(data, str):
+            first, payload = 0x81, data.encode("utf-8")
+        else:
+            first, payload = 0x82, data
+        if len(payload) < deflate.min_size:
+            return self._frame(first, payload)
+        return self._frame(first | 0x40, deflate.compress(payload))
