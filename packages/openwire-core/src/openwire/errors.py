@@ -235,6 +235,12 @@ class ProtocolError(WebSocketError):
         # the session delivers them first, so nothing valid is lost.
         self.events: list[Any] = []
 
+    def repeat(self) -> ProtocolError:
+        """The same failure again, without its events: for an engine fed after failing."""
+        if isinstance(self, PayloadTooBig):
+            return PayloadTooBig(str(self))
+        return ProtocolError(str(self), close_code=self.close_code)
+
 
 class PayloadTooBig(ProtocolError):
     """An incoming frame or message is larger than the configured limit (1009)."""

@@ -49,7 +49,7 @@ from openwire.websocket.engine import (
     Pong,
 )
 from openwire.websocket.frames import CloseCode, Opcode, build_close_payload
-from openwire.websocket.gate import HeaderGate
+from openwire.websocket.gate import HeaderGate, receive_through_gate
 from websockets.exceptions import PayloadTooBig as WsPayloadTooBig
 from websockets.exceptions import ProtocolError as WsProtocolError
 from websockets.extensions.base import Extension
@@ -64,13 +64,6 @@ __all__ = ["WebsocketsConnection", "WebsocketsDeflateConnection", "WebsocketsEng
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 _NO_EXTENSIONS: list[Extension] = []
 _NEVER = 1 << 62
-
-
-def _again(error: ProtocolError) -> ProtocolError:
-    """The first failure again, without its events, should the core feed more bytes."""
-    if isinstance(error, PayloadTooBig):
-        return PayloadTooBig(str(error))
-    return ProtocolError(str(error), close_code=error.close_code)
 
 
 def _utf8_error(exc: UnicodeDecodeError) -> ProtocolError:
@@ -205,20 +198,10 @@ class WebsocketsConnection:
 
     def receive_data(self, data: bytes) -> list[EngineEvent]:
         if self._failed is not None:
-            raise _again(self._failed)
-        events: list[EngineEvent] = []
+            raise self._failed.repeat()
         try:
-            verdict = self._gate.scan(data)
-            if verdict is None:
-                self._parse(data, events)
-                return events
-            offset, error = verdict
-            if offset:
-                self._parse(data[:offset], events)
-            raise error
+            return receive_through_gate(self._gate, data, self._parse)
         except ProtocolError as exc:
-            # What the chunk completed before the violation is still delivered.
-            exc.events = events
             self._failed = exc
             raise
 

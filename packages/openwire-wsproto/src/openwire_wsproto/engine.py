@@ -30,7 +30,7 @@ gets no extensions, exactly as before.
 
 from __future__ import annotations
 
-from openwire.errors import PayloadTooBig, ProtocolError
+from openwire.errors import ProtocolError
 from openwire.websocket import deflate
 from openwire.websocket.codec import DeflateFrameCodec, FrameCodec
 from openwire.websocket.engine import (
@@ -44,7 +44,7 @@ from openwire.websocket.engine import (
     Pong,
 )
 from openwire.websocket.frames import Opcode as WireOpcode
-from openwire.websocket.gate import HeaderGate
+from openwire.websocket.gate import HeaderGate, receive_through_gate
 from wsproto.extensions import Extension
 from wsproto.frame_protocol import (
     CloseReason,
@@ -57,13 +57,6 @@ from wsproto.frame_protocol import (
 )
 
 __all__ = ["WsprotoConnection", "WsprotoEngine"]
-
-
-def _again(error: ProtocolError) -> ProtocolError:
-    """The first failure again, without its events, should the core feed more bytes."""
-    if isinstance(error, PayloadTooBig):
-        return PayloadTooBig(str(error))
-    return ProtocolError(str(error), close_code=error.close_code)
 
 
 def _raw(payload: bytes | str | tuple[int, str]) -> bytes:
@@ -162,20 +155,10 @@ class WsprotoConnection:
 
     def receive_data(self, data: bytes) -> list[EngineEvent]:
         if self._failed is not None:
-            raise _again(self._failed)
-        events: list[EngineEvent] = []
+            raise self._failed.repeat()
         try:
-            verdict = self._gate.scan(data)
-            if verdict is None:
-                self._parse(data, events)
-                return events
-            offset, error = verdict
-            if offset:
-                self._parse(data[:offset], events)
-            raise error
+            return receive_through_gate(self._gate, data, self._parse)
         except ProtocolError as exc:
-            # What the chunk completed before the violation is still delivered.
-            exc.events = events
             self._failed = exc
             raise
 

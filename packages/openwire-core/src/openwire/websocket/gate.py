@@ -12,12 +12,17 @@ native engine, before any of that payload is fed to the library.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from struct import Struct
+from typing import TYPE_CHECKING
 
 from openwire.errors import PayloadTooBig, ProtocolError
 from openwire.websocket.frames import Opcode
 
-__all__ = ["HeaderGate", "header_error"]
+if TYPE_CHECKING:
+    from openwire.websocket.engine import EngineEvent
+
+__all__ = ["HeaderGate", "header_error", "receive_through_gate"]
 
 _U16 = Struct("!H")
 _U64 = Struct("!Q")
@@ -234,3 +239,27 @@ def _rsv_error(b0: int, opcode: int, rsv1_allowed: bool) -> ProtocolError | None
 
 def _name(opcode: int) -> str:
     return Opcode(opcode).name if opcode in _KNOWN_OPCODES else f"reserved {opcode:#x}"
+
+
+def receive_through_gate(
+    gate: HeaderGate, data: bytes, parse: Callable[[bytes, list[EngineEvent]], None]
+) -> list[EngineEvent]:
+    """Feed ``data`` to a library parser behind ``gate``: the engine half of ``receive_data``.
+
+    Bytes up to the first bad header are parsed (their events are delivered
+    with the error, as the contract asks); the bad header itself never
+    reaches the library.
+    """
+    events: list[EngineEvent] = []
+    try:
+        verdict = gate.scan(data)
+        if verdict is None:
+            parse(data, events)
+            return events
+        offset, error = verdict
+        if offset:
+            parse(data[:offset], events)
+        raise error
+    except ProtocolError as exc:
+        exc.events = events
+        raise
