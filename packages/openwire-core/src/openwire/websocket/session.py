@@ -113,6 +113,7 @@ class Session:
         self._pong_timer: Handle | None = None
         self._close_timer: Handle | None = None
         self._abort_timer: Handle | None = None
+        self._channel_lost = False
         self._heartbeat_sent_at = 0.0
         # Events on the hot path are looked up once.
         self._ev_sent = events.wants("websocket_message_sent")
@@ -209,6 +210,7 @@ class Session:
                 self._abort_timer.cancel()
                 self._abort_timer = None
             return
+        self._channel_lost = True
         # Also when we sent Close and TCP ended with no answer: RFC 6455
         # §7.1.5 calls that "no Close frame received" (1006).
         detail = f": {exc}" if exc else ""
@@ -465,7 +467,7 @@ class Session:
             if handle is not None:
                 handle.cancel()
         channel = self._channel
-        if channel is not None:
+        if channel is not None and not self._channel_lost:
             timeout = self._options.close_timeout
             limit = 10.0 if timeout is None else timeout
             # After a clean close handshake the server closes TCP first
@@ -493,7 +495,8 @@ class Session:
         if self.state is not State.OPEN or interval is None:
             return
         payload = b"openwire-heartbeat"
-        self._write(self._conn.encode_ping(payload))
+        if not self._encode_and_write(self._conn.encode_ping, payload):
+            return
         self._events.emit("websocket_ping_sent", payload)
         timeout = self._options.pong_timeout
         if timeout is not None and self._pong_timer is None:
