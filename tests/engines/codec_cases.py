@@ -17,6 +17,7 @@ from typing import ClassVar
 import pytest
 from openwire.errors import InvalidExtension, PayloadTooBig, ProtocolError
 from openwire.plugins import registry
+from openwire.testing.frames import frame
 from openwire.websocket.codec import FrameCodec
 from openwire.websocket.engine import (
     Close,
@@ -32,30 +33,6 @@ from openwire.websocket.frames import Opcode
 from openwire.websocket.masking import apply_mask
 
 MiB = 1024 * 1024
-
-
-def frame(
-    opcode: int,
-    payload: bytes = b"",
-    *,
-    fin: bool = True,
-    rsv: int = 0,
-    mask: bytes | None = None,
-    length: int | None = None,
-) -> bytes:
-    """A server frame; ``length`` overrides the announced payload length."""
-    n = len(payload) if length is None else length
-    first = (0x80 if fin else 0) | (rsv << 4) | opcode
-    mask_bit = 0x80 if mask is not None else 0
-    if n < 126:
-        header = bytes((first, mask_bit | n))
-    elif n < 65536:
-        header = struct.pack("!BBH", first, mask_bit | 126, n)
-    else:
-        header = struct.pack("!BBQ", first, mask_bit | 127, n)
-    if mask is not None:
-        return header + mask + apply_mask(payload, mask)
-    return header + payload
 
 
 def parse_client_frame(data: bytes) -> tuple[int, bytes, bytes]:

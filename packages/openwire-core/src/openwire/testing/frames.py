@@ -20,15 +20,17 @@ def frame(
     rsv: int = 0,
     mask: bytes | None = None,
     length_bytes: int | None = None,
+    length: int | None = None,
 ) -> bytes:
     """One frame as a server would send it (unmasked unless ``mask`` is given).
 
     ``rsv`` is the three RSV bits as a number 0-7; ``length_bytes`` forces
     the 7-bit (0), 16-bit (2) or 64-bit (8) length encoding, even a
-    non-minimal one.
+    non-minimal one; ``length`` announces a payload length other than the
+    payload's (for limit tests that send only a header).
     """
     first = (0x80 if fin else 0) | (rsv & 7) << 4 | opcode
-    n = len(payload)
+    n = len(payload) if length is None else length
     if length_bytes is None:
         length_bytes = 0 if n < 126 else 2 if n < 65536 else 8
     mask_bit = 0x80 if mask is not None else 0
