@@ -54,6 +54,7 @@ def parse_client_frame(data: bytes) -> tuple[int, bytes, bytes]:
 
 class EngineCodecCases:
     engine: ClassVar[WebSocketEngine]
+    backends: ClassVar[tuple[str, ...]] = ("asyncio", "trio")
 
     def connect(
         self, max_frame_size: int | None = MiB, max_message_size: int | None = MiB
@@ -78,12 +79,21 @@ class EngineCodecCases:
         assert self.engine.name in names
 
     def test_capabilities_and_extensions(self) -> None:
-        assert set(self.engine.capabilities.backends) == {"asyncio", "trio"}
+        assert self.engine.capabilities.backends == self.backends
+        assert self.engine.capabilities.extensions == ("permessage-deflate",)
         assert self.engine.extension_offers(None) == []
-        assert self.engine.extension_offers("deflate") == []
+        assert self.engine.extension_offers("deflate") == [
+            "permessage-deflate; client_max_window_bits"
+        ]
         assert self.engine.accept_extensions([]) == []
+        answer = ["permessage-deflate; server_max_window_bits=12"]
+        assert self.engine.accept_extensions(answer) == answer
         with pytest.raises(InvalidExtension):
-            self.engine.accept_extensions(["permessage-deflate"])
+            self.engine.accept_extensions(["x-unknown"])
+        with pytest.raises(InvalidExtension):
+            self.engine.accept_extensions(["x-webkit-deflate-frame"])
+        with pytest.raises(InvalidExtension):
+            self.engine.accept_extensions(["permessage-deflate; client_max_window_bits"])
         assert isinstance(self.connect(), EngineConnection)
 
     # ----------------------------------------------------------------- messages

@@ -7,9 +7,9 @@ import tracemalloc
 import zlib
 
 import pytest
-from openwire.errors import InvalidExtension, PayloadTooBig, ProtocolError
+from openwire.errors import PayloadTooBig, ProtocolError
 from openwire.websocket import deflate
-from openwire.websocket.engine import Close, EngineConnection, EngineSettings, Message, Ping
+from openwire.websocket.engine import Close, EngineSettings, Message, Ping
 from openwire.websocket.frames import Opcode
 from openwire_aiohttp import (
     AiohttpConnection,
@@ -23,22 +23,10 @@ from tests.engines.codec_cases import EngineCodecCases, MiB, frame, parse_client
 
 class TestAiohttpEngine(EngineCodecCases):
     engine = AiohttpEngine()
+    backends = ("asyncio",)  # aiohttp is asyncio-only; trio is refused before connecting
 
-    def test_capabilities_and_extensions(self) -> None:
-        # aiohttp is asyncio-only; the core refuses trio before connecting.
-        assert self.engine.capabilities.backends == ("asyncio",)
-        assert self.engine.capabilities.extensions == ("permessage-deflate",)
-        assert self.engine.extension_offers(None) == []
-        assert self.engine.extension_offers("deflate") == [deflate.OFFER]
-        assert self.engine.accept_extensions([]) == []
-        answer = ["permessage-deflate; server_max_window_bits=12"]
-        assert self.engine.accept_extensions(answer) == answer
-        with pytest.raises(InvalidExtension):
-            self.engine.accept_extensions(["x-webkit-deflate-frame"])
-        with pytest.raises(InvalidExtension):
-            self.engine.accept_extensions(["permessage-deflate; client_max_window_bits"])
+    def test_without_deflate_the_plain_connection_is_used(self) -> None:
         conn = self.connect()
-        assert isinstance(conn, EngineConnection)
         assert type(conn) is AiohttpConnection
         assert conn._deflate is None
 

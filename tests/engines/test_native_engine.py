@@ -21,18 +21,6 @@ from tests.engines.codec_cases import EngineCodecCases, frame, parse_client_fram
 class TestNativeEngine(EngineCodecCases):
     engine = NativeEngine()
 
-    def test_capabilities_and_extensions(self) -> None:
-        assert self.engine.capabilities.extensions == ("permessage-deflate",)
-        assert self.engine.extension_offers(None) == []
-        assert self.engine.extension_offers("deflate") == [
-            "permessage-deflate; client_max_window_bits"
-        ]
-        assert self.engine.accept_extensions([]) == []
-        answer = ["permessage-deflate; server_max_window_bits=12"]
-        assert self.engine.accept_extensions(answer) == answer
-        with pytest.raises(InvalidExtension):
-            self.engine.accept_extensions(["x-unknown"])
-
     def test_invalid_utf8_fails_before_the_frame_completes(self) -> None:
         conn = self.connect()
         partial = frame(1, b"ab\xff" + b"x" * 1000)[:8]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Generator
 
 import pytest
-from openwire.errors import InvalidExtension, ProtocolError
-from openwire.websocket.engine import EngineConnection, Message
+from openwire.errors import ProtocolError
+from openwire.websocket.engine import Message
 from openwire.websocket.frames import Opcode
 from openwire_websockets import WebsocketsConnection, WebsocketsEngine
 
@@ -17,19 +17,6 @@ ENGINE = WebsocketsEngine()
 
 class TestWebsocketsEngine(EngineCodecCases):
     engine = ENGINE
-
-    def test_capabilities_and_extensions(self) -> None:
-        assert self.engine.capabilities.extensions == ("permessage-deflate",)
-        assert self.engine.extension_offers(None) == []
-        assert self.engine.extension_offers("deflate") == [
-            "permessage-deflate; client_max_window_bits"
-        ]
-        assert self.engine.accept_extensions([]) == []
-        answer = ["permessage-deflate; server_max_window_bits=12"]
-        assert self.engine.accept_extensions(answer) == answer
-        with pytest.raises(InvalidExtension):
-            self.engine.accept_extensions(["x-unknown"])
-        assert isinstance(self.connect(), EngineConnection)
 
     def test_invalid_utf8_fails_when_its_frame_completes(self) -> None:
         # websockets' frame layer yields whole frames (documented difference).

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from openwire.errors import InvalidExtension, ProtocolError
-from openwire.websocket.engine import EngineConnection
+from openwire.errors import ProtocolError
 from openwire_wsproto import WsprotoConnection, WsprotoEngine
 
 from tests.engines.codec_cases import EngineCodecCases, frame
@@ -14,19 +13,6 @@ ENGINE = WsprotoEngine()
 
 class TestWsprotoEngine(EngineCodecCases):
     engine = ENGINE
-
-    def test_capabilities_and_extensions(self) -> None:
-        assert self.engine.capabilities.extensions == ("permessage-deflate",)
-        assert self.engine.extension_offers(None) == []
-        assert self.engine.extension_offers("deflate") == [
-            "permessage-deflate; client_max_window_bits"
-        ]
-        assert self.engine.accept_extensions([]) == []
-        answer = ["permessage-deflate; server_max_window_bits=12"]
-        assert self.engine.accept_extensions(answer) == answer
-        with pytest.raises(InvalidExtension):
-            self.engine.accept_extensions(["x-unknown"])
-        assert isinstance(self.connect(), EngineConnection)
 
     def test_invalid_utf8_fails_before_the_frame_completes(self) -> None:
         conn = self.connect()

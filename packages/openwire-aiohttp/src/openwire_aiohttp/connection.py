@@ -46,9 +46,10 @@ from aiohttp._websocket.helpers import websocket_mask
 from aiohttp._websocket.models import WebSocketError, WSMsgType
 from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
 from openwire.errors import PayloadTooBig, ProtocolError
+from openwire.websocket.codec import FrameEncoder
 from openwire.websocket.deflate import CompressingEncoder, PerMessageDeflate
 from openwire.websocket.engine import Close, EngineEvent, Message, Ping, Pong
-from openwire.websocket.frames import CloseCode, Opcode, build_close_payload
+from openwire.websocket.frames import CloseCode, Opcode
 from openwire.websocket.gate import header_error
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ def _reader_error(exc: BaseException | None) -> ProtocolError:
     return ProtocolError(f"aiohttp's reader failed: {exc!r}", close_code=CloseCode.INTERNAL_ERROR)
 
 
-class AiohttpConnection:
+class AiohttpConnection(FrameEncoder):
     """Client-side RFC 6455 codec: header walk in Python, payloads in aiohttp's C reader.
 
     ``max_frame_size`` and ``max_message_size`` (``None`` = unlimited) are
@@ -523,20 +524,6 @@ class AiohttpConnection:
             self._frag_size = size
 
     # ----------------------------------------------------------------- output
-
-    def encode_message(self, data: str | bytes) -> bytes:
-        if isinstance(data, str):
-            return self._frame(0x81, data.encode("utf-8"))
-        return self._frame(0x82, data)
-
-    def encode_ping(self, payload: bytes) -> bytes:
-        return self._frame(0x89, payload)
-
-    def encode_pong(self, payload: bytes) -> bytes:
-        return self._frame(0x8A, payload)
-
-    def encode_close(self, code: int | None, reason: str) -> bytes:
-        return self._frame(0x88, build_close_payload(code, reason))
 
     def _frame(self, first: int, payload: bytes) -> bytes:
         """One FIN frame, masked in place by aiohttp's C routine with a fresh key (§5.3)."""

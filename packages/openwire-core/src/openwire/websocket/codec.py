@@ -40,6 +40,7 @@ from __future__ import annotations
 import codecs
 import os
 from struct import Struct
+from typing import Protocol
 
 from openwire.errors import ProtocolError
 from openwire.websocket.deflate import CompressingEncoder, PerMessageDeflate
@@ -48,7 +49,7 @@ from openwire.websocket.frames import CloseCode, Opcode, build_close_payload
 from openwire.websocket.gate import header_error
 from openwire.websocket.masking import apply_mask
 
-__all__ = ["DeflateFrameCodec", "FrameCodec"]
+__all__ = ["DeflateFrameCodec", "FrameCodec", "FrameEncoder"]
 
 _U16 = Struct("!H")
 _U64 = Struct("!Q")
@@ -70,7 +71,35 @@ def _utf8_error(exc: UnicodeDecodeError) -> ProtocolError:
     )
 
 
-class FrameCodec:
+class _Framer(Protocol):
+    def _frame(self, first: int, payload: bytes, /) -> bytes: ...
+
+
+class FrameEncoder:
+    """The ``encode_*`` half of an engine connection, given a ``_frame(first_byte, payload)``.
+
+    Shared by every codec that builds its own frames, so which opcode and
+    FIN bit each message gets is written once.
+    """
+
+    __slots__ = ()
+
+    def encode_message(self: _Framer, data: str | bytes) -> bytes:
+        if isinstance(data, str):
+            return self._frame(0x81, data.encode("utf-8"))
+        return self._frame(0x82, data)
+
+    def encode_ping(self: _Framer, payload: bytes) -> bytes:
+        return self._frame(0x89, payload)
+
+    def encode_pong(self: _Framer, payload: bytes) -> bytes:
+        return self._frame(0x8A, payload)
+
+    def encode_close(self: _Framer, code: int | None, reason: str) -> bytes:
+        return self._frame(0x88, build_close_payload(code, reason))
+
+
+class FrameCodec(FrameEncoder):
     """Client-side RFC 6455 codec (the native engine's connection).
 
     ``max_frame_size`` and ``max_message_size`` (``None`` = unlimited) are
@@ -353,20 +382,6 @@ class FrameCodec:
         return message
 
     # ----------------------------------------------------------------- output
-
-    def encode_message(self, data: str | bytes) -> bytes:
-        if isinstance(data, str):
-            return self._frame(0x81, data.encode("utf-8"))
-        return self._frame(0x82, data)
-
-    def encode_ping(self, payload: bytes) -> bytes:
-        return self._frame(0x89, payload)
-
-    def encode_pong(self, payload: bytes) -> bytes:
-        return self._frame(0x8A, payload)
-
-    def encode_close(self, code: int | None, reason: str) -> bytes:
-        return self._frame(0x88, build_close_payload(code, reason))
 
     def _frame(self, first: int, payload: bytes | bytearray | memoryview) -> bytes:
         """One FIN frame, masked with a fresh key from the OS CSPRNG (§5.3).
