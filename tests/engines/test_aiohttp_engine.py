@@ -8,7 +8,6 @@ import zlib
 
 import pytest
 from openwire.errors import PayloadTooBig, ProtocolError
-from openwire.websocket import deflate
 from openwire.websocket.engine import Close, EngineSettings, Message, Ping
 from openwire.websocket.frames import Opcode
 from openwire_aiohttp import (
@@ -294,31 +293,3 @@ def test_server_no_context_takeover_with_final_blocks() -> None:
         c = zlib.compressobj(wbits=-15)
         wire = c.compress(b"abc" * 100) + c.flush(zlib.Z_FINISH)
         assert conn.receive_data(frame(1, wire, rsv=4)) == [Message("abc" * 100, Opcode.TEXT)]
-
-
-def test_sent_messages_are_compressed_with_context_takeover() -> None:
-    conn = _deflate_conn()
-    d = zlib.decompressobj(wbits=-15)
-    message = os.urandom(500) * 2
-    sizes = []
-    for _ in range(3):
-        first, _, payload = parse_client_frame(conn.encode_message(message))
-        assert first == 0xC2  # FIN, RSV1, binary
-        assert d.decompress(payload + TAIL) == message
-        sizes.append(len(payload))
-    assert sizes[1] < sizes[0] // 10
-
-
-def test_client_no_context_takeover_makes_each_message_self_contained() -> None:
-    conn = _deflate_conn(extension="permessage-deflate; client_no_context_takeover")
-    for _ in range(2):
-        _, _, payload = parse_client_frame(conn.encode_message("text " * 100))
-        assert zlib.decompressobj(wbits=-15).decompress(payload + TAIL) == b"text " * 100
-
-
-def test_short_messages_and_control_frames_are_sent_uncompressed() -> None:
-    conn = _deflate_conn()
-    short = "x" * (deflate.MIN_COMPRESS_SIZE - 1)
-    assert parse_client_frame(conn.encode_message(short))[0] == 0x81
-    assert parse_client_frame(conn.encode_message(short + "x"))[0] == 0xC1
-    assert parse_client_frame(conn.encode_ping(b"p" * 125))[0] == 0x89

@@ -271,3 +271,37 @@ def test_a_server_stream_ended_with_bfinal_is_followed_by_a_new_one(
         c = zlib.compressobj(wbits=-15)
         data += frame(2, c.compress(m) + c.flush(), rsv=4)
     assert conn.receive_data(data) == [Message(m, Opcode.BINARY) for m in messages]
+
+
+def test_sent_messages_are_compressed_with_context_takeover(
+    deflate_engine: WebSocketEngine,
+) -> None:
+    conn = _deflate_conn(deflate_engine)
+    d = zlib.decompressobj(wbits=-15)
+    message = os.urandom(500) * 2
+    sizes = []
+    for _ in range(3):
+        first, _, payload = parse_client_frame(conn.encode_message(message))
+        assert first == 0xC2  # FIN, RSV1, binary
+        assert d.decompress(payload + TAIL) == message
+        sizes.append(len(payload))
+    assert sizes[1] < sizes[0] // 10
+
+
+def test_client_no_context_takeover_makes_each_message_self_contained(
+    deflate_engine: WebSocketEngine,
+) -> None:
+    conn = _deflate_conn(deflate_engine, extension="permessage-deflate; client_no_context_takeover")
+    for _ in range(2):
+        _, _, payload = parse_client_frame(conn.encode_message("text " * 100))
+        assert zlib.decompressobj(wbits=-15).decompress(payload + TAIL) == b"text " * 100
+
+
+def test_short_messages_and_control_frames_are_sent_uncompressed(
+    deflate_engine: WebSocketEngine,
+) -> None:
+    conn = _deflate_conn(deflate_engine)
+    short = "x" * (deflate.MIN_COMPRESS_SIZE - 1)
+    assert parse_client_frame(conn.encode_message(short))[0] == 0x81
+    assert parse_client_frame(conn.encode_message(short + "x"))[0] == 0xC1
+    assert parse_client_frame(conn.encode_ping(b"p" * 125))[0] == 0x89
