@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextvars
 import ipaddress
 import socket
-import ssl
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -200,47 +199,6 @@ def _is_ip_literal(host: str) -> bool:
     return True
 
 
-class DetachableStream(httpcore.AsyncNetworkStream):
-    """A connection httpcore uses until someone else takes the socket over.
-
-    After a ``101`` the WebSocket owns the socket, but httpcore still holds
-    the connection (in the pool's count, with its buffers). :meth:`detach`
-    hands the socket to the caller; httpcore's later ``aclose`` is then a
-    no-op, so closing the exchange frees the pool slot without closing the
-    socket.
-    """
-
-    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
-        self._stream = stream
-        self._detached = False
-
-    def detach(self) -> httpcore.AsyncNetworkStream:
-        self._detached = True
-        return self._stream
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._stream.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._stream.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        if not self._detached:
-            await self._stream.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        tls = await self._stream.start_tls(ssl_context, server_hostname, timeout)
-        return DetachableStream(tls)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
 class ReportingBackend(httpcore.AsyncNetworkBackend):
     """httpcore's anyio backend with an explicit, reported DNS step."""
 
@@ -266,7 +224,7 @@ class ReportingBackend(httpcore.AsyncNetworkBackend):
             stream = await _connect_address(
                 self._inner, host, port, timeout, local_address, socket_options
             )
-            return DetachableStream(stream)
+            return stream
         if tracer is not None:
             tracer.events.emit("dns_start", host)
         try:
@@ -288,7 +246,7 @@ class ReportingBackend(httpcore.AsyncNetworkBackend):
                 stream = await _connect_address(
                     self._inner, address, port, remaining, local_address, socket_options
                 )
-                return DetachableStream(stream)
+                return stream
             except httpcore.ConnectError as exc:
                 last = exc
         raise last or httpcore.ConnectError(f"{host!r} resolved to no address")
@@ -299,8 +257,7 @@ class ReportingBackend(httpcore.AsyncNetworkBackend):
         timeout: float | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        stream = await self._inner.connect_unix_socket(path, timeout, socket_options)
-        return DetachableStream(stream)
+        return await self._inner.connect_unix_socket(path, timeout, socket_options)
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)

@@ -1,17 +1,17 @@
-"""The last layer: hands requests to httpcore pools and wraps what comes back.
+"""The last layer: hands one network attempt to httpcore, or to the upgrade connector.
 
-Two kinds of pool exist per proxy: the HTTP pool (HTTP/1.1, plus HTTP/2 when
-``http2=True``) and an HTTP/1.1-only pool for WebSocket handshakes, because
-RFC 6455 upgrades need HTTP/1.1 and ALPN must not offer ``h2`` to such a
-connection. Pools are created on first use and share the TLS context, the
-limits and the network backend.
+HTTP requests go to an httpcore pool per proxy (HTTP/1.1, plus HTTP/2 when
+``http2=True``); pools are created on first use and share the TLS context,
+the limits and the network backend. A response body stays on the connection
+until read or closed; closing the body is what returns the connection to the
+pool (or drops it, if the body was not read to the end).
 
-A response body stays on the connection until read or closed; closing the
-body is what returns the connection to the pool (or drops it, if the body was
-not read to the end). A ``101 Switching Protocols`` answer to a WebSocket
-request is different: the upgraded stream goes to the WebSocket in
-``response.extensions["network_stream"]``, closing the Response leaves it
-open, and the connection leaves the pool when that stream is closed.
+WebSocket handshakes go to the :mod:`~openwire.http.upgrade` connector
+instead: an upgraded connection is never reused, so it gets a fresh
+HTTP/1.1 connection of its own (same backend, TLS settings, proxies,
+timeouts, per-host limit and events). After a ``101`` the upgraded stream
+goes to the WebSocket in ``response.extensions["network_stream"]``; closing
+the Response leaves it open.
 """
 
 from __future__ import annotations
@@ -25,94 +25,19 @@ from urllib.parse import quote
 import anyio
 import httpcore
 
-# httpcore's wrapper that replays bytes read past the 101; detach() unwraps it.
-from httpcore._async.http11 import AsyncHTTP11UpgradeStream
-
 from openwire.config import ClientConfig
 from openwire.errors import PoolTimeout, RequestError
 from openwire.http.chain import Chain, call_deadline
 from openwire.http.models import Request, Response
 from openwire.http.proxies import ProxySelector, redact
 from openwire.http.tls import create_ssl_context
-from openwire.http.tracing import (
-    CURRENT_TRACER,
-    DetachableStream,
-    ExchangeTracer,
-    ReportingBackend,
-)
+from openwire.http.tracing import CURRENT_TRACER, ExchangeTracer, ReportingBackend
+from openwire.http.upgrade import UpgradeConnector, UpgradeContent
 from openwire.http.url import URL
 
 __all__ = ["Transport"]
 
-_PoolKey = tuple[str | None, bool, bool]  # (proxy URL, websocket, TLS to the origin)
-
-
-class _PlainTunnelBackend(httpcore.AsyncNetworkBackend):
-    """Connects to an origin through ``CONNECT`` on an HTTP proxy, without TLS after it.
-
-    httpcore's tunnel always starts TLS once the tunnel is up, which only
-    suits https origins; a ``ws://`` handshake needs a plain tunnel.
-    """
-
-    def __init__(self, inner: httpcore.AsyncNetworkBackend, proxy: httpcore.Proxy) -> None:
-        self._inner = inner
-        self._proxy = proxy
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.AsyncNetworkStream:
-        proxy = self._proxy.url
-        stream = await self._inner.connect_tcp(
-            proxy.host.decode("ascii"), proxy.port or 80, timeout, local_address, socket_options
-        )
-        target = f"{host}:{port}"
-        lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
-        lines += [f"{k.decode('latin-1')}: {v.decode('latin-1')}" for k, v in self._proxy.headers]
-        await stream.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), timeout)
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = await stream.read(4096, timeout)
-            if not chunk or len(head) > 65536:
-                await stream.aclose()
-                raise httpcore.ProxyError("the proxy closed the connection during CONNECT")
-            head += chunk
-        status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-        parts = status_line.split(" ", 2)
-        if len(parts) < 2 or not parts[1].startswith("2"):
-            await stream.aclose()
-            raise httpcore.ProxyError(status_line)
-        return stream
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _TunnellingPool(httpcore.AsyncConnectionPool):
-    """A pool that tunnels (CONNECT) even plain-http origins through an HTTP proxy.
-
-    A forwarding proxy rewrites absolute-form requests and would not pass a
-    WebSocket upgrade through, so WebSocket handshakes always tunnel.
-    """
-
-    def __init__(self, *, tunnel_proxy: httpcore.Proxy, **kwargs: Any) -> None:
-        super().__init__(proxy=tunnel_proxy, **kwargs)
-        self._tunnel_proxy = tunnel_proxy
-
-    def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
-        if origin.scheme != b"http":
-            return super().create_connection(origin)
-        return httpcore.AsyncHTTPConnection(
-            origin=origin,
-            keepalive_expiry=self._keepalive_expiry,
-            http1=True,
-            http2=False,
-            network_backend=_PlainTunnelBackend(self._network_backend, self._tunnel_proxy),
-        )
+_PoolKey = tuple[str | None, bool]  # (proxy URL, TLS to the origin)
 
 
 class _Exchange:
@@ -192,38 +117,25 @@ class _BodyStream:
 class UpgradedStream(httpcore.AsyncNetworkStream):
     """The connection after ``101``: owned by the WebSocket, closed by it.
 
-    Closing it closes the httpcore exchange, which drops the connection from
-    the pool (an upgraded connection is never reused) and closes the socket.
+    :meth:`detach` hands the socket over for good; until then closing this
+    closes the socket and frees the per-host slot of the exchange.
     """
 
-    def __init__(self, stream: httpcore.AsyncNetworkStream, exchange: _Exchange) -> None:
-        self._stream = stream
+    def __init__(self, content: UpgradeContent, exchange: _Exchange) -> None:
+        self._content = content
         self._exchange = exchange
 
     async def detach(self) -> tuple[bytes, httpcore.AsyncNetworkStream]:
-        """Take the socket away from httpcore: ``(bytes read after the 101, stream)``.
-
-        The exchange is closed, so the pool forgets the connection: its slot
-        is free for other calls and httpcore's per-connection state is
-        released. The caller owns (and must close) the returned stream.
-        """
-        leading = b""
-        stream = self._stream
-        if isinstance(stream, AsyncHTTP11UpgradeStream):
-            leading = bytes(stream._leading_data)
-            stream._leading_data = b""
-            stream = stream._stream
-        if not isinstance(stream, DetachableStream):
-            return leading, stream  # not ours to detach: keep httpcore's ownership
-        inner = stream.detach()
+        """``(bytes read after the 101, stream)``; the caller owns (and must close) the stream."""
+        leading, stream = self._content.detach()
         await self._exchange.aclose()
-        return leading, inner
+        return leading, stream
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._stream.read(max_bytes, timeout)
+        return await self._content.read(max_bytes, timeout)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._stream.write(buffer, timeout)
+        await self._content.stream.write(buffer, timeout)
 
     async def aclose(self) -> None:
         await self._exchange.aclose()
@@ -234,10 +146,10 @@ class UpgradedStream(httpcore.AsyncNetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        return await self._stream.start_tls(ssl_context, server_hostname, timeout)
+        return await self._content.stream.start_tls(ssl_context, server_hostname, timeout)
 
     def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
+        return self._content.stream.get_extra_info(info)
 
 
 class _CountingBody:
@@ -279,46 +191,58 @@ class Transport:
         self._ssl_contexts: dict[bool, ssl.SSLContext] = {}
         self._backend = ReportingBackend()
         self._host_slots: dict[tuple[str, str, int], anyio.Semaphore] = {}
+        self._upgrades = UpgradeConnector(self._backend, self._upgrade_tls, config.timeouts)
+        self._core_proxies: dict[str, httpcore.Proxy] = {}
         self._closed = False
 
     # -- pools ----------------------------------------------------------------
-    def _ssl(self, websocket: bool = False) -> ssl.SSLContext:
+    def _ssl(self, upgrade: bool = False) -> ssl.SSLContext:
         """The TLS context, built on first https use (loading CAs costs ~50 ms).
 
-        WebSocket pools get a context of their own: httpcore sets the ALPN
-        list on the context right before each TLS handshake, and a shared one
-        could let an HTTP/2 pool's ``h2`` leak into an upgrade.
+        Upgrades get a context of their own that offers only ``http/1.1`` by
+        ALPN: httpcore sets the ALPN list on its context before each TLS
+        handshake, and a shared one could let an HTTP/2 pool's ``h2`` leak
+        into an upgrade (RFC 6455 upgrades need HTTP/1.1).
         """
-        context = self._ssl_contexts.get(websocket)
+        context = self._ssl_contexts.get(upgrade)
         if context is None:
             context = create_ssl_context(self._config.verify, self._config.cert)
-            self._ssl_contexts[websocket] = context
+            if upgrade:
+                context.set_alpn_protocols(["http/1.1"])
+            self._ssl_contexts[upgrade] = context
         return context
 
-    def _pool(self, proxy: URL | None, websocket: bool, tls: bool) -> httpcore.AsyncConnectionPool:
-        key: _PoolKey = (str(proxy) if proxy else None, websocket, tls)
+    def _upgrade_tls(self) -> ssl.SSLContext:
+        return self._ssl(upgrade=True)
+
+    def _pool(self, proxy: URL | None, tls: bool) -> httpcore.AsyncConnectionPool:
+        key: _PoolKey = (str(proxy) if proxy else None, tls)
         pool = self._pools.get(key)
         if pool is not None:
             return pool
         limits = self._config.limits
         kwargs: dict[str, Any] = {
-            "ssl_context": self._ssl(websocket) if tls else None,
+            "ssl_context": self._ssl() if tls else None,
             "max_connections": limits.max_connections,
             "max_keepalive_connections": limits.max_keepalive_connections,
             "keepalive_expiry": limits.keepalive_expiry,
             "http1": True,
-            "http2": self._config.http2 and not websocket,
+            "http2": self._config.http2,
             "network_backend": self._backend,
         }
         core_proxy = self._core_proxy(proxy) if proxy else None
-        if core_proxy is not None and websocket and proxy and proxy.scheme in ("http", "https"):
-            pool = _TunnellingPool(tunnel_proxy=core_proxy, **kwargs)
-        else:
-            pool = httpcore.AsyncConnectionPool(proxy=core_proxy, **kwargs)
+        pool = httpcore.AsyncConnectionPool(proxy=core_proxy, **kwargs)
         self._pools[key] = pool
         return pool
 
     def _core_proxy(self, proxy: URL) -> httpcore.Proxy:
+        key = str(proxy)
+        core = self._core_proxies.get(key)
+        if core is None:
+            core = self._core_proxies[key] = self._build_core_proxy(proxy)
+        return core
+
+    def _build_core_proxy(self, proxy: URL) -> httpcore.Proxy:
         auth = None
         if proxy.username is not None:
             from urllib.parse import unquote
@@ -364,8 +288,35 @@ class Transport:
         proxy_label = redact(proxy) if proxy else None
         events.emit("proxy_select_end", str(request.url), proxy_label)
 
-        pool = self._pool(proxy, request.is_websocket, request.url.scheme == "https")
         tracer = ExchangeTracer(events, request, proxy_label)
+        slot = self._host_slot(request.url)
+        token = CURRENT_TRACER.set(tracer)
+        acquired_slot = False
+        try:
+            with call_deadline(context.deadline, request):
+                if slot is not None:
+                    await self._acquire_slot(slot, request)
+                    acquired_slot = True
+                if request.is_websocket:
+                    core_proxy = self._core_proxy(proxy) if proxy else None
+                    target = _core_url(request.url).target
+                    core = await self._upgrades.exchange(request, target, tracer, core_proxy)
+                else:
+                    pool = self._pool(proxy, request.url.scheme == "https")
+                    core = await pool.handle_async_request(self._core_request(request, tracer))
+        except BaseException as exc:
+            if acquired_slot and slot is not None:
+                slot.release()
+            tracer.release()
+            error = tracer.translate(exc)
+            if error is exc:
+                raise
+            raise error from exc
+        finally:
+            CURRENT_TRACER.reset(token)
+        return self._wrap(request, core, slot, tracer, context.deadline)
+
+    def _core_request(self, request: Request, tracer: ExchangeTracer) -> httpcore.Request:
         timeouts = self._config.timeouts
         content: bytes | AsyncIterable[bytes] = b""
         if isinstance(request.content, bytes):
@@ -389,26 +340,7 @@ class Transport:
             },
         )
         tracer.core_request = core_request
-        slot = self._host_slot(request.url)
-        token = CURRENT_TRACER.set(tracer)
-        acquired_slot = False
-        try:
-            with call_deadline(context.deadline, request):
-                if slot is not None:
-                    await self._acquire_slot(slot, request)
-                    acquired_slot = True
-                core = await pool.handle_async_request(core_request)
-        except BaseException as exc:
-            if acquired_slot and slot is not None:
-                slot.release()
-            tracer.release()
-            error = tracer.translate(exc)
-            if error is exc:
-                raise
-            raise error from exc
-        finally:
-            CURRENT_TRACER.reset(token)
-        return self._wrap(request, core, slot, tracer, context.deadline)
+        return core_request
 
     async def _acquire_slot(self, slot: anyio.Semaphore, request: Request) -> None:
         try:
@@ -435,7 +367,8 @@ class Transport:
         upgraded = request.is_websocket and core.status == 101
         extensions: dict[str, Any] = {}
         if upgraded:
-            extensions["network_stream"] = UpgradedStream(ext["network_stream"], exchange)
+            assert isinstance(core.stream, UpgradeContent)
+            extensions["network_stream"] = UpgradedStream(core.stream, exchange)
         body = _BodyStream(exchange, tracer, deadline, upgraded)
         reason = ext.get("reason_phrase", b"")
         response = Response(
