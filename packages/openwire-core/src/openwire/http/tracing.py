@@ -14,6 +14,7 @@ connect events: the call fails with a ConnectError, as in OkHttp.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import ipaddress
 import socket
@@ -32,6 +33,7 @@ except ImportError:  # pragma: no cover - depends on anyio's layout
     _backend_of = None  # type: ignore[assignment]
 
 from openwire.events import ListenerDispatch
+from openwire.http import asyncio_backend
 from openwire.http.failures import translate
 from openwire.http.models import Request
 
@@ -169,8 +171,11 @@ async def _connect_address(
     single address, which costs about a quarter of a WebSocket handshake; the
     addresses are resolved and tried in order here already, so the event
     loop's plain connect is used (falling back to httpcore's backend if
-    anyio's internals move).
+    anyio's internals move). On asyncio the stream is openwire's own
+    :class:`~openwire.http.asyncio_backend.AsyncioStream`.
     """
+    if local_address is None and _on_asyncio():
+        return await asyncio_backend.connect_tcp(address, port, timeout, socket_options)
     if _backend_of is None or local_address is not None:
         return await fallback.connect_tcp(
             address,
@@ -189,6 +194,14 @@ async def _connect_address(
     for option in socket_options or ():
         stream.extra(anyio.abc.SocketAttribute.raw_socket).setsockopt(*option)
     return AnyIOStream(stream)
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # trio
+        return False
+    return True
 
 
 def _is_ip_literal(host: str) -> bool:

@@ -6,13 +6,14 @@ session calls ``channel.write(bytes)``, which never blocks and never splits a
 frame. Two channels implement that contract:
 
 ``AsyncioChannel``
-    On asyncio over plain TCP, the socket's asyncio transport is handed to a
-    protocol of ours. Incoming bytes reach the codec in the transport's own
-    callback, and writes go straight to ``transport.write``: no task, no hop
-    on either path. This is where most of the speed over httpx-ws comes from.
+    On asyncio (over TCP or TLS), the connection's asyncio transport is
+    handed to a protocol of ours. Incoming bytes reach the codec in the
+    transport's own callback, and writes go straight to ``transport.write``:
+    no task, no hop on either path. This is where most of the speed over
+    httpx-ws comes from.
 
 ``StreamChannel``
-    Everywhere else (trio, TLS, any other httpcore stream): a reader task and
+    Everywhere else (trio, any other httpcore stream): a reader task and
     a writer task over the stream httpcore handed back after the 101. The
     writer coalesces every frame queued since its last write into one send.
 
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
+from openwire.http.asyncio_backend import AsyncioStream
 from openwire.websocket.runtime import AsyncioRuntime, Handle, Runtime, Waiter
 
 if TYPE_CHECKING:
@@ -125,6 +127,7 @@ class AsyncioChannel(asyncio.Protocol):
         self._pending_bytes = 0
         self._streak = 0  # writes since the last read
         self._loop = runtime.loop
+        self._read_wanted = True
         transport.set_write_buffer_limits(high=max_bytes)
 
     # asyncio.Protocol
@@ -186,11 +189,27 @@ class AsyncioChannel(asyncio.Protocol):
         if not self.can_write():
             await self._writable.wait()
 
+    def start(self, pending: bytes, ended: bool) -> None:
+        """Deliver what arrived before this channel existed, then start reading.
+
+        The transport is handed over with reading paused, so nothing read
+        later can overtake ``pending``.
+        """
+        if pending:
+            self.data_received(pending)
+        if ended or self._transport.is_closing():
+            if not self._lost:
+                self.connection_lost(None)
+        elif self._read_wanted:
+            self._transport.resume_reading()
+
     def pause_reading(self) -> None:
+        self._read_wanted = False
         with contextlib.suppress(RuntimeError):
             self._transport.pause_reading()
 
     def resume_reading(self) -> None:
+        self._read_wanted = True
         with contextlib.suppress(RuntimeError):
             self._transport.resume_reading()
 
@@ -418,29 +437,19 @@ def open_channel(
     ``network_stream`` is the socket after the 101 (owned from now on) and
     ``leading`` the bytes that arrived with the 101.
     """
+    if isinstance(network_stream, AsyncioStream) and isinstance(runtime, AsyncioRuntime):
+        # From here the transport is ours; the stream's protocol and buffer
+        # are dropped with this frame.
+        transport, buffered, ended = network_stream.take_transport()
+        channel = AsyncioChannel(sink, transport, runtime, max_bytes)
+        transport.set_protocol(channel)
+        runtime.loop.call_soon(channel.start, leading + buffered, ended)
+        return channel
     inner = _anyio_stream(network_stream)
     if inner is None:
         return StreamChannel(
             sink, network_stream, runtime, max_messages, max_bytes, leading=leading
         )
-    if isinstance(runtime, AsyncioRuntime):
-        transport = getattr(inner, "_transport", None)
-        protocol = getattr(inner, "_protocol", None)
-        read_queue = getattr(protocol, "read_queue", None)
-        if isinstance(transport, asyncio.Transport) and read_queue is not None:
-            # From here the transport is ours; httpcore's and anyio's wrappers
-            # (with their buffers and events) are dropped with this frame.
-            channel = AsyncioChannel(sink, transport, runtime, max_bytes)
-            transport.set_protocol(channel)
-            pending = leading + b"".join(read_queue)
-            read_queue.clear()
-            if pending:
-                runtime.loop.call_soon(channel.data_received, pending)
-            if transport.is_closing():
-                runtime.loop.call_soon(channel.connection_lost, None)
-            else:
-                transport.resume_reading()
-            return channel
 
     async def receive(n: int) -> bytes:
         try:

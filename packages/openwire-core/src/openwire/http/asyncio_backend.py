@@ -1,0 +1,227 @@
+"""The network stream httpcore and the upgrade connector use on asyncio.
+
+httpcore's anyio stream wraps every read and write in a cancel scope and a
+memory of anyio's own; on asyncio that is most of the CPU of a short
+exchange such as a WebSocket handshake. :class:`AsyncioStream` is a plain
+protocol on the event loop's transport: reads wait on one future, timeouts
+are one timer, and after a ``101`` the transport itself can be handed to the
+WebSocket channel (see :meth:`AsyncioStream.take_transport`), so the
+upgraded connection runs with no wrapper at all. On trio, anyio's stream is
+used unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Iterable
+from typing import Any
+
+import httpcore
+
+__all__ = ["AsyncioStream", "connect_tcp"]
+
+# Reading pauses once this much is buffered and nobody reads it.
+_HIGH_WATER = 256 * 1024
+
+
+class _StreamProtocol(asyncio.Protocol):
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.eof = False
+        self.error: Exception | None = None
+        self.read_waiter: asyncio.Future[None] | None = None
+        self.drain_waiter: asyncio.Future[None] | None = None
+        self.write_paused = False
+        self.read_paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self._wake_reader()
+        if len(self.buffer) > _HIGH_WATER and not self.read_paused and self.transport is not None:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake_reader()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        self.error = exc
+        self._wake_reader()
+        waiter, self.drain_waiter = self.drain_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        waiter, self.drain_waiter = self.drain_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _wake_reader(self) -> None:
+        waiter, self.read_waiter = self.read_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
+async def _wait(
+    loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[None], timeout: float | None
+) -> None:
+    """One future and, if bounded, one timer: the whole cost of a timed wait."""
+    if timeout is None:
+        await waiter
+        return
+    timer = loop.call_later(timeout, _expire, waiter)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+
+
+class AsyncioStream(httpcore.AsyncNetworkStream):
+    """An httpcore network stream over an asyncio transport."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: _StreamProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        protocol = self._protocol
+        if not protocol.buffer:
+            if protocol.eof:
+                if protocol.error is not None:
+                    raise httpcore.ReadError(str(protocol.error) or repr(protocol.error))
+                return b""
+            waiter = protocol.read_waiter = protocol.loop.create_future()
+            try:
+                await _wait(protocol.loop, waiter, timeout)
+            except TimeoutError:
+                raise httpcore.ReadTimeout(f"no data within {timeout}s") from None
+            finally:
+                protocol.read_waiter = None
+            return await self.read(max_bytes, timeout)
+        data = bytes(protocol.buffer[:max_bytes])
+        del protocol.buffer[:max_bytes]
+        if protocol.read_paused and len(protocol.buffer) < _HIGH_WATER // 4:
+            protocol.read_paused = False
+            self._transport.resume_reading()
+        return data
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        protocol = self._protocol
+        if self._transport.is_closing():
+            raise httpcore.WriteError("the connection is closed")
+        self._transport.write(buffer)
+        if protocol.write_paused:
+            waiter = protocol.drain_waiter = protocol.loop.create_future()
+            try:
+                await _wait(protocol.loop, waiter, timeout)
+            except TimeoutError:
+                raise httpcore.WriteTimeout(f"the peer read nothing for {timeout}s") from None
+        if protocol.error is not None:
+            raise httpcore.WriteError(str(protocol.error) or repr(protocol.error))
+
+    async def aclose(self) -> None:
+        self._transport.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = self._protocol.loop
+        try:
+            transport = await loop.start_tls(
+                self._transport,
+                self._protocol,
+                ssl_context,
+                server_hostname=server_hostname,
+                ssl_handshake_timeout=timeout,
+            )
+        except TimeoutError as exc:
+            self._transport.abort()
+            raise httpcore.ConnectTimeout(f"the TLS handshake took over {timeout}s") from exc
+        except (OSError, ssl.SSLError, ConnectionError) as exc:
+            self._transport.abort()
+            raise httpcore.ConnectError(str(exc) or repr(exc)) from exc
+        assert isinstance(transport, asyncio.Transport)
+        self._protocol.transport = transport
+        return AsyncioStream(transport, self._protocol)
+
+    def get_extra_info(self, info: str) -> Any:
+        transport = self._transport
+        if info == "ssl_object":
+            return transport.get_extra_info("ssl_object")
+        if info == "client_addr":
+            return transport.get_extra_info("sockname")
+        if info == "server_addr":
+            return transport.get_extra_info("peername")
+        if info == "socket":
+            return transport.get_extra_info("socket")
+        if info == "is_readable":
+            # httpcore asks before reusing a pooled connection: readable while
+            # idle means the server closed it (or sent something unasked).
+            return bool(self._protocol.buffer) or self._protocol.eof
+        return None
+
+    def take_transport(self) -> tuple[asyncio.Transport, bytes, bool]:
+        """``(transport, bytes buffered so far, whether the peer already closed)``.
+
+        Reading is paused (which also drops a read callback already queued
+        for this loop turn), so no later bytes overtake the buffered ones;
+        the new owner sets its protocol and resumes reading. This stream is
+        dead after.
+        """
+        protocol = self._protocol
+        pending = bytes(protocol.buffer)
+        protocol.buffer.clear()
+        if not protocol.eof:
+            with contextlib.suppress(RuntimeError):
+                self._transport.pause_reading()
+        return self._transport, pending, protocol.eof
+
+
+async def connect_tcp(
+    host: str,
+    port: int,
+    timeout: float | None,
+    socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+) -> AsyncioStream:
+    """Connect to one resolved address, raising httpcore's connect errors."""
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(timeout):
+            transport, protocol = await loop.create_connection(
+                lambda: _StreamProtocol(loop), host, port
+            )
+    except TimeoutError as exc:
+        raise httpcore.ConnectTimeout(f"connecting to {host}:{port} timed out") from exc
+    except OSError as exc:
+        raise httpcore.ConnectError(str(exc) or repr(exc)) from exc
+    # asyncio already sets TCP_NODELAY on TCP sockets.
+    sock = transport.get_extra_info("socket")
+    for option in socket_options or ():
+        sock.setsockopt(*option)
+    assert isinstance(transport, asyncio.Transport)
+    return AsyncioStream(transport, protocol)
