@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import trustme
 from openwire import Client, Limits, Request, Response
-from openwire.errors import OpenWireError, UnexpectedStatus
+from openwire.errors import HTTPProtocolError, OpenWireError, UnexpectedStatus
 from openwire.http.chain import Chain
 from openwire.testing.servers import BackgroundLoop, EchoServer
 
@@ -141,3 +141,18 @@ async def test_open_websockets_do_not_hold_pool_slots(echo_server: EchoServer) -
         for ws in sockets:
             await ws.close()
             assert ws.close_code == 1000
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("X-Token", "a\r\nX-Injected: 1"), ("X Token", "a"), ("X-Token", "a\x00b")],
+    ids=["crlf-in-value", "space-in-name", "nul-in-value"],
+)
+async def test_headers_that_would_break_the_request_are_refused(
+    echo_server: EchoServer, name: str, value: str
+) -> None:
+    async with Client() as client:
+        # A ws:// Request works as well as a URL string.
+        call = client.new_websocket(Request("GET", echo_server.url, headers={name: value}))
+        with pytest.raises(HTTPProtocolError, match="cannot be sent as valid HTTP"):
+            await call.execute()

@@ -138,6 +138,8 @@ class Client:
         """
         if not isinstance(request, Request):
             request = Request("GET", to_http_url(str(request)))
+        elif request.url.scheme in ("ws", "wss"):
+            request = request.replace(url=to_http_url(str(request.url)))
         return WebSocketCall(self, request, WebSocketOptions().with_changes(**options))
 
     def websocket(

@@ -24,6 +24,7 @@ import h11
 import httpcore
 
 from openwire.config import Timeouts
+from openwire.http.http11 import HEAD_END, parse_response_head, serialize_request
 from openwire.http.models import Request
 from openwire.http.tracing import ExchangeTracer
 
@@ -39,18 +40,22 @@ class UpgradeContent:
 
     After a ``101`` it is the upgraded connection: :meth:`detach` hands the
     socket and the bytes that arrived with the ``101`` to the new owner.
-    Otherwise it streams the (rejection's) body. Either way :meth:`aclose`
-    closes the socket unless it was detached.
+    Otherwise h11 frames the (rejection's) body from it. Either way
+    :meth:`aclose` closes the socket unless it was detached.
     """
 
     def __init__(
-        self, stream: httpcore.AsyncNetworkStream, conn: h11.Connection, timeouts: Timeouts
+        self,
+        stream: httpcore.AsyncNetworkStream,
+        timeouts: Timeouts,
+        *,
+        leading: bytes = b"",
+        conn: h11.Connection | None = None,
     ) -> None:
         self._stream: httpcore.AsyncNetworkStream | None = stream
-        self._conn = conn
         self._timeouts = timeouts
-        switched = conn.their_state is h11.SWITCHED_PROTOCOL
-        self._leading = bytes(conn.trailing_data[0]) if switched else b""
+        self._leading = leading
+        self._conn = conn
 
     def detach(self) -> tuple[bytes, httpcore.AsyncNetworkStream]:
         """``(bytes read past the 101, the socket)``; the caller owns the socket now."""
@@ -74,8 +79,9 @@ class UpgradeContent:
         return await self.stream.read(max_bytes, timeout)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        while self._stream is not None:
-            event = await _next_event(self._conn, self._stream, self._timeouts)
+        conn = self._conn
+        while conn is not None and self._stream is not None:
+            event = await _next_event(conn, self._stream, self._timeouts)
             if isinstance(event, h11.Data):
                 yield bytes(event.data)
             elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
@@ -115,35 +121,57 @@ class UpgradeConnector:
         """
         stream = await self._connect(request, tracer, proxy)
         try:
-            conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD)
             info = {"request": tracer.core_request}
+            method = request.method.encode("ascii")
+            headers = request.headers.raw()
             await tracer("http11.send_request_headers.started", info)
-            try:
-                data = conn.send(
-                    h11.Request(method=request.method, target=target, headers=request.headers.raw())
-                )
-                data += conn.send(h11.EndOfMessage())
-            except h11.LocalProtocolError as exc:
-                raise httpcore.LocalProtocolError(str(exc)) from exc
-            await stream.write(data, self._timeouts.write)
+            await stream.write(serialize_request(method, target, headers), self._timeouts.write)
             await tracer("http11.send_request_headers.complete", info)
             await tracer("http11.receive_response_headers.started", info)
+            buffer = b""
             while True:
-                event = await _next_event(conn, stream, self._timeouts)
-                if isinstance(event, h11.Response):
+                head, buffer = await self._read_head(stream, buffer)
+                status, reason, fields = parse_response_head(head)
+                if status == 101 or not 100 <= status < 200:
                     break
-                if isinstance(event, h11.InformationalResponse) and event.status_code == 101:
-                    break
-                # any other 1xx: keep reading for the final answer
+                # any other 1xx is interim: the final answer follows
+            if status == 101:
+                content = UpgradeContent(stream, self._timeouts, leading=buffer)
+            else:
+                content = _rejection(stream, self._timeouts, method, target, headers, head, buffer)
         except BaseException:
             await stream.aclose()
             raise
         return httpcore.Response(
-            event.status_code,
-            headers=event.headers.raw_items(),
-            content=UpgradeContent(stream, conn, self._timeouts),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": bytes(event.reason)},
+            status,
+            headers=fields,
+            content=content,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
         )
+
+    async def _read_head(
+        self, stream: httpcore.AsyncNetworkStream, buffer: bytes
+    ) -> tuple[bytes, bytes]:
+        """``(head without its blank line, what follows it)``, bounded by ``_MAX_HEAD``."""
+        while True:
+            end = HEAD_END.search(buffer)
+            if end is not None:
+                return buffer[: end.start()].removesuffix(b"\r"), buffer[end.end() :]
+            if len(buffer) > _MAX_HEAD:
+                raise httpcore.RemoteProtocolError(
+                    f"the response head is over {_MAX_HEAD // 1024} KiB; refusing to buffer more"
+                )
+            data = await stream.read(_READ_SIZE, self._timeouts.read)
+            if not data:
+                if buffer:
+                    raise httpcore.RemoteProtocolError(
+                        "the server closed the connection in the middle of the response head"
+                    )
+                # The same words as httpcore's, so both paths translate alike.
+                raise httpcore.RemoteProtocolError(
+                    "Server disconnected without sending a response."
+                )
+            buffer += data
 
     async def _connect(
         self, request: Request, tracer: ExchangeTracer, proxy: httpcore.Proxy | None
@@ -212,6 +240,28 @@ class UpgradeConnector:
             await stream.aclose()
             raise
         return stream
+
+
+def _rejection(
+    stream: httpcore.AsyncNetworkStream,
+    timeouts: Timeouts,
+    method: bytes,
+    target: bytes,
+    headers: list[tuple[bytes, bytes]],
+    head: bytes,
+    rest: bytes,
+) -> UpgradeContent:
+    """A non-101 answer: h11 reads the head again and frames the body that follows."""
+    conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD)
+    try:
+        conn.send(h11.Request(method=method, target=target, headers=headers))
+        conn.send(h11.EndOfMessage())
+        conn.receive_data(head + b"\r\n\r\n" + rest)
+        while not isinstance(conn.next_event(), h11.Response):
+            pass  # interim 1xx heads, already seen
+    except h11.ProtocolError as exc:
+        raise httpcore.RemoteProtocolError(str(exc)) from exc
+    return UpgradeContent(stream, timeouts, conn=conn)
 
 
 async def _next_event(

@@ -10,11 +10,13 @@ import anyio
 import pytest
 from openwire.errors import (
     HandshakeTimeout,
+    HTTPProtocolError,
     InvalidAccept,
     InvalidConnection,
     InvalidExtension,
     InvalidSubprotocol,
     InvalidUpgrade,
+    ReadError,
     UnexpectedStatus,
 )
 from openwire.testing.frames import frame
@@ -184,4 +186,79 @@ async def test_handshake_timeout_against_silent_server(
     server = scripted(script)
     with anyio.fail_after(2), pytest.raises(HandshakeTimeout, match="handshake_timeout"):
         async with connect(server.url, handshake_timeout=0.3):
+            pass
+
+
+async def test_interim_1xx_before_the_101_is_skipped(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.read_request()
+        await peer.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        accept = peer.accept_value().encode()
+        # Bare LF line ends, split across writes, with a frame right behind.
+        await peer.send(b"HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\n")
+        await peer.send(b"Connection: Upgrade\nSec-WebSocket-Accept: " + accept + b"\n\n")
+        await peer.send(frame(0x1, b"hello"))
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with connect(server.url) as ws:
+        assert ws.response.status == 101
+        assert (await ws.receive()).data == "hello"
+        await ws.close()
+    await server.wait()
+
+
+async def test_chunked_rejection_body_is_decoded(engine: str, connect: Any, scripted: Any) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.read_request()
+        await peer.send(
+            b"HTTP/1.1 401 Unauthorized\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nlog i\r\n4\r\nn fi\r\n3\r\nrst\r\n0\r\n\r\n"
+        )
+
+    server = scripted(script)
+    with pytest.raises(UnexpectedStatus) as info:
+        async with connect(server.url):
+            pass
+    assert info.value.status == 401
+    assert info.value.body == b"log in first"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n folded: value\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade websocket\r\n\r\n",
+        b"HTTP/1.1 1O1 Switching Protocols\r\n\r\n",
+        b"ICY 200 OK\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n",
+    ],
+    ids=["obs-fold", "no-colon", "bad-status", "not-http", "head-over-100k"],
+)
+async def test_malformed_response_head_is_an_http_protocol_error(
+    engine: str, connect: Any, scripted: Any, head: bytes
+) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.read_request()
+        await peer.send(head)
+        await peer.read_until_close()
+
+    server = scripted(script)
+    with pytest.raises(HTTPProtocolError, match="the server broke the HTTP protocol"):
+        async with connect(server.url, handshake_timeout=5):
+            pass
+
+
+async def test_server_closing_before_answering_is_a_read_error(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.read_request()
+        peer.close()
+
+    server = scripted(script)
+    with pytest.raises(ReadError, match="closed the connection before responding"):
+        async with connect(server.url, handshake_timeout=5):
             pass
