@@ -48,6 +48,13 @@ class _Exchange:
         self._slot = slot
         self.closed = False
 
+    def forget(self) -> None:
+        """The connection was handed over (after a 101): free the slot, close nothing."""
+        if not self.closed:
+            self.closed = True
+            if self._slot is not None:
+                self._slot.release()
+
     async def aclose(self) -> None:
         if self.closed:
             return
@@ -128,7 +135,7 @@ class UpgradedStream(httpcore.AsyncNetworkStream):
     async def detach(self) -> tuple[bytes, httpcore.AsyncNetworkStream]:
         """``(bytes read after the 101, stream)``; the caller owns (and must close) the stream."""
         leading, stream = self._content.detach()
-        await self._exchange.aclose()
+        self._exchange.forget()
         return leading, stream
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:

@@ -98,7 +98,7 @@ class WebSocketCall:
         owned: httpcore.AsyncNetworkStream | None = None
         try:
             try:
-                with anyio.fail_after(options.handshake_timeout):
+                async with runtime.fail_after(options.handshake_timeout):
                     response = await self.client._send(request, events)
                     if response.status != 101:
                         body = await _read_preview(response)

@@ -44,6 +44,9 @@ class Runtime(Protocol):
     def call_later(self, delay: float, fn: Callable[[], None]) -> Handle: ...
     def call_soon_threadsafe(self, fn: Callable[[], None]) -> None: ...
     def waiter(self) -> Waiter: ...
+    def fail_after(self, delay: float | None) -> contextlib.AbstractAsyncContextManager[object]:
+        """Raise :class:`TimeoutError` in the body after ``delay`` seconds (``None``: never)."""
+        ...
 
 
 # ------------------------------------------------------------------- asyncio
@@ -88,6 +91,10 @@ class AsyncioRuntime:
 
     def waiter(self) -> Waiter:
         return _AsyncioWaiter(self.loop)
+
+    def fail_after(self, delay: float | None) -> contextlib.AbstractAsyncContextManager[object]:
+        # A timer and a task.cancel(): a fraction of a cancel scope's cost.
+        return asyncio.timeout(delay)
 
 
 # ---------------------------------------------------------------------- trio
@@ -144,6 +151,25 @@ class TrioRuntime:
 
     def waiter(self) -> Waiter:
         return _TrioWaiter(self._trio.Event())
+
+    def fail_after(self, delay: float | None) -> contextlib.AbstractAsyncContextManager[object]:
+        return _TrioFailAfter(self._trio, delay)
+
+
+class _TrioFailAfter:
+    """trio's ``fail_after`` with the stdlib's TimeoutError, used with ``async with``."""
+
+    def __init__(self, trio: Any, delay: float | None) -> None:
+        self._scope = trio.move_on_after(float("inf") if delay is None else delay)
+
+    async def __aenter__(self) -> object:
+        return self._scope.__enter__()
+
+    async def __aexit__(self, *exc_info: Any) -> bool:
+        self._scope.__exit__(*exc_info)
+        if self._scope.cancelled_caught:
+            raise TimeoutError
+        return False
 
 
 class _TrioWaiter:

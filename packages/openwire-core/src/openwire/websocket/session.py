@@ -22,13 +22,12 @@ Exactly one of ``websocket_closed`` (a close handshake completed) or
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
-
-import anyio
 
 from openwire.errors import (
     ConnectionClosed,
@@ -403,8 +402,9 @@ class Session:
         if self._channel is not None:
             timeout = self._options.close_timeout
             # Bounded: the abort timer ends the socket by then at the latest.
-            with anyio.move_on_after((10.0 if timeout is None else timeout) + 2.0):
-                await self._channel.wait_closed()
+            with contextlib.suppress(TimeoutError):
+                async with self._runtime.fail_after((10.0 if timeout is None else timeout) + 2.0):
+                    await self._channel.wait_closed()
 
     def abandon(self) -> None:
         """Every handle is gone (dropped or garbage-collected): close with 1001."""
