@@ -13,7 +13,6 @@ used unchanged.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 from collections.abc import Iterable
 from typing import Any
@@ -188,17 +187,16 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     def take_transport(self) -> tuple[asyncio.Transport, bytes, bool]:
         """``(transport, bytes buffered so far, whether the peer already closed)``.
 
-        Reading is paused (which also drops a read callback already queued
-        for this loop turn), so no later bytes overtake the buffered ones;
-        the new owner sets its protocol and resumes reading. This stream is
-        dead after.
+        The caller sets its own protocol on the transport right away (before
+        yielding to the loop), so no byte can be delivered to this stream
+        after the buffer was taken. This stream is dead after.
         """
         protocol = self._protocol
         pending = bytes(protocol.buffer)
         protocol.buffer.clear()
-        if not protocol.eof:
-            with contextlib.suppress(RuntimeError):
-                self._transport.pause_reading()
+        if protocol.read_paused:
+            protocol.read_paused = False
+            self._transport.resume_reading()
         return self._transport, pending, protocol.eof
 
 

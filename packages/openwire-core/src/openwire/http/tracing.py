@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import ipaddress
 import socket
 import time
@@ -204,6 +205,7 @@ def _on_asyncio() -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_ip_literal(host: str) -> bool:
     try:
         ipaddress.ip_address(host)

@@ -127,18 +127,26 @@ class AsyncioChannel(asyncio.Protocol):
         self._pending_bytes = 0
         self._streak = 0  # writes since the last read
         self._loop = runtime.loop
-        self._read_wanted = True
+        # Until start(), bytes and the end of the connection are held here.
+        self._early: list[bytes] | None = []
+        self._early_end: tuple[Exception | None] | None = None
         transport.set_write_buffer_limits(high=max_bytes)
 
     # asyncio.Protocol
     def data_received(self, data: bytes) -> None:
         self._streak = 0
+        if self._early is not None:
+            self._early.append(data)  # before start(): keep the order
+            return
         self._sink.data_received(data)
 
     def eof_received(self) -> bool | None:
         return None  # let the transport close; connection_lost follows
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._early is not None:
+            self._early_end = (exc,)
+            return
         self._lost = True
         if self._linger is not None:
             self._linger.cancel()
@@ -190,26 +198,26 @@ class AsyncioChannel(asyncio.Protocol):
             await self._writable.wait()
 
     def start(self, pending: bytes, ended: bool) -> None:
-        """Deliver what arrived before this channel existed, then start reading.
+        """Deliver, in order, what arrived before the session was attached.
 
-        The transport is handed over with reading paused, so nothing read
-        later can overtake ``pending``.
+        ``pending`` came before this channel owned the transport; anything
+        the transport delivered since was held back in ``_early``.
         """
+        early, self._early = self._early or [], None
         if pending:
             self.data_received(pending)
-        if ended or self._transport.is_closing():
-            if not self._lost:
-                self.connection_lost(None)
-        elif self._read_wanted:
-            self._transport.resume_reading()
+        for data in early:
+            self.data_received(data)
+        if self._early_end is not None:
+            self.connection_lost(self._early_end[0])
+        elif ended and not self._lost:
+            self.connection_lost(None)
 
     def pause_reading(self) -> None:
-        self._read_wanted = False
         with contextlib.suppress(RuntimeError):
             self._transport.pause_reading()
 
     def resume_reading(self) -> None:
-        self._read_wanted = True
         with contextlib.suppress(RuntimeError):
             self._transport.resume_reading()
 
