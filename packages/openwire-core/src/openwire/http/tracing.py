@@ -87,10 +87,17 @@ class ExchangeTracer:
 
     # -- httpcore trace callback ------------------------------------------------
     async def __call__(self, name: str, info: dict[str, Any]) -> None:
-        step = name.partition(".")[2]  # drop httpcore's logger prefix
         owner = info.get("request")
         if owner is not None and owner is not self.core_request:
             return  # e.g. the CONNECT request of a proxy tunnel
+        self.step(name.partition(".")[2], info)  # drop httpcore's logger prefix
+
+    def step(self, step: str, info: dict[str, Any]) -> None:
+        """One connection step, named as httpcore names it (``connect_tcp.started``...).
+
+        The upgrade connector reports its steps here directly, so an
+        upgrade's events are the ones httpcore's trace produces for a pool.
+        """
         handler = _HANDLERS.get(step)
         if handler is not None:
             handler(self, info)

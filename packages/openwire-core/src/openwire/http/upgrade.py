@@ -121,13 +121,13 @@ class UpgradeConnector:
         """
         stream = await self._connect(request, tracer, proxy)
         try:
-            info = {"request": tracer.core_request}
+            info: dict[str, Any] = {}
             method = request.method.encode("ascii")
             headers = request.headers.raw()
-            await tracer("http11.send_request_headers.started", info)
+            tracer.step("send_request_headers.started", info)
             await stream.write(serialize_request(method, target, headers), self._timeouts.write)
-            await tracer("http11.send_request_headers.complete", info)
-            await tracer("http11.receive_response_headers.started", info)
+            tracer.step("send_request_headers.complete", info)
+            tracer.step("receive_response_headers.started", info)
             buffer = b""
             while True:
                 head, buffer = await self._read_head(stream, buffer)
@@ -191,13 +191,13 @@ class UpgradeConnector:
         self, host: str, port: int, tracer: ExchangeTracer
     ) -> httpcore.AsyncNetworkStream:
         info: dict[str, Any] = {"host": host, "port": port}
-        await tracer("connection.connect_tcp.started", info)
+        tracer.step("connect_tcp.started", info)
         try:
             stream = await self._backend.connect_tcp(host, port, self._timeouts.connect)
         except BaseException as exc:
-            await tracer("connection.connect_tcp.failed", {**info, "exception": exc})
+            tracer.step("connect_tcp.failed", {**info, "exception": exc})
             raise
-        await tracer("connection.connect_tcp.complete", {**info, "return_value": stream})
+        tracer.step("connect_tcp.complete", {**info, "return_value": stream})
         return stream
 
     async def _start_tls(
@@ -209,14 +209,14 @@ class UpgradeConnector:
         context: ssl.SSLContext | None = None,
     ) -> httpcore.AsyncNetworkStream:
         info: dict[str, Any] = {"server_hostname": host, "timeout": timeout}
-        await tracer("connection.start_tls.started", info)
+        tracer.step("start_tls.started", info)
         try:
             tls = await stream.start_tls(context or self._tls(), host, timeout)
         except BaseException as exc:
-            await tracer("connection.start_tls.failed", {**info, "exception": exc})
+            tracer.step("start_tls.failed", {**info, "exception": exc})
             await stream.aclose()
             raise
-        await tracer("connection.start_tls.complete", {**info, "return_value": tls})
+        tracer.step("start_tls.complete", {**info, "return_value": tls})
         return tls
 
     async def _via_proxy(
