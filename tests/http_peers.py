@@ -1,4 +1,4 @@
-"""HTTP peers: hypercorn over plain TCP and TLS, a raw scripted server, tinyproxy.
+"""HTTP peers: hypercorn over plain TCP and TLS, a raw scripted server, tinyproxy, microsocks.
 
 All servers run on the session's background loop (``server_loop``) so one
 instance serves clients on both asyncio and trio.
@@ -186,11 +186,12 @@ class Proxy:
     port: int
 
 
-def _tinyproxy_binary() -> str:
-    found = shutil.which("tinyproxy")
+def _debian_binary(name: str, package: str) -> str:
+    """``name`` on PATH, installing Debian's ``package`` first if needed (fresh machines, CI)."""
+    found = shutil.which(name)
     if found:
         return found
-    install = ["apt-get", "install", "-y", "tinyproxy"]
+    install = ["apt-get", "install", "-y", package]
     try:
         if subprocess.run(install, capture_output=True, timeout=300).returncode != 0:
             # A fresh machine has no package lists yet.
@@ -198,18 +199,18 @@ def _tinyproxy_binary() -> str:
             subprocess.run(install, check=True, capture_output=True, timeout=300)
     except (OSError, subprocess.SubprocessError) as exc:
         pytest.fail(
-            f"the proxy tests need tinyproxy and 'apt-get install -y tinyproxy' failed ({exc}); "
+            f"the proxy tests need {package} and 'apt-get install -y {package}' failed ({exc}); "
             "install it by hand and rerun"
         )
-    found = shutil.which("tinyproxy")
+    found = shutil.which(name)
     if not found:
-        pytest.fail("tinyproxy was installed but is not on PATH")
+        pytest.fail(f"{package} was installed but {name} is not on PATH")
     return found
 
 
 @pytest.fixture(scope="session")
 def tinyproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    binary = _tinyproxy_binary()
+    binary = _debian_binary("tinyproxy", "tinyproxy")
     port = free_port()
     folder: Path = tmp_path_factory.mktemp("tinyproxy")
     conf = folder / "tinyproxy.conf"
@@ -238,6 +239,27 @@ def tinyproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
         output = process.communicate()[0].decode(errors="replace")
         pytest.fail(f"tinyproxy did not start: {output}")
     yield Proxy(f"http://127.0.0.1:{port}", port)
+    process.terminate()
+    process.wait(5)
+
+
+@pytest.fixture(scope="session")
+def socks_proxy() -> Iterator[Proxy]:
+    """microsocks, a real SOCKS5 server, on loopback."""
+    binary = _debian_binary("microsocks", "microsocks")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "-i", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_listening(port)
+    except RuntimeError:
+        process.kill()
+        output = process.communicate()[0].decode(errors="replace")
+        pytest.fail(f"microsocks did not start: {output}")
+    yield Proxy(f"socks5://127.0.0.1:{port}", port)
     process.terminate()
     process.wait(5)
 

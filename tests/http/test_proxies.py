@@ -104,3 +104,10 @@ def test_no_proxy_rules() -> None:
     assert not rules.matches(URL("http://notexample.com/"))
     assert rules.matches(URL("http://[::1]:8080/"))
     assert NoProxy.parse("*").matches(URL("http://anything/"))
+
+
+async def test_http_through_a_real_socks5_proxy(http_server: Server, socks_proxy: Proxy) -> None:
+    async with Client(proxy=socks_proxy.url) as client:
+        response = await client.get(f"{http_server.url}/echo")
+    assert response.status == 200
+    assert via(await response.json()) == []  # SOCKS relays bytes; it adds no header

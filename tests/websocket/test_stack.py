@@ -156,3 +156,41 @@ async def test_headers_that_would_break_the_request_are_refused(
         call = client.new_websocket(Request("GET", echo_server.url, headers={name: value}))
         with pytest.raises(HTTPProtocolError, match="cannot be sent as valid HTTP"):
             await call.execute()
+
+
+async def test_wss_through_a_real_proxy_is_tunnelled_then_tls(
+    wss_server: EchoServer,
+    ca: trustme.CA,
+    tinyproxy: Proxy,
+    recorder_factory: Any,
+    recorders: list[Recorder],
+) -> None:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    url = wss_server.url.replace("ws://", "wss://")
+    async with (
+        Client(proxy=tinyproxy.url, verify=context, event_listener_factory=recorder_factory) as c,
+        c.websocket(url) as ws,
+    ):
+        await ws.send("tunnelled")
+        assert (await ws.receive()).data == "tunnelled"
+    names = recorders[0].names
+    assert recorders[0].args("connect_start") == ("127.0.0.1", tinyproxy.port)
+    assert names.index("connect_end") < names.index("secure_connect_start")
+    assert names.index("secure_connect_end") < names.index("request_headers_start")
+
+
+async def test_websocket_through_a_real_socks5_proxy(
+    echo_server: EchoServer,
+    socks_proxy: Proxy,
+    recorder_factory: Any,
+    recorders: list[Recorder],
+) -> None:
+    async with (
+        Client(proxy=socks_proxy.url, event_listener_factory=recorder_factory) as client,
+        client.websocket(echo_server.url) as ws,
+    ):
+        await ws.send(b"via socks")
+        assert (await ws.receive()).data == b"via socks"
+    assert recorders[0].args("proxy_select_end")[1] == socks_proxy.url
+    assert recorders[0].args("connect_start") == ("127.0.0.1", socks_proxy.port)

@@ -23,6 +23,9 @@ from typing import Any
 import h11
 import httpcore
 
+# httpcore's SOCKS5 client handshake (socksio ships with openwire-core's httpcore[socks]).
+from httpcore._async.socks_proxy import _init_socks5_connection
+
 from openwire.config import Timeouts
 from openwire.http.http11 import HEAD_END, parse_response_head, serialize_request
 from openwire.http.models import Request
@@ -316,10 +319,4 @@ def _authority(host: str, port: int) -> str:
 async def _socks5(
     stream: httpcore.AsyncNetworkStream, host: str, port: int, auth: tuple[bytes, bytes] | None
 ) -> None:
-    try:
-        from httpcore._async.socks_proxy import _init_socks5_connection
-    except ImportError as exc:  # socksio is httpcore's optional SOCKS dependency
-        raise httpcore.ProxyError(
-            "SOCKS proxies need the socksio package: pip install 'httpcore[socks]'"
-        ) from exc
     await _init_socks5_connection(stream, host=host.encode("idna"), port=port, auth=auth)
