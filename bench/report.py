@@ -399,6 +399,42 @@ def markdown(results: Results, chart_name: str | None) -> str:
 # ------------------------------------------------------------------------- chart
 
 
+def before_after(before: Results, after: Results) -> str:
+    """The openwire engines' ratios to websockets in an earlier run and in this one.
+
+    Ratios to the same unchanged baseline client are what stays comparable
+    between runs on a shared machine; absolute figures are not.
+    """
+    ours = [c for c in after.clients if c.startswith("openwire-") and c in before.clients]
+    workloads = [w for w in after.workloads if w in before.workloads]
+    if not ours or not workloads:
+        return ""
+    out = [
+        "",
+        f"## Before / after (baseline run of {before.meta['started']})",
+        "",
+        "Each cell: ratio to websockets in the baseline run → in this run (median of "
+        "same-repeat pairs); in brackets the CPU-time ratio, baseline → this run. "
+        "`uv run --all-packages --group bench python bench/run.py --baseline PATH` "
+        "compares against another run.",
+        "",
+    ]
+
+    def cell(client: str, workload: str) -> str:
+        old, new = before.ratio(client, BASELINE, workload), after.ratio(client, BASELINE, workload)
+        if old is None or new is None:
+            return "—"
+        text = f"{old.median:.2f}× → {new.median:.2f}×"
+        old_cpu, new_cpu = before.cpu_ratio(client, workload), after.cpu_ratio(client, workload)
+        if old_cpu and new_cpu and BY_NAME[workload].kind != "memory":
+            text += f" ({old_cpu.median:.2f}× → {new_cpu.median:.2f}×)"
+        return text
+
+    out += _table(["workload", *ours], [[w, *(cell(c, w) for c in ours)] for w in workloads])
+    out.append("")
+    return "\n".join(out)
+
+
 def load_plotting() -> bool:
     """Import matplotlib now rather than after a ten-minute run.
 
@@ -486,7 +522,10 @@ def chart(results: Results, path: Path) -> bool:
 
 
 def write(
-    meta: dict[str, object], samples: list[Sample], directory: Path
+    meta: dict[str, object],
+    samples: list[Sample],
+    directory: Path,
+    baseline: tuple[dict[str, object], list[Sample]] | None = None,
 ) -> tuple[Path, Path | None]:
     results = Results(meta, samples)
     png: Path | None = directory / "results.png"
@@ -494,5 +533,8 @@ def write(
     if not chart(results, png):
         png = None
     md = directory / "RESULTS.md"
-    md.write_text(markdown(results, png.name if png else None))
+    text = markdown(results, png.name if png else None)
+    if baseline is not None:
+        text += before_after(Results(*baseline), results)
+    md.write_text(text)
     return md, png

@@ -24,6 +24,8 @@ import sys
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
+# An earlier full run the report compares against (before/after); replace it to move the mark.
+DEFAULT_BASELINE = BENCH_DIR / "baseline" / "results-full-20261126T235927Z.json"
 # bench/profile.py would shadow the stdlib ``profile`` that cProfile imports,
 # so the sibling modules are found last.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH_DIR]
@@ -206,6 +208,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and workers")
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=DEFAULT_BASELINE if DEFAULT_BASELINE.exists() else None,
+        help="raw results of an earlier run to compare against in a before/after section "
+        "(default: the committed bench/baseline run; 'none' to skip)",
+    )
+    parser.add_argument(
         "--from-json",
         type=Path,
         help="rebuild RESULTS.md and results.png from a raw results file; run nothing",
@@ -213,14 +222,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def rebuild(raw_path: Path, report_dir: Path) -> int:
-    """Re-render a finished run, e.g. after changing the report layout."""
+def load_raw(raw_path: Path) -> tuple[dict[str, object], list[Sample]]:
     raw = json.loads(raw_path.read_text())
     fields = set(Sample.__dataclass_fields__)
     samples = [Sample(**{k: v for k, v in s.items() if k in fields}) for s in raw["samples"]]
-    md_path, png_path = report.write(raw["meta"], samples, report_dir)
+    return raw["meta"], samples
+
+
+def baseline_of(path: Path | None) -> tuple[dict[str, object], list[Sample]] | None:
+    if path is None or str(path) == "none":
+        return None
+    return load_raw(path)
+
+
+def rebuild(raw_path: Path, report_dir: Path, baseline: Path | None) -> int:
+    """Re-render a finished run, e.g. after changing the report layout."""
+    meta, samples = load_raw(raw_path)
+    md_path, png_path = report.write(meta, samples, report_dir, baseline_of(baseline))
     print(f"report: {md_path}" + (f"\nchart: {png_path}" if png_path else ""))
-    print(report.targets_text(raw["meta"], samples))
+    print(report.targets_text(meta, samples))
     return 0
 
 
@@ -237,7 +257,7 @@ def select(requested: str | None, default: list[str], known: list[str], what: st
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.from_json:
-        return rebuild(args.from_json, args.report_dir or args.from_json.parent)
+        return rebuild(args.from_json, args.report_dir or args.from_json.parent, args.baseline)
     mode = MODES["smoke" if args.smoke else "quick" if args.quick else "full"]
     timing = Timing(mode.timing.warmup, mode.timing.duration, mode.timing.idle_connections)
     if args.duration:
@@ -334,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     raw_path.write_text(
         json.dumps({"meta": meta, "samples": [s.as_dict() for s in samples]}, indent=1)
     )
-    md_path, png_path = report.write(meta, samples, report_dir)
+    md_path, png_path = report.write(meta, samples, report_dir, baseline_of(args.baseline))
     print(
         f"\nraw results: {raw_path}\nreport: {md_path}"
         + (f"\nchart: {png_path}" if png_path else "")
