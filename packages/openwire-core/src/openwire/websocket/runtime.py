@@ -33,7 +33,9 @@ class Handle(Protocol):
 
 class Waiter(Protocol):
     def wake(self) -> None: ...
-    async def wait(self) -> None: ...
+    def wait(self) -> Awaitable[None]:
+        """What to await; on asyncio the future itself (no coroutine per wait)."""
+        ...
 
 
 class Runtime(Protocol):
@@ -62,8 +64,8 @@ class _AsyncioWaiter:
         if not self._future.done():
             self._future.set_result(None)
 
-    async def wait(self) -> None:
-        await self._future
+    def wait(self) -> Awaitable[None]:
+        return self._future
 
 
 class AsyncioRuntime:
@@ -181,8 +183,8 @@ class _TrioWaiter:
     def wake(self) -> None:
         self._event.set()
 
-    async def wait(self) -> None:
-        await self._event.wait()
+    def wait(self) -> Awaitable[None]:
+        return self._event.wait()  # type: ignore[no-any-return]
 
 
 async def _guarded(fn: Callable[[], Awaitable[None]], name: str) -> None:
