@@ -40,6 +40,17 @@ Connector = Callable[[str], Awaitable[Connection]]
 
 # Raw libraries, in the order tables list them; openwire engines come first.
 RAW_CLIENTS = ("websockets", "aiohttp", "picows", "httpx-ws", "wsproto")
+# A reference that does no WebSocket work at all (see _FloorProtocol), run
+# where per-message overhead is what is measured; large messages measure copies.
+FLOOR = "floor"
+_ONLY = {FLOOR: {"rt-64b", "rt-1k", "rt-64t", "pipe-64b", "handshake", "idle-mem"}}
+
+
+def supports(client: str, workload: str) -> bool:
+    only = _ONLY.get(client)
+    return only is None or workload in only
+
+
 # Which raw library each openwire adapter wraps (for the within-10% targets).
 ADAPTER_OF = {
     "openwire-wsproto": "wsproto",
@@ -70,6 +81,7 @@ def available_clients() -> list[str]:
     for name, modules in _RAW_MODULES.items():
         if all(importlib.util.find_spec(m.split(".")[0]) is not None for m in modules):
             names.append(name)
+    names.append(FLOOR)
     return names
 
 
@@ -386,6 +398,116 @@ async def _wsproto() -> AsyncIterator[Connector]:
     yield connect
 
 
+# ------------------------------------------------------------------------ floor
+
+
+class _FloorProtocol(asyncio.Protocol):
+    """The least work an asyncio WebSocket client can do: a reference, not a client.
+
+    It sends a fixed upgrade request without checking the answer, writes
+    frames with an all-zero mask key (masking is then a no-op) and only
+    finds where each echoed frame ends. No validation, no UTF-8 check, no
+    limits, no events: what is left is the event loop and the syscalls, the
+    floor under any asyncio client on this machine.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.ready: deque[bytes | str] = deque()
+        self.waiter: asyncio.Future[bytes | str] | None = None
+        self.upgraded: asyncio.Future[None] = self.loop.create_future()
+        self.lost: asyncio.Future[None] = self.loop.create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buffer
+        buf += data
+        if not self.upgraded.done():
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            del buf[: end + 4]
+            self.upgraded.set_result(None)
+        while len(buf) >= 2:
+            size, start = buf[1] & 0x7F, 2
+            if size == 126:
+                size, start = int.from_bytes(buf[2:4]), 4
+            elif size == 127:
+                size, start = int.from_bytes(buf[2:10]), 10
+            if len(buf) < start + size:
+                return
+            opcode = buf[0] & 0x0F
+            payload: bytes | str = bytes(buf[start : start + size])
+            del buf[: start + size]
+            if opcode == 0x1:
+                payload = payload.decode()  # type: ignore[union-attr]
+            if opcode != 0x8:
+                waiter = self.waiter
+                if waiter is not None and not waiter.done():
+                    self.waiter = None
+                    waiter.set_result(payload)
+                else:
+                    self.ready.append(payload)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("connection lost"))
+
+    def _send(self, opcode: int, data: bytes) -> None:
+        size = len(data)
+        if size < 126:
+            head = bytes((0x80 | opcode, 0x80 | size))
+        elif size < 65536:
+            head = bytes((0x80 | opcode, 0x80 | 126)) + size.to_bytes(2)
+        else:
+            head = bytes((0x80 | opcode, 0x80 | 127)) + size.to_bytes(8)
+        assert self.transport is not None
+        self.transport.write(head + b"\0\0\0\0" + data)
+
+    async def send_bytes(self, data: bytes) -> None:
+        self._send(0x2, data)
+
+    async def send_text(self, data: str) -> None:
+        self._send(0x1, data.encode())
+
+    async def receive(self) -> bytes | str:
+        if self.ready:
+            return self.ready.popleft()
+        self.waiter = self.loop.create_future()
+        return await self.waiter
+
+    async def close(self) -> None:
+        self._send(0x8, b"\x03\xe8")
+        await self.lost
+
+
+@contextlib.asynccontextmanager
+async def _floor() -> AsyncIterator[Connector]:
+    from urllib.parse import urlsplit
+
+    async def connect(url: str) -> Connection:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        loop = asyncio.get_running_loop()
+        transport, conn = await loop.create_connection(_FloorProtocol, host, port)
+        request = (
+            f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        transport.write(request.encode())
+        await conn.upgraded
+        return Connection(conn.send_bytes, conn.send_text, conn.receive, conn.close, _identity)
+
+    yield connect
+
+
 # ------------------------------------------------------------------------ lookup
 
 
@@ -399,6 +521,7 @@ def connector(name: str) -> contextlib.AbstractAsyncContextManager[Connector]:
         "picows": _picows,
         "httpx-ws": _httpx_ws,
         "wsproto": _wsproto,
+        FLOOR: _floor,
     }
     if name not in factories:
         raise ValueError(f"unknown client {name!r}; known: {sorted(factories)} and openwire-*")

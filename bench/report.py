@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from clients import ADAPTER_OF
+from clients import ADAPTER_OF, FLOOR
 from workloads import BY_NAME, Sample
 
 BASELINE = "websockets"
@@ -216,6 +216,27 @@ def targets_text(meta: dict[str, object], samples: list[Sample]) -> str:
 # ---------------------------------------------------------------------- markdown
 
 
+def _floor_note(results: Results) -> list[str]:
+    """What a client doing no WebSocket work at all reaches: the ceiling for any ratio."""
+    if FLOOR not in results.clients:
+        return []
+    cells = []
+    for workload in results.workloads:
+        ratio = results.ratio(FLOOR, BASELINE, workload)
+        if ratio is not None and BY_NAME[workload].kind != "memory":
+            cells.append(f"{workload} {fmt_ratio(ratio)}")
+    if not cells:
+        return []
+    return [
+        "",
+        "Floor: `floor` (bench/clients.py) is an asyncio client that does no WebSocket work "
+        "(fixed upgrade request, zero mask, no validation); in this run it reaches, as a "
+        "ratio to websockets: " + ", ".join(cells) + ". A target above the floor's ratio "
+        "cannot be met by any asyncio client on this machine: the event loop, the "
+        "syscalls and the round-trip latency decide it, not the client's own work.",
+    ]
+
+
 def _load_note(meta: dict[str, object]) -> str:
     load: list[float] = meta.get("loadavg_1m", [])  # type: ignore[assignment]
     if not load:
@@ -275,6 +296,7 @@ def markdown(results: Results, chart_name: str | None) -> str:
         ["target", "measured", "CPU-time ratio", "status"],
         [[t.label, t.measured, t.cpu or "—", t.status] for t in targets(results)],
     )
+    out += _floor_note(results)
 
     out += ["", "## Ratio to websockets (same run; > 1 is faster, for idle-mem < 1 is leaner)", ""]
     out += _table(

@@ -314,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
                 order = chosen[shift:] + chosen[:shift]
                 line = []
                 for client in order:
+                    if not clients.supports(client, workload.name):
+                        continue
                     sample = run_one(client, workload, repeat, server, timing, timeout)
                     samples.append(sample)
                     line.append(_fmt(sample, workload))
