@@ -140,7 +140,7 @@ class Client:
             request = Request("GET", to_http_url(str(request)))
         elif request.url.scheme in ("ws", "wss"):
             request = request.replace(url=to_http_url(str(request.url)))
-        return WebSocketCall(self, request, WebSocketOptions().with_changes(**options))
+        return WebSocketCall(self, request, WebSocketOptions.of(**options))
 
     def websocket(
         self, request: Request | str | URL, **options: Any

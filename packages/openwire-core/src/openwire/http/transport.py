@@ -32,7 +32,7 @@ from openwire.http.models import Request, Response
 from openwire.http.proxies import ProxySelector, redact
 from openwire.http.tls import create_ssl_context
 from openwire.http.tracing import CURRENT_TRACER, ExchangeTracer, ReportingBackend
-from openwire.http.upgrade import UpgradeConnector, UpgradeContent
+from openwire.http.upgrade import UpgradeConnector, UpgradeContent, UpgradeResponse
 from openwire.http.url import URL
 
 __all__ = ["Transport"]
@@ -43,7 +43,9 @@ _PoolKey = tuple[str | None, bool]  # (proxy URL, TLS to the origin)
 class _Exchange:
     """Owns one httpcore response: closes it once and frees the per-host slot."""
 
-    def __init__(self, core: httpcore.Response, slot: anyio.Semaphore | None) -> None:
+    def __init__(
+        self, core: httpcore.Response | UpgradeResponse, slot: anyio.Semaphore | None
+    ) -> None:
         self.core = core
         self._slot = slot
         self.closed = False
@@ -304,6 +306,7 @@ class Transport:
                 if slot is not None:
                     await self._acquire_slot(slot, request)
                     acquired_slot = True
+                core: httpcore.Response | UpgradeResponse
                 if request.is_websocket:
                     core_proxy = self._core_proxy(proxy) if proxy else None
                     target = _core_url(request.url).target
@@ -364,7 +367,7 @@ class Transport:
     def _wrap(
         self,
         request: Request,
-        core: httpcore.Response,
+        core: httpcore.Response | UpgradeResponse,
         slot: anyio.Semaphore | None,
         tracer: ExchangeTracer,
         deadline: float | None,

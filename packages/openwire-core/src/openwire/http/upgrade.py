@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import h11
@@ -31,7 +32,7 @@ from openwire.http.http11 import HEAD_END, parse_response_head, serialize_reques
 from openwire.http.models import Request
 from openwire.http.tracing import ExchangeTracer
 
-__all__ = ["UpgradeConnector", "UpgradeContent"]
+__all__ = ["UpgradeConnector", "UpgradeContent", "UpgradeResponse"]
 
 _READ_SIZE = 64 * 1024
 # httpcore's own bound for a response head; larger is a broken or hostile peer.
@@ -97,6 +98,20 @@ class UpgradeContent:
             await stream.aclose()
 
 
+@dataclass(slots=True)
+class UpgradeResponse:
+    """The answer to an upgrade request, shaped like the parts of an httpcore.Response
+    the transport reads (building a real one re-validates every header)."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    stream: UpgradeContent
+    extensions: dict[str, Any]
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+
 class UpgradeConnector:
     """Opens a connection and sends one upgrade request on it."""
 
@@ -116,7 +131,7 @@ class UpgradeConnector:
         target: bytes,
         tracer: ExchangeTracer,
         proxy: httpcore.Proxy | None,
-    ) -> httpcore.Response:
+    ) -> UpgradeResponse:
         """Connect, send ``request`` and read the response head.
 
         Raises httpcore's exception types, like a pool would, so the
@@ -145,11 +160,8 @@ class UpgradeConnector:
         except BaseException:
             await stream.aclose()
             raise
-        return httpcore.Response(
-            status,
-            headers=fields,
-            content=content,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+        return UpgradeResponse(
+            status, fields, content, {"http_version": b"HTTP/1.1", "reason_phrase": reason}
         )
 
     async def _read_head(

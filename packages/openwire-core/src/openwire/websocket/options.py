@@ -95,11 +95,21 @@ class WebSocketOptions:
             raise TypeError("subprotocols must be a sequence of names, not one string")
         object.__setattr__(self, "subprotocols", tuple(self.subprotocols))
 
+    @classmethod
+    def of(cls, **options: Any) -> WebSocketOptions:
+        """The defaults with ``options`` applied; an unknown name is a TypeError."""
+        _check_names(options)
+        return cls(**options)
+
     def with_changes(self, **changes: Any) -> WebSocketOptions:
-        known = {f.name for f in fields(self)}
-        unknown = set(changes) - known
-        if unknown:
-            raise TypeError(
-                f"unknown WebSocket option(s) {sorted(unknown)}; known: {sorted(known)}"
-            )
+        _check_names(changes)
         return replace(self, **changes)
+
+
+def _check_names(options: dict[str, Any]) -> None:
+    unknown = options.keys() - _NAMES
+    if unknown:
+        raise TypeError(f"unknown WebSocket option(s) {sorted(unknown)}; known: {sorted(_NAMES)}")
+
+
+_NAMES = frozenset(f.name for f in fields(WebSocketOptions))
