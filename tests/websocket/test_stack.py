@@ -6,18 +6,28 @@ exactly as to any call; each test talks to a real server on 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
+import re
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import anyio
 import pytest
 import trustme
-from openwire import Client, Limits, Request, Response
-from openwire.errors import HTTPProtocolError, OpenWireError, UnexpectedStatus
+from openwire import Client, ConnectTimeout, Limits, ProxyError, Request, Response, Timeouts
+from openwire.errors import (
+    ConnectionClosedError,
+    HTTPProtocolError,
+    OpenWireError,
+    UnexpectedStatus,
+)
 from openwire.http.chain import Chain
+from openwire.testing.frames import frame
 from openwire.testing.servers import BackgroundLoop, EchoServer
+from openwire.websocket.handshake import accept_key
 
-from tests.http_peers import Proxy, Recorder
+from tests.http_peers import Handler, Proxy, RawServer, Recorder, read_request_head
 
 pytestmark = pytest.mark.anyio
 
@@ -145,8 +155,13 @@ async def test_open_websockets_do_not_hold_pool_slots(echo_server: EchoServer) -
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("X-Token", "a\r\nX-Injected: 1"), ("X Token", "a"), ("X-Token", "a\x00b")],
-    ids=["crlf-in-value", "space-in-name", "nul-in-value"],
+    [
+        ("X-Token", "a\r\nX-Injected: 1"),
+        ("X Token", "a"),
+        ("X-Token", "a\x00b"),
+        ("X-Token", "a "),
+    ],
+    ids=["crlf-in-value", "space-in-name", "nul-in-value", "trailing-space"],
 )
 async def test_headers_that_would_break_the_request_are_refused(
     echo_server: EchoServer, name: str, value: str
@@ -194,3 +209,96 @@ async def test_websocket_through_a_real_socks5_proxy(
         assert (await ws.receive()).data == b"via socks"
     assert recorders[0].args("proxy_select_end")[1] == socks_proxy.url
     assert recorders[0].args("connect_start") == ("127.0.0.1", socks_proxy.port)
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["ws", "wss"])
+async def test_a_server_gone_while_an_interceptor_holds_the_101_is_noticed(
+    ow_loop: BackgroundLoop, ca: trustme.CA, tls: bool
+) -> None:
+    # The peer's reset can reach the connection before the WebSocket owns
+    # it; the WebSocket must still learn it is gone, and close() must end.
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        match = re.search(rb"(?i)sec-websocket-key: *(\S+)", head)
+        assert match is not None
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: "
+            + accept_key(match[1].decode()).encode()
+            + b"\r\n\r\n"
+            + frame(0x1, b"hello")
+        )
+        await writer.drain()
+        writer.transport.abort()
+
+    server_ssl = None
+    client_ssl = ssl.create_default_context()
+    if tls:
+        server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(server_ssl)
+        ca.configure_trust(client_ssl)
+    server = ow_loop.run(asyncio.start_server(handler, "127.0.0.1", 0, ssl=server_ssl))
+    port = server.sockets[0].getsockname()[1]
+
+    async def hold(request: Request, chain: Chain) -> Response:
+        response = await chain.proceed(request)
+        await anyio.sleep(0.3)  # e.g. an audit log written before returning
+        return response
+
+    try:
+        async with Client(verify=client_ssl, network_interceptors=[hold]) as client:
+            url = f"{'wss' if tls else 'ws'}://127.0.0.1:{port}/"
+            ws = await client.new_websocket(url, close_timeout=0.5).execute()
+            with anyio.fail_after(5):
+                assert (await ws.receive()).data == "hello"
+                with pytest.raises(ConnectionClosedError):
+                    await ws.receive()
+                await ws.close()
+            assert ws.close_code == 1006
+    finally:
+        server.close()
+
+
+def silent_after_accept(heads: list[bytes]) -> Handler:
+    async def handler(
+        index: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        heads.append(await reader.read(1024))  # a TLS ClientHello; answer nothing
+        await asyncio.sleep(3)
+
+    return handler
+
+
+async def test_a_tls_handshake_that_never_ends_is_a_connect_timeout(
+    raw_server: Callable[[Handler], RawServer],
+) -> None:
+    heads: list[bytes] = []
+    server = raw_server(silent_after_accept(heads))
+    url = server.url.replace("http://", "wss://")
+    async with Client(timeouts=Timeouts(connect=0.3)) as client:
+        with anyio.fail_after(5), pytest.raises(ConnectTimeout):
+            await client.new_websocket(url).execute()
+        with anyio.fail_after(5), pytest.raises(ConnectTimeout):
+            await client.get(server.url.replace("http://", "https://"))
+    assert heads and heads[0][:1] == b"\x16"  # a TLS handshake record did go out
+
+
+def dropping_connect(heads: list[bytes]) -> Handler:
+    async def handler(
+        index: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        heads.append(await read_request_head(reader))
+        writer.close()  # a proxy that gives up on the tunnel without answering
+
+    return handler
+
+
+async def test_a_proxy_dropping_the_connect_is_a_proxy_error(
+    raw_server: Callable[[Handler], RawServer], echo_server: EchoServer
+) -> None:
+    heads: list[bytes] = []
+    proxy = raw_server(dropping_connect(heads))
+    async with Client(proxy=proxy.url) as client:
+        with anyio.fail_after(5), pytest.raises(ProxyError, match="proxy"):
+            await client.new_websocket(echo_server.url).execute()
+    assert heads[0].startswith(b"CONNECT 127.0.0.1:")

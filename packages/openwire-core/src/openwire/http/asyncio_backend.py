@@ -21,6 +21,8 @@ import httpcore
 
 __all__ = ["AsyncioStream", "connect_tcp"]
 
+# Longer than any sensible timeout: "no limit" where asyncio wants a number.
+_NO_LIMIT = 365 * 24 * 3600.0
 # Reading pauses once this much is buffered and nobody reads it.
 _HIGH_WATER = 256 * 1024
 
@@ -151,13 +153,17 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     ) -> httpcore.AsyncNetworkStream:
         loop = self._protocol.loop
         try:
-            transport = await loop.start_tls(
-                self._transport,
-                self._protocol,
-                ssl_context,
-                server_hostname=server_hostname,
-                ssl_handshake_timeout=timeout,
-            )
+            # Our own timer: asyncio's ssl_handshake_timeout fails with
+            # ConnectionAbortedError (indistinguishable from a broken
+            # handshake) and cannot be disabled (None means 60 s).
+            async with asyncio.timeout(timeout):
+                transport = await loop.start_tls(
+                    self._transport,
+                    self._protocol,
+                    ssl_context,
+                    server_hostname=server_hostname,
+                    ssl_handshake_timeout=_NO_LIMIT,
+                )
         except TimeoutError as exc:
             self._transport.abort()
             raise httpcore.ConnectTimeout(f"the TLS handshake took over {timeout}s") from exc
@@ -197,7 +203,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if protocol.read_paused:
             protocol.read_paused = False
             self._transport.resume_reading()
-        return self._transport, pending, protocol.eof
+        # A closing transport may have sent its connection_lost to our
+        # protocol already (asyncio's TLS layer picks the protocol when it
+        # schedules the call): report it as ended, or nobody would hear of it.
+        transport = self._transport
+        return transport, pending, protocol.eof or transport.is_closing()
 
 
 async def connect_tcp(

@@ -292,10 +292,11 @@ class Transport:
             )
         context = chain.context
         events = context.events
-        events.emit("proxy_select_start", str(request.url))
+        url_text = str(request.url)
+        events.emit("proxy_select_start", url_text)
         proxy = self._proxies.select(request.url)
         proxy_label = redact(proxy) if proxy else None
-        events.emit("proxy_select_end", str(request.url), proxy_label)
+        events.emit("proxy_select_end", url_text, proxy_label)
 
         tracer = ExchangeTracer(events, request, proxy_label)
         slot = self._host_slot(request.url)

@@ -21,8 +21,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import h11
 import httpcore
+import socksio
 
 # httpcore's SOCKS5 client handshake (socksio ships with openwire-core's httpcore[socks]).
 from httpcore._async.socks_proxy import _init_socks5_connection
@@ -244,13 +246,18 @@ class UpgradeConnector:
         stream = await self._tcp(proxy_host, proxy_url.port or default_port, tracer)
         try:
             if scheme in (b"socks5", b"socks5h"):
-                await _socks5(stream, host, port, proxy.auth)
+                await _socks5(stream, host, port, proxy.auth, self._timeouts)
                 return stream
             if scheme == b"https":
-                stream = await stream.start_tls(
-                    proxy.ssl_context or self._tls(), proxy_host, self._timeouts.connect
-                )
+                # The upgrade context: HTTP/1.1 only by ALPN, as CONNECT needs.
+                stream = await stream.start_tls(self._tls(), proxy_host, self._timeouts.connect)
             await _tunnel(stream, _authority(host, port), proxy.headers, self._timeouts)
+        except (httpcore.RemoteProtocolError, httpcore.ReadError, socksio.ProtocolError) as exc:
+            await stream.aclose()
+            # The proxy, not the origin, broke off or spoke nonsense.
+            raise httpcore.ProxyError(
+                f"the proxy failed the tunnel to {host}:{port}: {exc}"
+            ) from exc
         except BaseException:
             await stream.aclose()
             raise
@@ -268,8 +275,11 @@ def _rejection(
 ) -> UpgradeContent:
     """A non-101 answer: h11 reads the head again and frames the body that follows."""
     conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD)
+    # h11 only needs the request's method to frame the answer; the headers
+    # that went out (already checked) must not make it refuse to read it.
+    host = next((v for k, v in headers if k.lower() == b"host"), b"_")
     try:
-        conn.send(h11.Request(method=method, target=target, headers=headers))
+        conn.send(h11.Request(method=method, target=target, headers=[(b"Host", host)]))
         conn.send(h11.EndOfMessage())
         conn.receive_data(head + b"\r\n\r\n" + rest)
         while not isinstance(conn.next_event(), h11.Response):
@@ -329,6 +339,17 @@ def _authority(host: str, port: int) -> str:
 
 
 async def _socks5(
-    stream: httpcore.AsyncNetworkStream, host: str, port: int, auth: tuple[bytes, bytes] | None
+    stream: httpcore.AsyncNetworkStream,
+    host: str,
+    port: int,
+    auth: tuple[bytes, bytes] | None,
+    timeouts: Timeouts,
 ) -> None:
-    await _init_socks5_connection(stream, host=host.encode("idna"), port=port, auth=auth)
+    # httpcore's SOCKS reads have no timeout of their own.
+    try:
+        with anyio.fail_after(timeouts.connect):
+            await _init_socks5_connection(stream, host=host.encode("idna"), port=port, auth=auth)
+    except TimeoutError as exc:
+        raise httpcore.ConnectTimeout(
+            f"the SOCKS5 proxy did not set up the tunnel within {timeouts.connect}s"
+        ) from exc

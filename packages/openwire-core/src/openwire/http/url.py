@@ -21,7 +21,7 @@ class URL:
     dropped since it is never sent.
     """
 
-    __slots__ = ("_port", "_text", "host", "password", "path", "query", "scheme", "username")
+    __slots__ = ("_port", "host", "password", "path", "query", "scheme", "username")
 
     def __init__(self, url: str | URL) -> None:
         if isinstance(url, URL):
@@ -45,7 +45,6 @@ class URL:
         self.password = parts.password
         self.path = parts.path or "/"
         self.query = parts.query
-        self._text: str | None = None  # str(self), built once: events and pools ask often
 
     @property
     def port(self) -> int:
@@ -95,10 +94,7 @@ class URL:
         return f"{self.username}:{self.password}@"
 
     def __str__(self) -> str:
-        text = self._text
-        if text is None:
-            text = self._text = f"{self.scheme}://{self._userinfo()}{self.netloc}{self.target}"
-        return text
+        return f"{self.scheme}://{self._userinfo()}{self.netloc}{self.target}"
 
     def __repr__(self) -> str:
         return f"URL({str(self)!r})"

@@ -22,6 +22,7 @@ Exactly one of ``websocket_closed`` (a close handshake completed) or
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 from collections import deque
@@ -399,9 +400,12 @@ class Session:
             self._close_waiters.append(waiter)
             await waiter.wait()
         if self._channel is not None:
-            # Bounded: _finish armed the abort timer, which ends the socket
-            # within close_timeout + 1 s at the latest.
-            await self._channel.wait_closed()
+            timeout = self._options.close_timeout
+            # The abort timer ends the socket by then; this bound is for a
+            # transport that ignores even abort().
+            with contextlib.suppress(TimeoutError):
+                async with self._runtime.fail_after((10.0 if timeout is None else timeout) + 2.0):
+                    await self._channel.wait_closed()
 
     def abandon(self) -> None:
         """Every handle is gone (dropped or garbage-collected): close with 1001."""

@@ -210,6 +210,25 @@ async def test_interim_1xx_before_the_101_is_skipped(
     await server.wait()
 
 
+async def test_folded_header_lines_are_unfolded(engine: str, connect: Any, scripted: Any) -> None:
+    # RFC 9112 §5.2: a client replaces obs-fold with a space before reading the field.
+    async def script(peer: RawPeer) -> None:
+        await peer.read_request()
+        accept = peer.accept_value().encode()
+        await peer.send(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: keep-alive,\r\n\t Upgrade\r\nSec-WebSocket-Accept: "
+            + accept
+            + b"\r\n\r\n"
+        )
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with connect(server.url) as ws:
+        assert ws.response.headers["connection"] == "keep-alive, Upgrade"
+        await ws.close()
+
+
 async def test_chunked_rejection_body_is_decoded(engine: str, connect: Any, scripted: Any) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.read_request()
@@ -229,13 +248,13 @@ async def test_chunked_rejection_body_is_decoded(engine: str, connect: Any, scri
 @pytest.mark.parametrize(
     "head",
     [
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n folded: value\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\n continued: value\r\nUpgrade: websocket\r\n\r\n",
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade websocket\r\n\r\n",
         b"HTTP/1.1 1O1 Switching Protocols\r\n\r\n",
         b"ICY 200 OK\r\n\r\n",
         b"HTTP/1.1 101 Switching Protocols\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n",
     ],
-    ids=["obs-fold", "no-colon", "bad-status", "not-http", "head-over-100k"],
+    ids=["continuation-first", "no-colon", "bad-status", "not-http", "head-over-100k"],
 )
 async def test_malformed_response_head_is_an_http_protocol_error(
     engine: str, connect: Any, scripted: Any, head: bytes
