@@ -229,18 +229,7 @@ def tinyproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
             ]
         )
     )
-    process = subprocess.Popen(
-        [binary, "-d", "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        _wait_listening(port)
-    except RuntimeError:
-        process.kill()
-        output = process.communicate()[0].decode(errors="replace")
-        pytest.fail(f"tinyproxy did not start: {output}")
-    yield Proxy(f"http://127.0.0.1:{port}", port)
-    process.terminate()
-    process.wait(5)
+    yield from _serve([binary, "-d", "-c", str(conf)], Proxy(f"http://127.0.0.1:{port}", port))
 
 
 @pytest.fixture(scope="session")
@@ -248,18 +237,20 @@ def socks_proxy() -> Iterator[Proxy]:
     """microsocks, a real SOCKS5 server, on loopback."""
     binary = _debian_binary("microsocks", "microsocks")
     port = free_port()
-    process = subprocess.Popen(
-        [binary, "-i", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    command = [binary, "-i", "127.0.0.1", "-p", str(port)]
+    yield from _serve(command, Proxy(f"socks5://127.0.0.1:{port}", port))
+
+
+def _serve(command: list[str], proxy: Proxy) -> Iterator[Proxy]:
+    """Run ``command`` until the fixture ends; fail the test with its output if it never listens."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        _wait_listening(port)
+        _wait_listening(proxy.port)
     except RuntimeError:
         process.kill()
         output = process.communicate()[0].decode(errors="replace")
-        pytest.fail(f"microsocks did not start: {output}")
-    yield Proxy(f"socks5://127.0.0.1:{port}", port)
+        pytest.fail(f"{Path(command[0]).name} did not start: {output}")
+    yield proxy
     process.terminate()
     process.wait(5)
 
