@@ -170,8 +170,9 @@ class UpgradeConnector:
         self, stream: httpcore.AsyncNetworkStream, buffer: bytes
     ) -> tuple[bytes, bytes]:
         """``(head without its blank line, what follows it)``, bounded by ``_MAX_HEAD``."""
+        searched = 0  # a head dripping in byte by byte is not rescanned from the start
         while True:
-            end = HEAD_END.search(buffer)
+            end = HEAD_END.search(buffer, searched)
             if end is not None:
                 return buffer[: end.start()].removesuffix(b"\r"), buffer[end.end() :]
             if len(buffer) > _MAX_HEAD:
@@ -188,6 +189,7 @@ class UpgradeConnector:
                 raise httpcore.RemoteProtocolError(
                     "Server disconnected without sending a response."
                 )
+            searched = max(0, len(buffer) - 2)  # "\n\r\n" may straddle two reads
             buffer += data
 
     async def _connect(

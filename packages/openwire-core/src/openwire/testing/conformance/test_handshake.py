@@ -210,6 +210,27 @@ async def test_interim_1xx_before_the_101_is_skipped(
     await server.wait()
 
 
+async def test_a_head_arriving_byte_by_byte_is_read(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.read_request()
+        head = (
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + peer.accept_value().encode() + b"\r\n\r\n"
+        )
+        for byte in head:
+            await peer.send(bytes([byte]))
+            await asyncio.sleep(0.001)
+        await peer.send_frame(0x1, b"after a slow head")
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with connect(server.url) as ws:
+        assert (await ws.receive()).data == "after a slow head"
+        await ws.close()
+
+
 async def test_folded_header_lines_are_unfolded(engine: str, connect: Any, scripted: Any) -> None:
     # RFC 9112 §5.2: a client replaces obs-fold with a space before reading the field.
     async def script(peer: RawPeer) -> None:
