@@ -8,6 +8,7 @@ import zlib
 
 import pytest
 from openwire.errors import PayloadTooBig, ProtocolError
+from openwire.testing.frames import compress
 from openwire.websocket.engine import Close, EngineSettings, Message, Ping
 from openwire.websocket.frames import Opcode
 from openwire_aiohttp import (
@@ -151,14 +152,6 @@ class TestAiohttpEngine(EngineCodecCases):
 # ------------------------------------------------------- permessage-deflate
 
 
-TAIL = b"\x00\x00\xff\xff"
-
-
-def _compress(data: bytes, compressor: zlib._Compress | None = None) -> bytes:
-    c = compressor or zlib.compressobj(wbits=-15)
-    return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
-
-
 def _deflate_conn(
     max_message_size: int | None = 1 << 20, extension: str = "permessage-deflate"
 ) -> AiohttpDeflateConnection:
@@ -179,11 +172,11 @@ def test_compressed_and_plain_messages_interleave_with_context_takeover() -> Non
     c = zlib.compressobj(wbits=-15)
     text = "héllo " * 100
     data = (
-        frame(1, _compress(text.encode(), c), rsv=4)
+        frame(1, compress(text.encode(), c), rsv=4)
         + frame(1, b"plain")
-        + frame(2, _compress(b"\x00" * 5000, c), rsv=4)
+        + frame(2, compress(b"\x00" * 5000, c), rsv=4)
         + frame(9, b"p")
-        + frame(2, _compress(text.encode(), c), rsv=4)
+        + frame(2, compress(text.encode(), c), rsv=4)
     )
     assert conn.receive_data(data) == [
         Message(text, Opcode.TEXT),
@@ -198,7 +191,7 @@ def test_compressed_and_plain_messages_interleave_with_context_takeover() -> Non
 def test_compressed_fragments_arriving_in_chunks(step: int) -> None:
     conn = _deflate_conn()
     text = "a€𝄞é" * 3000
-    wire = _compress(text.encode())
+    wire = compress(text.encode())
     data = (
         frame(1, wire[:100], fin=False, rsv=4)
         + frame(9, b"ping")
@@ -221,7 +214,7 @@ def test_compressed_fragments_arriving_in_chunks(step: int) -> None:
 
 def test_invalid_utf8_inside_compressed_fragments_fails_early() -> None:
     conn = _deflate_conn()
-    wire = _compress(b"ok \xff" + os.urandom(5000).hex().encode())
+    wire = compress(b"ok \xff" + os.urandom(5000).hex().encode())
     with pytest.raises(ProtocolError) as info:
         conn.receive_data(frame(1, wire[: len(wire) // 2], fin=False, rsv=4))
     assert info.value.close_code == 1007
@@ -237,7 +230,7 @@ def test_invalid_utf8_inside_compressed_fragments_fails_early() -> None:
         pytest.param(frame(9, b"x", rsv=4), 1002, id="rsv1-control"),
         pytest.param(frame(1, b"x", rsv=6), 1002, id="rsv2"),
         pytest.param(frame(2, b"\xff\xff", rsv=4), 1007, id="invalid-deflate"),
-        pytest.param(frame(1, _compress(b"\xff"), rsv=4), 1007, id="invalid-utf8"),
+        pytest.param(frame(1, compress(b"\xff"), rsv=4), 1007, id="invalid-utf8"),
     ],
 )
 def test_deflate_framing_errors_match_native(data: bytes, code: int) -> None:
@@ -249,14 +242,14 @@ def test_deflate_framing_errors_match_native(data: bytes, code: int) -> None:
 def test_rsv1_without_deflate_is_1002() -> None:
     with pytest.raises(ProtocolError) as info:
         AiohttpEngine().connect(EngineSettings(None, None)).receive_data(
-            frame(2, _compress(b"x" * 200), rsv=4)
+            frame(2, compress(b"x" * 200), rsv=4)
         )
     assert info.value.close_code == 1002
 
 
 @pytest.mark.parametrize("step", [None, 4096])
 def test_decompression_bomb_stops_at_the_limit(step: int | None) -> None:
-    bomb = frame(2, _compress(bytes(64 << 20)), rsv=4)  # 64 MiB of zeros, ~64 KiB
+    bomb = frame(2, compress(bytes(64 << 20)), rsv=4)  # 64 MiB of zeros, ~64 KiB
     conn = _deflate_conn(max_message_size=1 << 20)
     chunks = [bomb] if step is None else [bomb[i : i + step] for i in range(0, len(bomb), step)]
 
@@ -276,7 +269,7 @@ def test_decompression_bomb_stops_at_the_limit(step: int | None) -> None:
 
 
 def test_limit_counts_inflated_bytes_across_fragments() -> None:
-    wire = _compress(bytes(3000))
+    wire = compress(bytes(3000))
     data = frame(2, wire[:5], fin=False, rsv=4) + frame(0, wire[5:])
     with pytest.raises(PayloadTooBig):
         _deflate_conn(max_message_size=2999).receive_data(data)

@@ -12,6 +12,7 @@ import zlib
 
 import pytest
 from openwire.errors import InvalidExtension, PayloadTooBig, ProtocolError
+from openwire.testing.frames import TAIL, compress
 from openwire.websocket import deflate
 from openwire.websocket.engine import (
     EngineConnection,
@@ -39,12 +40,6 @@ def deflate_engine(request: pytest.FixtureRequest) -> WebSocketEngine:
 
 
 MiB = 1 << 20
-TAIL = b"\x00\x00\xff\xff"
-
-
-def _compress(data: bytes, compressor: zlib._Compress | None = None) -> bytes:
-    c = compressor or zlib.compressobj(wbits=-15)
-    return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
 
 
 def _deflate_conn(
@@ -105,11 +100,11 @@ def test_compressed_messages_round_trip_with_context_takeover(
     text = "héllo, again and again " * 20
     binary = os.urandom(50) * 40
     data = (
-        frame(1, _compress(text.encode(), c), rsv=4)
+        frame(1, compress(text.encode(), c), rsv=4)
         + frame(2, b"plain")
-        + frame(1, _compress(text.encode(), c), rsv=4)
+        + frame(1, compress(text.encode(), c), rsv=4)
     )
-    compressed = _compress(binary, c)
+    compressed = compress(binary, c)
     data += frame(2, compressed[:7], fin=False, rsv=4) + frame(9, b"p")
     data += frame(0, compressed[7:])
     events = conn.receive_data(data)
@@ -127,7 +122,7 @@ def test_compressed_message_byte_by_byte(deflate_engine: WebSocketEngine) -> Non
         deflate_engine,
     )
     text = "incremental " * 100
-    data = frame(1, _compress(text.encode()), rsv=4)
+    data = frame(1, compress(text.encode()), rsv=4)
     events = [e for i in range(len(data)) for e in conn.receive_data(data[i : i + 1])]
     assert events == [Message(text, Opcode.TEXT)]
 
@@ -138,16 +133,16 @@ def test_server_no_context_takeover_and_small_window(deflate_engine: WebSocketEn
         extension="permessage-deflate; server_no_context_takeover; server_max_window_bits=10",
     )
     messages = [b"z" * 5000, os.urandom(100) * 30]
-    data = b"".join(frame(2, _compress(m, zlib.compressobj(wbits=-10)), rsv=4) for m in messages)
+    data = b"".join(frame(2, compress(m, zlib.compressobj(wbits=-10)), rsv=4) for m in messages)
     assert conn.receive_data(data) == [Message(m, Opcode.BINARY) for m in messages]
 
 
 def test_inflated_message_at_the_limit_is_accepted(deflate_engine: WebSocketEngine) -> None:
     conn = _deflate_conn(deflate_engine, max_message_size=1000)
-    assert conn.receive_data(frame(2, _compress(bytes(1000)), rsv=4)) == [
+    assert conn.receive_data(frame(2, compress(bytes(1000)), rsv=4)) == [
         Message(bytes(1000), Opcode.BINARY)
     ]
-    _fails(conn, frame(2, _compress(bytes(1001)), rsv=4), 1009)
+    _fails(conn, frame(2, compress(bytes(1001)), rsv=4), 1009)
 
 
 @pytest.mark.parametrize("fragmented", [False, True], ids=["one-frame", "fragments"])
@@ -156,7 +151,7 @@ def test_decompression_bomb_stops_at_the_limit(
 ) -> None:
     # 64 MiB of zeros deflate to about 64 KiB; inflating them all would
     # cost 64 MiB, stopping at max_message_size costs about 1 MiB.
-    bomb = _compress(bytes(64 * MiB))
+    bomb = compress(bytes(64 * MiB))
     if fragmented:
         parts = [bomb[i : i + 4096] for i in range(0, len(bomb), 4096)]
         data = frame(2, parts[0], fin=False, rsv=4)
@@ -187,7 +182,7 @@ def test_compressed_invalid_utf8_is_1007(deflate_engine: WebSocketEngine) -> Non
         _deflate_conn(
             deflate_engine,
         ),
-        frame(1, _compress(b"valid, then \xff"), rsv=4),
+        frame(1, compress(b"valid, then \xff"), rsv=4),
         1007,
     )
 
@@ -196,13 +191,13 @@ def test_compressed_invalid_utf8_is_1007(deflate_engine: WebSocketEngine) -> Non
     "data",
     [
         pytest.param(
-            frame(1, _compress(b"a" * 200)[:5], fin=False, rsv=4)
-            + frame(0, _compress(b"a" * 200)[5:], rsv=4),
+            frame(1, compress(b"a" * 200)[:5], fin=False, rsv=4)
+            + frame(0, compress(b"a" * 200)[5:], rsv=4),
             id="continuation",
         ),
         pytest.param(frame(9, b"ping", rsv=4), id="ping"),
         pytest.param(frame(8, b"\x03\xe8", rsv=4), id="close"),
-        pytest.param(frame(1, _compress(b"hello"), rsv=6), id="rsv2"),
+        pytest.param(frame(1, compress(b"hello"), rsv=6), id="rsv2"),
         pytest.param(frame(2, b"\x00", rsv=1), id="rsv3"),
     ],
 )
@@ -219,7 +214,7 @@ def test_misplaced_reserved_bits_are_1002(deflate_engine: WebSocketEngine, data:
 
 def test_rsv1_without_deflate_is_1002(deflate_engine: WebSocketEngine) -> None:
     conn = deflate_engine.connect(EngineSettings(MiB, MiB))
-    _fails(conn, frame(1, _compress(b"hello"), rsv=4), 1002)
+    _fails(conn, frame(1, compress(b"hello"), rsv=4), 1002)
 
 
 def test_sent_messages_are_compressed_unless_short(deflate_engine: WebSocketEngine) -> None:

@@ -8,6 +8,7 @@ import zlib
 
 import pytest
 from openwire.errors import InvalidExtension, PayloadTooBig, ProtocolError
+from openwire.testing.frames import compress
 from openwire.websocket import deflate
 from openwire.websocket.codec import FrameCodec
 from openwire.websocket.deflate import DeflateParameters, PerMessageDeflate
@@ -67,14 +68,6 @@ def test_every_encoded_frame_has_a_fresh_key() -> None:
 
 
 # ------------------------------------------------------- permessage-deflate
-
-
-TAIL = b"\x00\x00\xff\xff"
-
-
-def _compress(data: bytes, compressor: zlib._Compress | None = None) -> bytes:
-    c = compressor or zlib.compressobj(wbits=-15)
-    return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
 
 
 def _deflate_codec(
@@ -137,8 +130,8 @@ def test_compressed_text_and_binary_are_inflated() -> None:
     c = zlib.compressobj(wbits=-15)
     text = "héllo " * 100
     data = (
-        frame(1, _compress(text.encode(), c), rsv=4)
-        + frame(2, _compress(b"\x00" * 5000, c), rsv=4)
+        frame(1, compress(text.encode(), c), rsv=4)
+        + frame(2, compress(b"\x00" * 5000, c), rsv=4)
         + frame(1, b"plain")
     )
     assert [e.data for e in conn.receive_data(data)] == [text, b"\x00" * 5000, "plain"]
@@ -147,7 +140,7 @@ def test_compressed_text_and_binary_are_inflated() -> None:
 def test_compressed_fragments_arriving_in_small_chunks() -> None:
     conn = _deflate_codec()
     text = "a€𝄞é" * 3000
-    wire = _compress(text.encode())
+    wire = compress(text.encode())
     data = (
         frame(1, wire[:100], fin=False, rsv=4)
         + frame(9, b"ping")
@@ -163,7 +156,7 @@ def test_compressed_fragments_arriving_in_small_chunks() -> None:
 
 def test_invalid_utf8_inside_compressed_fragments_fails_early() -> None:
     conn = _deflate_codec()
-    wire = _compress(b"ok \xff" + os.urandom(5000).hex().encode())
+    wire = compress(b"ok \xff" + os.urandom(5000).hex().encode())
     first = frame(1, wire[: len(wire) // 2], fin=False, rsv=4)
     with pytest.raises(ProtocolError) as info:
         conn.receive_data(first)
@@ -187,7 +180,7 @@ def test_deflate_framing_errors(data: bytes, code: int) -> None:
 
 
 def test_decompression_bomb_stops_at_the_limit() -> None:
-    bomb = frame(2, _compress(bytes(64 << 20)), rsv=4)  # 64 MiB of zeros, ~64 KiB
+    bomb = frame(2, compress(bytes(64 << 20)), rsv=4)  # 64 MiB of zeros, ~64 KiB
     conn = _deflate_codec(max_message_size=1 << 20)
     tracemalloc.start()
     try:
@@ -200,7 +193,7 @@ def test_decompression_bomb_stops_at_the_limit() -> None:
 
 
 def test_limit_counts_inflated_bytes_across_fragments() -> None:
-    wire = _compress(bytes(3000))
+    wire = compress(bytes(3000))
     data = frame(2, wire[:5], fin=False, rsv=4) + frame(0, wire[5:])
     with pytest.raises(PayloadTooBig):
         _deflate_codec(max_message_size=2999).receive_data(data)
@@ -209,7 +202,7 @@ def test_limit_counts_inflated_bytes_across_fragments() -> None:
 
 def test_server_no_context_takeover_resets_the_inflater() -> None:
     pmd = PerMessageDeflate(DeflateParameters(server_no_context_takeover=True), None)
-    assert pmd.decompress(_compress(b"abc" * 100), True) == b"abc" * 100
+    assert pmd.decompress(compress(b"abc" * 100), True) == b"abc" * 100
     assert pmd._decoder is None
 
 

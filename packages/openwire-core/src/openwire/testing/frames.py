@@ -7,9 +7,14 @@ test that uses it checks an engine against the RFC, not against itself.
 from __future__ import annotations
 
 import struct
+import zlib
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["ClientFrame", "FrameReader", "close_payload", "frame"]
+__all__ = ["TAIL", "ClientFrame", "FrameReader", "close_payload", "compress", "frame", "inflate"]
+
+# The empty stored block a sync flush ends with; RFC 7692 §7.2.1 drops it on the wire.
+TAIL = b"\x00\x00\xff\xff"
 
 
 def frame(
@@ -44,6 +49,21 @@ def frame(
         header += mask
         payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     return header + payload
+
+
+def compress(data: bytes, compressor: Any = None, wbits: int = 15) -> bytes:
+    """One message as a permessage-deflate sender puts it on the wire (RFC 7692 §7.2.1)."""
+    c = compressor or zlib.compressobj(wbits=-wbits)
+    out: bytes = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(TAIL)
+    return out[:-4]
+
+
+def inflate(payload: bytes, decompressor: Any = None, wbits: int = 15) -> bytes:
+    """A compressed message's payload, inflated as RFC 7692 §7.2.2 says."""
+    d = decompressor or zlib.decompressobj(wbits=-wbits)
+    out: bytes = d.decompress(payload + TAIL)
+    return out
 
 
 def close_payload(code: int | None, reason: bytes | str = b"") -> bytes:

@@ -19,7 +19,7 @@ import anyio
 import pytest
 from openwire.errors import InvalidExtension
 from openwire.testing.conformance.scenarios import assert_fails_with
-from openwire.testing.frames import ClientFrame, frame
+from openwire.testing.frames import ClientFrame, compress, frame, inflate
 from openwire.testing.servers import RawPeer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.rfc("7692")]
@@ -27,24 +27,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.rfc("7692")]
 deflate = pytest.mark.requires_extension("permessage-deflate")
 
 MiB = 1024 * 1024
-TAIL = b"\x00\x00\xff\xff"
 ACCEPT = [("Sec-WebSocket-Extensions", "permessage-deflate")]
 RSV1 = 4  # the rsv argument of frame() is the three bits RSV1-RSV3 as a number
-
-
-def compress(data: bytes, compressor: Any = None, wbits: int = 15) -> bytes:
-    """One message as a permessage-deflate sender puts it on the wire (§7.2.1)."""
-    c = compressor or zlib.compressobj(wbits=-wbits)
-    out: bytes = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
-    assert out.endswith(TAIL)
-    return out[:-4]
-
-
-def inflate(payload: bytes, decompressor: Any = None, wbits: int = 15) -> bytes:
-    """A compressed client message's payload, inflated as §7.2.2 says."""
-    d = decompressor or zlib.decompressobj(wbits=-wbits)
-    out: bytes = d.decompress(payload + TAIL)
-    return out
 
 
 def _payloads() -> dict[str, str | bytes]:
