@@ -99,9 +99,14 @@ class ClientConfig:
             :class:`~openwire.RedirectRefused` (default ``False``).
         retry_on_connection_failure: retry once when the connection fails
             before a response, for idempotent requests with replayable bodies.
-        authenticator: async ``(response) -> Request | None`` asked on 401/407.
-        max_auth_attempts: authenticator rounds per call before the 401/407
-            is returned as-is (3).
+        authenticator: async ``(response) -> Request | None`` asked on 401
+            from the origin.
+        proxy_authenticator: async ``(response) -> Request | None`` asked when
+            a proxy answers 407 (to a forwarded request or to ``CONNECT``);
+            the request it returns carries ``Proxy-Authorization``. ``None``
+            (default): a 407 raises :class:`~openwire.ProxyAuthError`.
+        max_auth_attempts: authenticator rounds per call before the 401 is
+            returned as-is, or the 407 raised (3).
         interceptors: application interceptors, first = outermost; they see
             each call once.
         network_interceptors: see every network attempt (each redirect hop).
@@ -126,6 +131,7 @@ class ClientConfig:
     allow_insecure_redirects: bool = False
     retry_on_connection_failure: bool = True
     authenticator: Authenticator | None = None
+    proxy_authenticator: Authenticator | None = None
     max_auth_attempts: int = 3
     interceptors: tuple[Interceptor, ...] = ()
     network_interceptors: tuple[Interceptor, ...] = ()

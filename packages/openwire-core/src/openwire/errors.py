@@ -8,6 +8,7 @@ what happened, what was expected, and what to do::
     ├── RequestError                 an HTTP call failed (carries .request)
     │   ├── ConnectError             TCP connect or DNS failed
     │   ├── ProxyError               the proxy refused or broke the tunnel
+    │   │   └── ProxyAuthError       the proxy refused our credentials (.status / .socks_reply)
     │   ├── TLSError                 certificate or TLS negotiation failed
     │   ├── HTTPProtocolError        the server broke HTTP/1.1 or HTTP/2
     │   ├── ReadError / WriteError   the connection broke mid-exchange
@@ -73,6 +74,7 @@ __all__ = [
     "PongTimeout",
     "PoolTimeout",
     "ProtocolError",
+    "ProxyAuthError",
     "ProxyError",
     "ReadError",
     "ReadTimeout",
@@ -109,6 +111,29 @@ class ConnectError(RequestError):
 
 class ProxyError(RequestError):
     """The proxy refused the request or broke the tunnel."""
+
+
+class ProxyAuthError(ProxyError):
+    """The proxy refused the credentials it was given, or wants some and got none.
+
+    Distinct from a proxy that is down or broken: the remedy is new
+    credentials (``proxy_authenticator``, or the user and password in the
+    proxy URL), not a retry. ``status`` is the HTTP proxy's answer (``407``,
+    or another 4xx some proxies send to ``CONNECT``), ``socks_reply`` the
+    SOCKS5 server's RFC 1929 status byte; the other one is ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: Request | None = None,
+        status: int | None = None,
+        socks_reply: int | None = None,
+    ) -> None:
+        super().__init__(message, request=request)
+        self.status = status
+        self.socks_reply = socks_reply
 
 
 class TLSError(RequestError):
