@@ -42,7 +42,9 @@ def test_demo_passes_for_every_engine() -> None:
     assert rows[0][:3] == ["native", "asyncio", "ok"] or any(
         row[:3] == ["native", "asyncio", "ok"] for row in rows
     )
-    assert all(row[2] == "ok" for row in rows if row[1] in ("asyncio", "trio"))
+    assert all(row[2] == "ok" for row in rows if row[1] in ("asyncio", "uvloop", "trio"))
+    for backend in ("asyncio", "uvloop", "trio"):
+        assert ["native", backend, "ok"] in [row[:3] for row in rows], backend
     assert "runs passed" in result.stderr
 
 

@@ -3,8 +3,9 @@
 This is the first command the README asks a new user to run, so it needs no
 network, no server and no optional dependency: it starts a local echo server,
 holds the same short conversation (text, binary, ping, 1 MiB, close) through
-every installed engine, on asyncio and on trio where the engine supports it
-and trio is installed, and prints one table. Each run has its own deadline
+every installed engine, on asyncio, on asyncio with uvloop's loop (when
+uvloop is installed) and on trio where the engine supports it and trio is
+installed, and prints one table. Each run has its own deadline
 so a broken engine shows up as a failed row, never as a hang.
 """
 
@@ -42,7 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description=(
             "Start a local echo server on 127.0.0.1 and run the same conversation "
             "(text, binary, ping, a 1 MiB message, close) through every installed "
-            "engine, on asyncio and on trio where supported. Exit 0 only if all pass."
+            "engine, on asyncio, uvloop and trio where supported. Exit 0 only if all pass."
         ),
     )
     parser.add_argument(
@@ -121,7 +122,17 @@ async def _conversation(url: str, engine: str, result: Result) -> None:
 def _run_one(url: str, engine: str, backend: str) -> Result:
     result = Result(engine, backend)
     try:
-        anyio.run(_conversation, url, engine, result, backend=backend)
+        if backend == "uvloop":
+            anyio.run(
+                _conversation,
+                url,
+                engine,
+                result,
+                backend="asyncio",
+                backend_options={"use_uvloop": True},
+            )
+        else:
+            anyio.run(_conversation, url, engine, result, backend=backend)
     except Exception as exc:  # e.g. the backend itself failed to start
         result.failed_step = result.failed_step or "connect"
         result.error = f"{type(exc).__name__}: {exc}"
@@ -130,11 +141,17 @@ def _run_one(url: str, engine: str, backend: str) -> Result:
 
 def _plan(output: Output) -> list[tuple[str, str]]:
     trio_installed = importlib.util.find_spec("trio") is not None
+    uvloop_installed = importlib.util.find_spec("uvloop") is not None
     plan: list[tuple[str, str]] = []
     for info in registry.engines():
         backends = info.capabilities.backends
         if "asyncio" in backends:
             plan.append((info.name, "asyncio"))
+            # uvloop is an asyncio loop: what runs on asyncio must run on it.
+            if uvloop_installed:
+                plan.append((info.name, "uvloop"))
+            else:
+                output.info(f"{info.name}: uvloop not installed, uvloop run skipped")
         if "trio" in backends:
             if trio_installed:
                 plan.append((info.name, "trio"))

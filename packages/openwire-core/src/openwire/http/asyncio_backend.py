@@ -8,6 +8,18 @@ are one timer, and after a ``101`` the transport itself can be handed to the
 WebSocket channel (see :meth:`AsyncioStream.take_transport`), so the
 upgraded connection runs with no wrapper at all. On trio, anyio's stream is
 used unchanged.
+
+Rules:
+
+- Nothing here depends on a transport's class, only on the documented
+  ``asyncio.Transport`` interface: uvloop's transports are not subclasses of
+  asyncio's, and uvloop is a first-class loop.
+- A peer's EOF closes only its half of a plain TCP connection
+  (``eof_received`` keeps the transport open): the WebSocket that takes the
+  transport over may still owe the peer a Close frame (RFC 6455 §5.5.1), for
+  example when a server sends ``101``, Close and FIN in one burst. Whoever
+  owns the stream closes it. TLS cannot be half-closed in asyncio (its TLS
+  layer ignores the answer and closes after flushing what was written).
 """
 
 from __future__ import annotations
@@ -15,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import httpcore
 
@@ -38,10 +50,10 @@ class _StreamProtocol(asyncio.Protocol):
         self.drain_waiter: asyncio.Future[None] | None = None
         self.write_paused = False
         self.read_paused = False
+        self.tls = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -53,7 +65,9 @@ class _StreamProtocol(asyncio.Protocol):
     def eof_received(self) -> bool:
         self.eof = True
         self._wake_reader()
-        return False
+        # Keep our sending half open (see the module's rules); asyncio's TLS
+        # layer would log a warning for True and close anyway.
+        return not self.tls
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
@@ -170,8 +184,10 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         except (OSError, ssl.SSLError, ConnectionError) as exc:
             self._transport.abort()
             raise httpcore.ConnectError(str(exc) or repr(exc)) from exc
-        assert isinstance(transport, asyncio.Transport)
+        if transport is None:  # the connection was lost during the handshake
+            raise httpcore.ConnectError("the connection closed during the TLS handshake")
         self._protocol.transport = transport
+        self._protocol.tls = True
         return AsyncioStream(transport, self._protocol)
 
     def get_extra_info(self, info: str) -> Any:
@@ -191,7 +207,10 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         return None
 
     def take_transport(self) -> tuple[asyncio.Transport, bytes, bool]:
-        """``(transport, bytes buffered so far, whether the peer already closed)``.
+        """``(transport, bytes buffered so far, whether the peer already ended)``.
+
+        "Ended" is the peer's EOF on a transport that is still open for our
+        writes, or a transport that is already closing.
 
         The caller sets its own protocol on the transport right away (before
         yielding to the loop), so no byte can be delivered to this stream
@@ -231,5 +250,4 @@ async def connect_tcp(
     sock = transport.get_extra_info("socket")
     for option in socket_options or ():
         sock.setsockopt(*option)
-    assert isinstance(transport, asyncio.Transport)
-    return AsyncioStream(transport, protocol)
+    return AsyncioStream(cast(asyncio.Transport, transport), protocol)

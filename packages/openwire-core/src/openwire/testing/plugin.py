@@ -6,10 +6,12 @@ Run the suite against any installed engine (yours included)::
         --openwire-engine myengine
 
 Without ``--openwire-engine`` every installed engine is tested. Each test runs
-once per engine and per async backend (asyncio, trio). A case an engine
-cannot meet is an *expected failure* with its reason, never a skip:
+once per engine and per async backend: asyncio, asyncio on uvloop (when
+uvloop is installed) and trio. A case an engine cannot meet is an *expected
+failure* with its reason, never a skip:
 
-- an engine whose capabilities do not list a backend is xfailed there;
+- an engine whose capabilities do not list a backend is xfailed there
+  (uvloop is an asyncio loop: an engine that runs on asyncio runs on it);
 - a test marked ``requires_extension("permessage-deflate")`` is xfailed
   (not run) for an engine whose capabilities do not list that extension;
 - an engine may declare ``conformance_xfail = {"test_name": "reason"}``;
@@ -39,7 +41,16 @@ from openwire.testing.servers import (
 
 __all__ = ["ConnectFactory"]
 
-BACKENDS = ("asyncio", "trio")
+
+def _backends() -> tuple[str, ...]:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:  # pragma: no cover - uvloop does not build everywhere (Windows)
+        return ("asyncio", "trio")
+    return ("asyncio", "uvloop", "trio")
+
+
+BACKENDS = _backends()
 _results: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
 _xfail_reasons: dict[tuple[str, str], int] = defaultdict(int)
 
@@ -81,6 +92,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         name = callspec.params["engine"]
         backend = callspec.params.get("anyio_backend", "asyncio")
+        if backend == "uvloop":
+            backend = "asyncio"
         info = registry.get(name)
         if backend not in info.capabilities.backends:
             item.add_marker(
@@ -177,8 +190,10 @@ def _section_key(section: str) -> tuple[int, ...]:
 
 
 @pytest.fixture(params=BACKENDS)
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Every async test runs on asyncio and on trio."""
+def anyio_backend(request: pytest.FixtureRequest) -> str | tuple[str, dict[str, Any]]:
+    """Every async test runs on asyncio, on asyncio with uvloop's loop, and on trio."""
+    if request.param == "uvloop":
+        return ("asyncio", {"use_uvloop": True})
     return str(request.param)
 
 

@@ -171,9 +171,10 @@ class ScriptedServer:
     backend) waits for the scripts to finish and re-raises their errors.
     """
 
-    def __init__(self, bg: BackgroundLoop, script: Script) -> None:
+    def __init__(self, bg: BackgroundLoop, script: Script, ssl_context: Any = None) -> None:
         self._bg = bg
         self._script = script
+        self._ssl = ssl_context
         self.peers: list[RawPeer] = []
         self._done: list[Future[None]] = []
         self._server: asyncio.Server | None = None
@@ -182,7 +183,8 @@ class ScriptedServer:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/"
+        scheme = "wss" if self._ssl is not None else "ws"
+        return f"{scheme}://127.0.0.1:{self.port}/"
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = RawPeer(reader, writer)
@@ -210,7 +212,9 @@ class ScriptedServer:
 
     def start(self) -> ScriptedServer:
         async def start() -> None:
-            self._server = await asyncio.start_server(self._on_connect, "127.0.0.1", 0)
+            self._server = await asyncio.start_server(
+                self._on_connect, "127.0.0.1", 0, ssl=self._ssl
+            )
             self.port = self._server.sockets[0].getsockname()[1]
 
         self._bg.run(start())

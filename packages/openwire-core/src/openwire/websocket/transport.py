@@ -6,11 +6,11 @@ session calls ``channel.write(bytes)``, which never blocks and never splits a
 frame. Two channels implement that contract:
 
 ``AsyncioChannel``
-    On asyncio (over TCP or TLS), the connection's asyncio transport is
-    handed to a protocol of ours. Incoming bytes reach the codec in the
-    transport's own callback, and writes go straight to ``transport.write``:
-    no task, no hop on either path. This is where most of the speed over
-    httpx-ws comes from.
+    On asyncio (over TCP or TLS, on asyncio's own loop or uvloop), the
+    connection's asyncio transport is handed to a protocol of ours. Incoming
+    bytes reach the codec in the transport's own callback, and writes go
+    straight to ``transport.write``: no task, no hop on either path. This is
+    where most of the speed over httpx-ws comes from.
 
 ``StreamChannel``
     Everywhere else (trio, any other httpcore stream): a reader task and
@@ -20,6 +20,14 @@ frame. Two channels implement that contract:
 Both bound what is queued for sending (``send_queue_size`` messages and
 ``send_queue_bytes``) and pause reading when the session asks (a slow
 consumer), so memory stays bounded in both directions.
+
+The peer's EOF ends only its half of the connection. Everything that came
+before it has been fed to the session, which has written what it owes (the
+Close that answers the peer's, RFC 6455 §5.5.1, or the one that reports a
+protocol error); the channel sends that and then closes. A transport closed
+on EOF would drop those frames. Over TLS asyncio (and uvloop) cannot keep a
+half-closed connection: the TLS layer flushes what was written before the
+EOF was processed and closes.
 """
 
 from __future__ import annotations
@@ -130,6 +138,8 @@ class AsyncioChannel(asyncio.Protocol):
         # Until start(), bytes and the end of the connection are held here.
         self._early: list[bytes] | None = []
         self._early_end: tuple[Exception | None] | None = None
+        self._early_eof = False
+        self._tls = transport.get_extra_info("sslcontext") is not None
         transport.set_write_buffer_limits(high=max_bytes)
 
     # asyncio.Protocol
@@ -141,7 +151,18 @@ class AsyncioChannel(asyncio.Protocol):
         self._sink.data_received(data)
 
     def eof_received(self) -> bool | None:
-        return None  # let the transport close; connection_lost follows
+        if self._tls:
+            return None  # asyncio's TLS layer closes regardless (and warns on True)
+        if self._early is not None:
+            self._early_eof = True  # start() ends the connection after the held bytes
+        else:
+            self._end_after_eof()
+        return True  # our half stays open until what we owe the peer is sent
+
+    def _end_after_eof(self) -> None:
+        """The peer sent all it will: send what the session wrote, then close."""
+        self._flush()
+        self._transport.close()  # flushes the buffer; connection_lost follows
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._early is not None:
@@ -204,14 +225,21 @@ class AsyncioChannel(asyncio.Protocol):
         the transport delivered since was held back in ``_early``.
         """
         early, self._early = self._early or [], None
+        closed_before = self._transport.is_closing()
         if pending:
             self.data_received(pending)
         for data in early:
             self.data_received(data)
         if self._early_end is not None:
             self.connection_lost(self._early_end[0])
-        elif ended and not self._lost:
+        elif self._lost:
+            pass
+        elif closed_before:
+            # Closed before the hand-over: its connection_lost may have gone
+            # to the stream's protocol, so nobody else would report it.
             self.connection_lost(None)
+        elif ended or self._early_eof:
+            self._end_after_eof()
 
     def pause_reading(self) -> None:
         with contextlib.suppress(RuntimeError):

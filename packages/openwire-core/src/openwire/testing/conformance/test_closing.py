@@ -226,3 +226,45 @@ async def test_server_initiated_close_with_real_server(
         with pytest.raises(ConnectionClosedError) as info:
             await ws.receive()
         assert (info.value.code, info.value.reason) == (4001, "bye")
+
+
+# A server that sends its last frame and at once shuts down its sending side
+# (TCP FIN) still gets our Close: the client's half of the connection stays
+# open until the frame it owes is written (§5.5.1 for an answer, §7.1.7 for a
+# failure). "with-101" sends everything in one burst with the 101, so the FIN
+# arrives before the WebSocket owns the connection.
+_HALF_CLOSE_CASES = {
+    "close-1000": (frame(0x8, close_payload(1000, "bye")), 1000),
+    "rsv1-without-extension": (frame(0x1, b"x", rsv=4), 1002),
+    "invalid-utf8": (frame(0x1, b"\xff"), 1007),
+    "over-max-message-size": (frame(0x2, b"x" * 2048), 1009),
+}
+
+
+@pytest.mark.parametrize("burst", ["with-101", "after-101"])
+@pytest.mark.parametrize("case", list(_HALF_CLOSE_CASES))
+async def test_close_is_sent_when_the_server_half_closes_right_after_its_last_frame(
+    engine: str, connect: Any, scripted: Any, case: str, burst: str
+) -> None:
+    data, code = _HALF_CLOSE_CASES[case]
+    answer: list[Any] = []
+
+    async def script(peer: RawPeer) -> None:
+        if burst == "with-101":
+            await peer.handshake(trailing=data)
+        else:
+            await peer.handshake()
+            await asyncio.sleep(0.05)
+            await peer.send(data)
+        peer.writer.write_eof()
+        answer.append(await peer.read_until_close())
+
+    server = scripted(script)
+    async with connect(server.url, max_message_size=1024) as ws:
+        with pytest.raises(ConnectionClosed) as info:
+            with anyio.fail_after(5):
+                await ws.receive()
+        assert info.value.code == code, str(info.value)
+    await server.wait()
+    assert answer[0] is not None, "the client closed TCP without sending its Close frame"
+    assert answer[0].close_code == code
