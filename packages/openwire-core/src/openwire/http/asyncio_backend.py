@@ -250,4 +250,4 @@ async def connect_tcp(
     sock = transport.get_extra_info("socket")
     for option in socket_options or ():
         sock.setsockopt(*option)
-    return AsyncioStream(cast(asyncio.Transport, transport), protocol)
+    return AsyncioStream(transport, protocol)
