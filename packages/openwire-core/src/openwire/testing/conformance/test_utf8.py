@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
+from openwire.errors import ConnectionClosedError
 from openwire.testing.conformance.scenarios import assert_fails_with
 from openwire.testing.frames import close_payload, frame
 from openwire.testing.servers import RawPeer
@@ -58,3 +60,29 @@ async def test_invalid_utf8_in_close_reason_fails_with_1007(
     engine: str, connect: Any, scripted: Any
 ) -> None:
     await assert_fails_with(connect, scripted, frame(0x8, close_payload(1000, b"\xff")), 1007)
+
+
+async def test_invalid_utf8_fails_while_a_single_frame_is_still_arriving(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    # One text frame announces 4 KiB; the first bytes already cannot be
+    # UTF-8 and the rest never comes (§8.1: fail as soon as it is certain).
+    head = frame(0x1, b"\x00" * 4096)[:4]
+    seen: dict[str, Any] = {}
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        await peer.send(head + b"ok\xff\xfe")
+        try:
+            seen["close"] = await peer.read_until_close(timeout=1)
+        except TimeoutError:
+            seen["close"] = None
+
+    server = scripted(script)
+    async with connect(server.url) as ws:
+        with pytest.raises(ConnectionClosedError) as info:
+            with anyio.fail_after(3):
+                await ws.receive()
+        assert info.value.code == 1007, str(info.value)
+    await server.wait()
+    assert seen["close"] is not None and seen["close"].close_code == 1007
