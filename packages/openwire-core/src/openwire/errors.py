@@ -11,6 +11,7 @@ what happened, what was expected, and what to do::
     │   │   └── ProxyAuthError       the proxy refused our credentials (.status / .socks_reply)
     │   ├── TLSError                 certificate or TLS negotiation failed
     │   ├── HTTPProtocolError        the server broke HTTP/1.1 or HTTP/2
+    │   │   └── HeadTooLarge         a response head over a limit (.limit, .maximum)
     │   ├── ReadError / WriteError   the connection broke mid-exchange
     │   ├── TooManyRedirects         more hops than max_redirects
     │   ├── RedirectRefused          e.g. https → http without permission
@@ -22,6 +23,8 @@ what happened, what was expected, and what to do::
     ├── WebSocketError
     │   ├── HandshakeError           the server did not accept the upgrade (RFC 6455 §4.1)
     │   │   ├── UnexpectedStatus     not 101 (.status, .headers, .body)
+    │   │   ├── InvalidHandshakeHead the answer's head is malformed or over a limit
+    │   │   │                        (.limit, .maximum; also an HTTPProtocolError)
     │   │   ├── InvalidUpgrade       Upgrade is not "websocket"
     │   │   ├── InvalidConnection    Connection lacks "upgrade"
     │   │   ├── InvalidAccept        Sec-WebSocket-Accept does not match the key
@@ -62,9 +65,11 @@ __all__ = [
     "HTTPProtocolError",
     "HandshakeError",
     "HandshakeTimeout",
+    "HeadTooLarge",
     "InvalidAccept",
     "InvalidConnection",
     "InvalidExtension",
+    "InvalidHandshakeHead",
     "InvalidSubprotocol",
     "InvalidUpgrade",
     "MessageTooBig",
@@ -142,6 +147,29 @@ class TLSError(RequestError):
 
 class HTTPProtocolError(RequestError):
     """The server sent something that is not valid HTTP."""
+
+
+class HeadTooLarge(HTTPProtocolError):
+    """A response head went over one of the limits openwire reads heads with.
+
+    ``limit`` names which one (``"line"``: 8 KiB per line, ``"fields"``: 128
+    field lines, ``"head"``: 64 KiB per head, ``"interim"``: 8 interim 1xx
+    heads) and ``maximum`` its value; both are documented in
+    :mod:`openwire.http.http11`. Not configurable: no legitimate server
+    needs more, and a hostile one must not make the client buffer more.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: Request | None = None,
+        limit: str | None = None,
+        maximum: int | None = None,
+    ) -> None:
+        super().__init__(message, request=request)
+        self.limit = limit
+        self.maximum = maximum
 
 
 class ReadError(RequestError):
@@ -224,6 +252,30 @@ class UnexpectedStatus(HandshakeError):
         self.status = status
         self.headers = list(headers)
         self.body = body
+
+
+class InvalidHandshakeHead(HandshakeError, HTTPProtocolError):
+    """The head of the answer to the upgrade is not one we read.
+
+    Malformed (``limit`` is ``None``: a bad status or header line,
+    ``HTTP/1.0 101``, which cannot upgrade (RFC 9110 §7.8)), or over a limit
+    (``limit`` and ``maximum`` as in :class:`HeadTooLarge`). Both a
+    :class:`HandshakeError`, because the handshake failed, and an
+    :class:`HTTPProtocolError` carrying ``.request``, because the server
+    broke HTTP/1.1 before any WebSocket rule applied.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: Request | None = None,
+        limit: str | None = None,
+        maximum: int | None = None,
+    ) -> None:
+        super().__init__(message, request=request)
+        self.limit = limit
+        self.maximum = maximum
 
 
 class InvalidUpgrade(HandshakeError):

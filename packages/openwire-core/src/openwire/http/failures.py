@@ -14,7 +14,9 @@ import httpcore
 from openwire.errors import (
     ConnectError,
     ConnectTimeout,
+    HeadTooLarge,
     HTTPProtocolError,
+    InvalidHandshakeHead,
     PoolTimeout,
     ProxyError,
     ReadError,
@@ -24,6 +26,7 @@ from openwire.errors import (
     WriteError,
     WriteTimeout,
 )
+from openwire.http.http11 import HeadRefused
 from openwire.http.models import Request
 
 __all__ = ["translate"]
@@ -43,8 +46,15 @@ def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
 def translate(
     exc: BaseException, request: Request, *, tls_failed: bool = False, proxy: str | None = None
 ) -> RequestError:
-    """The openwire error for ``exc``; openwire errors pass through unchanged."""
+    """The openwire error for ``exc``; openwire errors pass through unchanged.
+
+    Errors raised below the transport without a request (a proxy tunnel's
+    :class:`~openwire.ProxyAuthError`, raised inside httpcore's pool) get
+    this one, so the caller always learns which call failed.
+    """
     if isinstance(exc, RequestError):
+        if exc.request is None:
+            exc.request = request
         return exc
     where = f"{request.method} {request.url}"
     host = f"{request.url.host}:{request.url.port}"
@@ -100,6 +110,8 @@ def translate(
             "that the server is listening, and any proxy settings",
             request=request,
         )
+    if isinstance(exc, HeadRefused):
+        return _head_refused(exc, request, where, detail)
     if isinstance(exc, httpcore.RemoteProtocolError):
         if "disconnected without sending a response" in detail:
             # The usual stale keep-alive case: a connection failure, not bad HTTP.
@@ -124,3 +136,19 @@ def translate(
             request=request,
         )
     return RequestError(f"{where} failed: {type(exc).__name__}: {detail}", request=request)
+
+
+def _head_refused(exc: HeadRefused, request: Request, where: str, detail: str) -> RequestError:
+    """A head the reader refused: a handshake error for upgrades, else an HTTP error."""
+    limit, maximum = exc.limit, exc.maximum
+    hint = (
+        "the server (or something on the way) is broken or hostile; openwire reads no larger heads"
+        if limit is not None
+        else "the server does not speak HTTP/1.1 correctly"
+    )
+    message = f"the server broke the HTTP protocol answering {where}: {detail}; {hint}"
+    if request.is_websocket:
+        return InvalidHandshakeHead(message, request=request, limit=limit, maximum=maximum)
+    if limit is not None:
+        return HeadTooLarge(message, request=request, limit=limit, maximum=maximum)
+    return HTTPProtocolError(message, request=request)

@@ -64,6 +64,10 @@ class ExchangeTracer:
         self._errors: dict[int, BaseException] = {}
 
     # -- called by ReportingBackend --------------------------------------------
+    def connecting_to(self, host: str, port: int) -> None:
+        """The address really dialled: a proxy's when the pool's connection is a tunnel."""
+        self._endpoint = (host, port)
+
     def dns_resolved(self, host: str, addresses: list[str], port: int) -> None:
         self.events.emit("dns_end", host, addresses)
         self.connect_announced = True
@@ -237,6 +241,8 @@ class ReportingBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         tracer = CURRENT_TRACER.get()
         started = time.monotonic()
+        if tracer is not None:
+            tracer.connecting_to(host, port)
         if _is_ip_literal(host):
             # Nothing to resolve (asyncio would still go through a thread), and
             # no DNS events, as in OkHttp.

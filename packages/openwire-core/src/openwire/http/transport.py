@@ -6,6 +6,17 @@ the limits and the network backend. A response body stays on the connection
 until read or closed; closing the body is what returns the connection to the
 pool (or drops it, if the body was not read to the end).
 
+Proxies: ``http://`` through an HTTP(S) proxy is forwarded by httpcore's
+proxy pool (a ``407`` is then an ordinary response, for the follow-ups).
+Anything that needs a tunnel (``https://`` through an HTTP proxy, anything
+through SOCKS5) goes through an ordinary pool whose network backend opens
+the tunnel (:mod:`~openwire.http.tunnels`), so refused proxy credentials are
+a typed :class:`~openwire.ProxyAuthError` on every path.
+
+Response heads from the pools were bounded by h11 while reading (100 KiB);
+the per-line and field-count limits of :mod:`~openwire.http.http11` are
+applied to them here, as to the heads the upgrade connector reads.
+
 WebSocket handshakes go to the :mod:`~openwire.http.upgrade` connector
 instead: an upgraded connection is never reused, so it gets a fresh
 HTTP/1.1 connection of its own (same backend, TLS settings, proxies,
@@ -28,10 +39,12 @@ import httpcore
 from openwire.config import ClientConfig
 from openwire.errors import PoolTimeout, RequestError
 from openwire.http.chain import Chain, call_deadline
+from openwire.http.http11 import check_fields
 from openwire.http.models import Request, Response
 from openwire.http.proxies import ProxySelector, redact
 from openwire.http.tls import create_ssl_context
 from openwire.http.tracing import CURRENT_TRACER, ExchangeTracer, ReportingBackend
+from openwire.http.tunnels import ProxyRoute, TunnelBackend, Tunnels
 from openwire.http.upgrade import UpgradeConnector, UpgradeContent, UpgradeResponse
 from openwire.http.url import URL
 
@@ -174,6 +187,15 @@ class _CountingBody:
             yield chunk
 
 
+async def _check_head(core: httpcore.Response) -> None:
+    """The head limits h11 did not apply while reading; the connection is dropped if over."""
+    try:
+        check_fields(core.extensions.get("reason_phrase", b""), core.headers)
+    except Exception:
+        await core.aclose()
+        raise
+
+
 _SAFE_TARGET = string.ascii_letters + string.digits + string.punctuation
 
 
@@ -202,6 +224,7 @@ class Transport:
         self._host_slots: dict[tuple[str, str, int], anyio.Semaphore] = {}
         self._upgrades = UpgradeConnector(self._backend, self._upgrade_tls, config.timeouts)
         self._core_proxies: dict[str, httpcore.Proxy] = {}
+        self._tunnels: dict[str, Tunnels] = {}
         self._closed = False
 
     # -- pools ----------------------------------------------------------------
@@ -239,10 +262,31 @@ class Transport:
             "http2": self._config.http2,
             "network_backend": self._backend,
         }
-        core_proxy = self._core_proxy(proxy) if proxy else None
-        pool = httpcore.AsyncConnectionPool(proxy=core_proxy, **kwargs)
+        if proxy is None:
+            pool = httpcore.AsyncConnectionPool(**kwargs)
+        elif tls or proxy.scheme not in ("http", "https"):
+            # A tunnel per connection, opened by our backend: the pool only sees the origin.
+            backend = TunnelBackend(self._tunnels_for(proxy), "https" if tls else "http")
+            pool = httpcore.AsyncConnectionPool(**{**kwargs, "network_backend": backend})
+        else:
+            pool = httpcore.AsyncConnectionPool(proxy=self._core_proxy(proxy), **kwargs)
         self._pools[key] = pool
         return pool
+
+    def _tunnels_for(self, proxy: URL) -> Tunnels:
+        key = str(proxy)
+        tunnels = self._tunnels.get(key)
+        if tunnels is None:
+            config = self._config
+            tunnels = self._tunnels[key] = Tunnels(
+                self._backend,
+                ProxyRoute.from_url(proxy),
+                self._upgrade_tls,
+                config.timeouts,
+                config.proxy_authenticator,
+                config.max_auth_attempts,
+            )
+        return tunnels
 
     def _core_proxy(self, proxy: URL) -> httpcore.Proxy:
         key = str(proxy)
@@ -309,12 +353,13 @@ class Transport:
                     acquired_slot = True
                 core: httpcore.Response | UpgradeResponse
                 if request.is_websocket:
-                    core_proxy = self._core_proxy(proxy) if proxy else None
+                    tunnels = self._tunnels_for(proxy) if proxy else None
                     target = _core_url(request.url).target
-                    core = await self._upgrades.exchange(request, target, tracer, core_proxy)
+                    core = await self._upgrades.exchange(request, target, tracer, tunnels)
                 else:
                     pool = self._pool(proxy, request.url.scheme == "https")
                     core = await pool.handle_async_request(self._core_request(request, tracer))
+                    await _check_head(core)
         except BaseException as exc:
             if acquired_slot and slot is not None:
                 slot.release()

@@ -9,9 +9,15 @@ events), TLS context, proxy choice and timeouts as the pools use, and traced
 through the same :class:`~openwire.http.tracing.ExchangeTracer`, so the
 events an EventListener sees are the ones of any other call.
 
+The answer's heads are read with :class:`~openwire.http.http11.HeadReader`,
+bounded while they arrive (8 KiB per line, 128 field lines, 64 KiB per head,
+8 interim 1xx heads); a ``101`` hands the connection over, anything else is
+handed to h11 to frame its body.
+
 Proxies: an HTTP(S) proxy is always tunnelled with ``CONNECT`` (a forwarding
 proxy would rewrite the request and not pass the upgrade through), for
-``ws://`` as for ``wss://``; a SOCKS5 proxy uses httpcore's SOCKS handshake.
+``ws://`` as for ``wss://``; SOCKS5 likewise. Both are opened by
+:mod:`~openwire.http.tunnels`, as for plain calls.
 """
 
 from __future__ import annotations
@@ -21,24 +27,18 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 import h11
 import httpcore
-import socksio
-
-# httpcore's SOCKS5 client handshake (socksio ships with openwire-core's httpcore[socks]).
-from httpcore._async.socks_proxy import _init_socks5_connection
 
 from openwire.config import Timeouts
-from openwire.http.http11 import HEAD_END, parse_response_head, serialize_request
+from openwire.http.http11 import MAX_HEAD, Head, HeadReader, serialize_request
 from openwire.http.models import Request
 from openwire.http.tracing import ExchangeTracer
+from openwire.http.tunnels import Tunnels
 
 __all__ = ["UpgradeConnector", "UpgradeContent", "UpgradeResponse"]
 
 _READ_SIZE = 64 * 1024
-# httpcore's own bound for a response head; larger is a broken or hostile peer.
-_MAX_HEAD = 100 * 1024
 
 
 class UpgradeContent:
@@ -132,14 +132,14 @@ class UpgradeConnector:
         request: Request,
         target: bytes,
         tracer: ExchangeTracer,
-        proxy: httpcore.Proxy | None,
+        tunnels: Tunnels | None,
     ) -> UpgradeResponse:
         """Connect, send ``request`` and read the response head.
 
         Raises httpcore's exception types, like a pool would, so the
         transport translates both paths' failures the same way.
         """
-        stream = await self._connect(request, tracer, proxy)
+        stream = await self._connect(request, tracer, tunnels)
         try:
             info: dict[str, Any] = {}
             method = request.method.encode("ascii")
@@ -148,40 +148,26 @@ class UpgradeConnector:
             await stream.write(serialize_request(method, target, headers), self._timeouts.write)
             tracer.step("send_request_headers.complete", info)
             tracer.step("receive_response_headers.started", info)
-            buffer = b""
-            while True:
-                head, buffer = await self._read_head(stream, buffer)
-                status, reason, fields = parse_response_head(head)
-                if status == 101 or not 100 <= status < 200:
-                    break
-                # any other 1xx is interim: the final answer follows
-            if status == 101:
-                content = UpgradeContent(stream, self._timeouts, leading=buffer)
+            head, reader = await self._read_head(stream)
+            if head.status == 101:
+                content = UpgradeContent(stream, self._timeouts, leading=reader.rest)
             else:
-                content = _rejection(stream, self._timeouts, method, target, headers, head, buffer)
+                content = _rejection(
+                    stream, self._timeouts, method, target, headers, reader.raw + reader.rest
+                )
         except BaseException:
             await stream.aclose()
             raise
-        return UpgradeResponse(
-            status, fields, content, {"http_version": b"HTTP/1.1", "reason_phrase": reason}
-        )
+        extensions = {"http_version": b"HTTP/" + head.version, "reason_phrase": head.reason}
+        return UpgradeResponse(head.status, head.fields, content, extensions)
 
-    async def _read_head(
-        self, stream: httpcore.AsyncNetworkStream, buffer: bytes
-    ) -> tuple[bytes, bytes]:
-        """``(head without its blank line, what follows it)``, bounded by ``_MAX_HEAD``."""
-        searched = 0  # a head dripping in byte by byte is not rescanned from the start
+    async def _read_head(self, stream: httpcore.AsyncNetworkStream) -> tuple[Head, HeadReader]:
+        """The final head (after any interim 1xx), bounded while it arrives."""
+        reader = HeadReader()
         while True:
-            end = HEAD_END.search(buffer, searched)
-            if end is not None:
-                return buffer[: end.start()].removesuffix(b"\r"), buffer[end.end() :]
-            if len(buffer) > _MAX_HEAD:
-                raise httpcore.RemoteProtocolError(
-                    f"the response head is over {_MAX_HEAD // 1024} KiB; refusing to buffer more"
-                )
             data = await stream.read(_READ_SIZE, self._timeouts.read)
             if not data:
-                if buffer:
+                if reader.buffered:
                     raise httpcore.RemoteProtocolError(
                         "the server closed the connection in the middle of the response head"
                     )
@@ -189,21 +175,37 @@ class UpgradeConnector:
                 raise httpcore.RemoteProtocolError(
                     "Server disconnected without sending a response."
                 )
-            searched = max(0, len(buffer) - 2)  # "\n\r\n" may straddle two reads
-            buffer += data
+            head = reader.feed(data)
+            if head is not None:
+                return head, reader
 
     async def _connect(
-        self, request: Request, tracer: ExchangeTracer, proxy: httpcore.Proxy | None
+        self, request: Request, tracer: ExchangeTracer, tunnels: Tunnels | None
     ) -> httpcore.AsyncNetworkStream:
         url = request.url
         host, port = url.host, url.port
         timeout = self._timeouts.connect
-        if proxy is None:
+        if tunnels is None:
             stream = await self._tcp(host, port, tracer)
         else:
-            stream = await self._via_proxy(proxy, host, port, tracer)
+            stream = await self._tunnel(tunnels, url.scheme, host, port, tracer)
         if url.scheme == "https":
             stream = await self._start_tls(stream, host, tracer, timeout)
+        return stream
+
+    async def _tunnel(
+        self, tunnels: Tunnels, scheme: str, host: str, port: int, tracer: ExchangeTracer
+    ) -> httpcore.AsyncNetworkStream:
+        """A tunnel through the proxy, reported as one connect step, as a pool's is."""
+        route = tunnels.route
+        info: dict[str, Any] = {"host": route.host, "port": route.port}
+        tracer.step("connect_tcp.started", info)
+        try:
+            stream = await tunnels.open(scheme, host, port)
+        except BaseException as exc:
+            tracer.step("connect_tcp.failed", {**info, "exception": exc})
+            raise
+        tracer.step("connect_tcp.complete", {**info, "return_value": stream})
         return stream
 
     async def _tcp(
@@ -225,45 +227,17 @@ class UpgradeConnector:
         host: str,
         tracer: ExchangeTracer,
         timeout: float | None,
-        context: ssl.SSLContext | None = None,
     ) -> httpcore.AsyncNetworkStream:
         info: dict[str, Any] = {"server_hostname": host, "timeout": timeout}
         tracer.step("start_tls.started", info)
         try:
-            tls = await stream.start_tls(context or self._tls(), host, timeout)
+            tls = await stream.start_tls(self._tls(), host, timeout)
         except BaseException as exc:
             tracer.step("start_tls.failed", {**info, "exception": exc})
             await stream.aclose()
             raise
         tracer.step("start_tls.complete", {**info, "return_value": tls})
         return tls
-
-    async def _via_proxy(
-        self, proxy: httpcore.Proxy, host: str, port: int, tracer: ExchangeTracer
-    ) -> httpcore.AsyncNetworkStream:
-        proxy_url = proxy.url
-        proxy_host = proxy_url.host.decode("ascii")
-        scheme = proxy_url.scheme
-        default_port = {b"http": 80, b"https": 443}.get(scheme, 1080)
-        stream = await self._tcp(proxy_host, proxy_url.port or default_port, tracer)
-        try:
-            if scheme in (b"socks5", b"socks5h"):
-                await _socks5(stream, host, port, proxy.auth, self._timeouts)
-                return stream
-            if scheme == b"https":
-                # The upgrade context: HTTP/1.1 only by ALPN, as CONNECT needs.
-                stream = await stream.start_tls(self._tls(), proxy_host, self._timeouts.connect)
-            await _tunnel(stream, _authority(host, port), proxy.headers, self._timeouts)
-        except (httpcore.RemoteProtocolError, httpcore.ReadError, socksio.ProtocolError) as exc:
-            await stream.aclose()
-            # The proxy, not the origin, broke off or spoke nonsense.
-            raise httpcore.ProxyError(
-                f"the proxy failed the tunnel to {host}:{port}: {exc}"
-            ) from exc
-        except BaseException:
-            await stream.aclose()
-            raise
-        return stream
 
 
 def _rejection(
@@ -272,20 +246,20 @@ def _rejection(
     method: bytes,
     target: bytes,
     headers: list[tuple[bytes, bytes]],
-    head: bytes,
-    rest: bytes,
+    received: bytes,
 ) -> UpgradeContent:
-    """A non-101 answer: h11 reads the head again and frames the body that follows."""
-    conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD)
+    """A non-101 answer: h11 reads the final head again and frames the body that follows."""
+    conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
     # h11 only needs the request's method to frame the answer; the headers
     # that went out (already checked) must not make it refuse to read it.
     host = next((v for k, v in headers if k.lower() == b"host"), b"_")
     try:
         conn.send(h11.Request(method=method, target=target, headers=[(b"Host", host)]))
         conn.send(h11.EndOfMessage())
-        conn.receive_data(head + b"\r\n\r\n" + rest)
-        while not isinstance(conn.next_event(), h11.Response):
-            pass  # interim 1xx heads, already seen
+        conn.receive_data(received)
+        event = conn.next_event()
+        if not isinstance(event, h11.Response):
+            raise h11.RemoteProtocolError(f"h11 read {event!r} where the final head was")
     except h11.ProtocolError as exc:
         raise httpcore.RemoteProtocolError(str(exc)) from exc
     return UpgradeContent(stream, timeouts, conn=conn)
@@ -306,52 +280,3 @@ async def _next_event(
             # The same words as httpcore's, so both paths translate alike.
             raise httpcore.RemoteProtocolError("Server disconnected without sending a response.")
         conn.receive_data(data)
-
-
-async def _tunnel(
-    stream: httpcore.AsyncNetworkStream,
-    target: str,
-    headers: list[tuple[bytes, bytes]],
-    timeouts: Timeouts,
-) -> None:
-    """``CONNECT target`` on an HTTP proxy; returns once the tunnel is up."""
-    conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD)
-    try:
-        host: list[tuple[bytes, bytes]] = [(b"Host", target.encode("ascii"))]
-        data = conn.send(h11.Request(method="CONNECT", target=target, headers=host + headers))
-    except h11.LocalProtocolError as exc:
-        raise httpcore.ProxyError(f"cannot send CONNECT {target}: {exc}") from exc
-    await stream.write(data, timeouts.write)
-    while True:
-        event = await _next_event(conn, stream, timeouts)
-        if isinstance(event, h11.Response):
-            break
-    if not 200 <= event.status_code < 300:
-        reason = event.reason.decode("latin-1")
-        raise httpcore.ProxyError(f"CONNECT {target} answered {event.status_code} {reason}")
-
-
-def _authority(host: str, port: int) -> str:
-    """``host:port`` for a request target: IDNA-encoded, IPv6 in brackets."""
-    if ":" in host:
-        return f"[{host}]:{port}"
-    if not host.isascii():
-        host = host.encode("idna").decode("ascii")
-    return f"{host}:{port}"
-
-
-async def _socks5(
-    stream: httpcore.AsyncNetworkStream,
-    host: str,
-    port: int,
-    auth: tuple[bytes, bytes] | None,
-    timeouts: Timeouts,
-) -> None:
-    # httpcore's SOCKS reads have no timeout of their own.
-    try:
-        with anyio.fail_after(timeouts.connect):
-            await _init_socks5_connection(stream, host=host.encode("idna"), port=port, auth=auth)
-    except TimeoutError as exc:
-        raise httpcore.ConnectTimeout(
-            f"the SOCKS5 proxy did not set up the tunnel within {timeouts.connect}s"
-        ) from exc
