@@ -88,6 +88,17 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             await _respond(send, 200, b"welcome")
         else:
             await _respond(send, 401, b"who are you", [("www-authenticate", "Bearer")])
+    elif path == "/auth-echo":
+        # /auth, and once authorized /echo (or a 302 to ?to=): what came with the credentials.
+        if {k.lower(): v for k, v in headers}.get("authorization") != "Bearer good":
+            await _respond(send, 401, b"who are you", [("www-authenticate", "Bearer")])
+        elif "to" in query:
+            await _respond(send, 302, b"moved", [("location", query["to"])])
+        else:
+            payload = {"method": scope["method"], "path": path, "headers": headers}
+            await _respond(
+                send, 200, json.dumps(payload).encode(), [("content-type", "application/json")]
+            )
     elif path == "/slow":
         await asyncio.sleep(float(query.get("delay", "2")))
         await _respond(send, 200, b"slow")

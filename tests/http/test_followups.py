@@ -1,4 +1,4 @@
-"""Redirects, the connection-failure retry, and the authenticator."""
+"""Redirects, the connection-failure retry, the 401 authenticator, the 407 proxy authenticator."""
 
 from __future__ import annotations
 
@@ -10,14 +10,17 @@ import pytest
 from openwire import (
     Chain,
     Client,
+    ProxyAuthError,
     ReadError,
     RedirectRefused,
     Request,
     Response,
     TooManyRedirects,
 )
+from openwire.http.followups import Authenticator
 
-from tests.http_peers import Handler, RawServer, Server, read_request_head
+from tests.http.conftest import PROXY_PASSWORD, PROXY_USER, basic
+from tests.http_peers import Handler, Proxy, RawServer, Server, read_request_head
 
 pytestmark = pytest.mark.anyio
 
@@ -85,7 +88,13 @@ async def test_https_to_http_is_refused(
 async def test_credentials_are_stripped_cross_origin(
     http_server: Server, other_http_server: Server
 ) -> None:
-    secret = {"Authorization": "Bearer x", "Cookie": "a=b", "X-Keep": "1"}
+    # The full matrix (sources, host/port/scheme, coming back) is in test_redirect_credentials.
+    secret = {
+        "Authorization": "Bearer x",
+        "Cookie": "a=b",
+        "Proxy-Authorization": "Basic eDp5",
+        "X-Keep": "1",
+    }
     async with Client() as client:
         same = await client.get(redirect(http_server, 302, "/echo"), headers=secret)
         other = await client.get(
@@ -93,9 +102,10 @@ async def test_credentials_are_stripped_cross_origin(
         )
     same_names = {k for k, _ in (await same.json())["headers"]}
     other_names = {k for k, _ in (await other.json())["headers"]}
-    assert {"authorization", "cookie", "x-keep"} <= same_names
+    assert {"authorization", "cookie", "proxy-authorization", "x-keep"} <= same_names
     assert "authorization" not in other_names
     assert "cookie" not in other_names
+    assert "proxy-authorization" not in other_names
     assert "x-keep" in other_names
 
 
@@ -172,6 +182,125 @@ async def test_authenticator_attempts_are_limited(http_server: Server) -> None:
 
     async with Client(authenticator=give_up) as client:
         assert (await client.get(f"{http_server.url}/auth")).status == 401
+
+
+async def test_authenticator_is_not_asked_on_407_nor_proxy_authenticator_on_401(
+    http_server: Server, auth_tinyproxy: Proxy
+) -> None:
+    async def origin_only(response: Response) -> Request | None:
+        raise AssertionError(f"authenticator asked on {response.status}")
+
+    async def proxy_only(response: Response) -> Request | None:
+        raise AssertionError(f"proxy_authenticator asked on {response.status}")
+
+    async with Client(proxy_authenticator=proxy_only) as client:
+        response = await client.get(f"{http_server.url}/auth")
+    assert response.status == 401
+
+    async with Client(proxy=auth_tinyproxy.url, authenticator=origin_only) as client:
+        with pytest.raises(ProxyAuthError) as info:
+            await client.get(f"{http_server.url}/echo")
+    assert info.value.status == 407
+    assert info.value.socks_reply is None
+    assert "proxy_authenticator" in str(info.value)
+    assert "user:password" in str(info.value)
+
+
+def add_proxy_credentials(password: str, calls: list[int]) -> Authenticator:
+    async def answer(response: Response) -> Request | None:
+        calls.append(response.status)
+        assert response.request is not None
+        headers = response.request.headers.copy()
+        headers["Proxy-Authorization"] = basic(PROXY_USER, password)
+        return response.request.replace(headers=headers)
+
+    return answer
+
+
+async def test_proxy_authenticator_answers_407_from_a_forwarding_proxy(
+    http_server: Server, auth_tinyproxy: Proxy
+) -> None:
+    calls: list[int] = []
+    authenticator = add_proxy_credentials(PROXY_PASSWORD, calls)
+    async with Client(proxy=auth_tinyproxy.url, proxy_authenticator=authenticator) as client:
+        response = await client.get(f"{http_server.url}/echo")
+    assert response.status == 200
+    via = [v for k, v in (await response.json())["headers"] if k == "via"]
+    assert any("tinyproxy" in v for v in via)
+    assert calls == [407]
+
+
+async def test_proxy_credentials_in_the_proxy_url_need_no_authenticator(
+    http_server: Server, auth_tinyproxy: Proxy
+) -> None:
+    proxy = f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{auth_tinyproxy.port}"
+    async with Client(proxy=proxy) as client:
+        assert (await client.get(f"{http_server.url}/echo")).status == 200
+
+
+async def test_proxy_authenticator_giving_up_raises_proxy_auth_error(
+    http_server: Server, auth_tinyproxy: Proxy
+) -> None:
+    calls: list[int] = []
+
+    async def give_up(response: Response) -> Request | None:
+        calls.append(response.status)
+        return None
+
+    async with Client(proxy=auth_tinyproxy.url, proxy_authenticator=give_up) as client:
+        with pytest.raises(ProxyAuthError) as info:
+            await client.get(f"{http_server.url}/echo")
+        # The refused attempt left nothing behind: the client still works.
+        assert (await client.get(f"{http_server.url}/echo", headers=_proxy_auth())).status == 200
+    assert info.value.status == 407
+    assert "returned None" in str(info.value)
+    assert calls == [407]
+
+
+def _proxy_auth() -> dict[str, str]:
+    return {"Proxy-Authorization": basic(PROXY_USER, PROXY_PASSWORD)}
+
+
+def always_407(requests: list[bytes]) -> Handler:
+    """A forwarding proxy that refuses every credential it is shown.
+
+    tinyproxy answers a wrong password with 401, not 407, so repeated 407s
+    need this scripted one.
+    """
+
+    async def handler(
+        index: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        requests.append(await read_request_head(reader))
+        writer.write(
+            b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+            b'Proxy-Authenticate: Basic realm="scripted"\r\n'
+            b"Content-Length: 6\r\nConnection: close\r\n\r\ndenied"
+        )
+        await writer.drain()
+
+    return handler
+
+
+async def test_proxy_authenticator_attempts_are_limited(
+    raw_server: Callable[[Handler], RawServer],
+) -> None:
+    requests: list[bytes] = []
+    proxy = raw_server(always_407(requests))
+    calls: list[int] = []
+    authenticator = add_proxy_credentials("wrong", calls)
+    async with Client(
+        proxy=proxy.url, proxy_authenticator=authenticator, max_auth_attempts=2
+    ) as client:
+        with pytest.raises(ProxyAuthError) as info:
+            await client.get("http://origin.invalid/data")
+    assert info.value.status == 407
+    assert "max_auth_attempts=2" in str(info.value)
+    assert calls == [407, 407]
+    assert len(requests) == 3
+    assert requests[0].startswith(b"GET http://origin.invalid")  # forwarded, not tunnelled
+    assert b"proxy-authorization" not in requests[0].lower()
+    assert all(b"proxy-authorization: basic " in head.lower() for head in requests[1:])
 
 
 class FakeHandshake:

@@ -5,6 +5,13 @@ so every hop gets its own Host, framing and cookies. It adds only what is
 missing; a header the application set wins. When it adds
 ``Accept-Encoding`` itself it also undoes that encoding, so the application
 never sees compressed bytes it did not ask for.
+
+Client-wide credentials (the ``Authorization``, ``Cookie`` and
+``Proxy-Authorization`` among the default headers) are added only while
+``request.default_credentials`` allows it. Whether a hop may carry them is
+the follow-ups' decision (they clear it once a redirect leaves the call's
+origin); the bridge never second-guesses it in either direction. Jar cookies
+are added per hop by the jar's own domain and path rules.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from openwire.http.chain import Chain
 from openwire.http.cookies import CookieJar
 from openwire.http.decoding import ACCEPT_ENCODING, DecodingStream, decoder_for
 from openwire.http.headers import Headers
-from openwire.http.models import Request, Response
+from openwire.http.models import CREDENTIAL_HEADERS, Request, Response
 
 __all__ = ["Bridge", "WebSocketHandshake"]
 
@@ -41,7 +48,10 @@ class Bridge:
         )
         for name, value in request.headers.items():
             headers.add(name, value)
-        for name, value in self._defaults:
+        defaults = self._defaults
+        if not request.default_credentials:
+            defaults = tuple((n, v) for n, v in defaults if n.lower() not in CREDENTIAL_HEADERS)
+        for name, value in defaults:
             headers.set_default(name, value)
         if self._user_agent:
             headers.set_default("User-Agent", self._user_agent)

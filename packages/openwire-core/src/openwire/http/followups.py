@@ -1,13 +1,32 @@
 """Follow-ups: what to do after a response that is not the final answer.
 
 One call may take several network attempts: redirects, one retry after a
-connection failure, and 401/407 challenges answered by an
-:class:`Authenticator`. This layer sits above the bridge, so each attempt is
-rebuilt from the application's request and re-bridged (Host, cookies,
-framing), and network interceptors see every attempt.
+connection failure, a 401 challenge answered by ``ClientConfig.authenticator``
+and a 407 (from a forwarding proxy) answered by
+``ClientConfig.proxy_authenticator``. This layer sits above the bridge, so each
+attempt is rebuilt from the application's request and re-bridged (Host,
+cookies, framing), and network interceptors see every attempt.
+
+A 407 nobody answers (no ``proxy_authenticator``, it gave up, or
+``max_auth_attempts`` ran out) raises :class:`~openwire.ProxyAuthError`
+rather than returning: the response is the proxy's, not the server's the
+application asked, and the remedy is credentials, not reading a body.
+
+Credentials across redirects, the one rule (:class:`CredentialGuard`):
+``Authorization``, ``Cookie`` and ``Proxy-Authorization`` stay on hops within
+the origin (scheme, host, port) of the call's first request. The first hop
+that leaves it drops them, whether the request, an application interceptor or
+the client's default headers supplied them, and from then on they are not
+restored, even when a later hop comes back: a server on the way could have
+chosen where that hop lands. Dropping means both removing the headers and
+clearing ``Request.default_credentials`` so the bridge does not add the
+client-wide ones again. Cookies from the cookie jar still follow the jar's
+own domain and path rules, hop by hop; credentials an authenticator supplies
+in answer to a challenge are kept for that attempt.
 
 WebSocket handshakes are never redirected or authenticated here: the 3xx or
-401 is returned as-is for the WebSocket layer to report.
+401 is returned as-is for the WebSocket layer to report. When handshakes learn
+to follow redirects they use the same :class:`CredentialGuard`.
 """
 
 from __future__ import annotations
@@ -18,6 +37,7 @@ from typing import TypeAlias
 from openwire.config import ClientConfig
 from openwire.errors import (
     ConnectError,
+    ProxyAuthError,
     ReadError,
     RedirectRefused,
     RequestError,
@@ -27,15 +47,14 @@ from openwire.errors import (
 from openwire.http.chain import Chain
 from openwire.http.models import Request, Response
 
-__all__ = ["Authenticator", "FollowUps", "discard"]
+__all__ = ["Authenticator", "CredentialGuard", "FollowUps", "discard"]
 
 Authenticator: TypeAlias = Callable[[Response], Awaitable[Request | None]]
-"""``async (response) -> Request | None``: the retry for a 401/407, or None to give up."""
+"""``async (response) -> Request | None``: the retry for a 401 (or a 407), or None to give up."""
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DRAIN_LIMIT = 64 * 1024
 _BODY_HEADERS = ("content-length", "content-type", "content-encoding", "transfer-encoding")
-_CROSS_ORIGIN_STRIPPED = ("authorization", "cookie", "host")
 
 
 async def discard(response: Response) -> None:
@@ -56,6 +75,39 @@ async def discard(response: Response) -> None:
         await response.aclose()
 
 
+class CredentialGuard:
+    """Keeps one call's credentials within the origin of its first request.
+
+    One guard per call: it remembers whether any hop has left the origin,
+    because once one has, credentials stay off for the rest of the call.
+    """
+
+    __slots__ = ("_left", "_origin")
+
+    def __init__(self, request: Request) -> None:
+        self._origin = request.url.origin
+        self._left = False
+
+    def hop(self, request: Request) -> Request:
+        """``request`` (the next redirect hop) as it may be sent."""
+        if self._left or request.url.origin != self._origin:
+            self._left = True
+            return request.without_credentials()
+        return request
+
+    def retry(self, request: Request) -> Request:
+        """An authenticator's answer, which keeps its own credentials.
+
+        The authenticator answered a challenge from the server (or proxy) the
+        credentials are meant for, so its headers stay; only the client-wide
+        defaults stay off once the call has left its origin, whether or not
+        the authenticator built its request from the one it was shown.
+        """
+        if self._left and request.default_credentials:
+            return request.replace(default_credentials=False)
+        return request
+
+
 class FollowUps:
     def __init__(self, config: ClientConfig) -> None:
         self._config = config
@@ -63,9 +115,11 @@ class FollowUps:
     async def __call__(self, request: Request, chain: Chain) -> Response:
         config = self._config
         websocket = request.is_websocket
+        guard = CredentialGuard(request)
         current = request
         redirects = 0
         auth_attempts = 0
+        proxy_auth_attempts = 0
         retried = False
         while True:
             try:
@@ -97,22 +151,37 @@ class FollowUps:
                     )
                 await discard(response)
                 redirects += 1
-                current = follow
+                current = guard.hop(follow)
                 continue
 
-            if response.status in (401, 407) and config.authenticator is not None:
+            if response.status == 401 and config.authenticator is not None:
                 if auth_attempts >= config.max_auth_attempts:
                     return response
-                try:
-                    retry = await config.authenticator(response)
-                except BaseException:
-                    await response.aclose()
-                    raise
+                retry = await _ask(config.authenticator, response)
                 if retry is None:
                     return response
                 auth_attempts += 1
                 await discard(response)
-                current = retry
+                current = guard.retry(retry)
+                continue
+
+            if response.status == 407:
+                # Only a proxy sends 407, so the response is not the answer the
+                # application asked for: answer the challenge or raise.
+                authenticator = config.proxy_authenticator
+                retry = None
+                if authenticator is not None and proxy_auth_attempts < config.max_auth_attempts:
+                    retry = await _ask(authenticator, response)
+                if retry is None:
+                    await discard(response)
+                    raise ProxyAuthError(
+                        _proxy_refusal(current, self._config, proxy_auth_attempts),
+                        request=current,
+                        status=407,
+                    )
+                proxy_auth_attempts += 1
+                await discard(response)
+                current = guard.retry(retry)
                 continue
 
             return response
@@ -127,7 +196,11 @@ class FollowUps:
         )
 
     def _redirect(self, request: Request, response: Response) -> Request | None:
-        """The next hop's request, or None when this 3xx is the answer."""
+        """The next hop's request, or None when this 3xx is the answer.
+
+        Credentials are left to the :class:`CredentialGuard`, which knows the
+        call's origin; only a ``Host`` set for this hop's origin goes here.
+        """
         location = response.headers.get("location")
         if not location:
             return None
@@ -166,6 +239,37 @@ class FollowUps:
         elif not request.is_replayable:
             return None  # 307/308 must resend a body we can no longer produce
         if target.origin != request.url.origin:
-            for name in _CROSS_ORIGIN_STRIPPED:
-                headers.remove(name)
+            headers.remove("host")
         return request.replace(method=method, url=target, headers=headers, content=content)
+
+
+async def _ask(authenticator: Authenticator, response: Response) -> Request | None:
+    """The authenticator's answer; the response is closed if it raises."""
+    try:
+        return await authenticator(response)
+    except BaseException:
+        await response.aclose()
+        raise
+
+
+def _proxy_refusal(request: Request, config: ClientConfig, attempts: int) -> str:
+    what = (
+        f"the proxy answered {request.method} {request.url} with 407 Proxy Authentication Required"
+    )
+    if config.proxy_authenticator is None:
+        return (
+            f"{what} and no proxy_authenticator is set; set proxy_authenticator to answer "
+            "the challenge with Proxy-Authorization, or put user:password in the proxy URL "
+            "(http://user:password@proxy:port)"
+        )
+    if attempts >= config.max_auth_attempts:
+        return (
+            f"{what} after {attempts} answers from proxy_authenticator (max_auth_attempts="
+            f"{config.max_auth_attempts}); the proxy refuses the credentials it supplies: "
+            "check them, or put user:password in the proxy URL"
+        )
+    return (
+        f"{what} and proxy_authenticator gave up (returned None); return a request "
+        "carrying Proxy-Authorization, or put user:password in the proxy URL "
+        "(http://user:password@proxy:port)"
+    )

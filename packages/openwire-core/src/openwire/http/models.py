@@ -20,7 +20,7 @@ from typing import Any, Final
 from openwire.http.headers import Headers, HeadersInput
 from openwire.http.url import URL
 
-__all__ = ["URL", "Headers", "Request", "Response"]
+__all__ = ["CREDENTIAL_HEADERS", "URL", "Headers", "Request", "Response"]
 
 _log = logging.getLogger("openwire.http")
 
@@ -28,6 +28,14 @@ Content = bytes | str | AsyncIterable[bytes]
 CloseHook = Callable[[BaseException | None], None]
 
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+CREDENTIAL_HEADERS: Final = frozenset({"authorization", "cookie", "proxy-authorization"})
+"""Headers that speak for the caller: meant for one origin (or one proxy), never another.
+
+``Proxy-Authorization`` is among them because without a proxy, or inside a
+CONNECT tunnel, it reaches the origin server like any other header (urllib3
+CVE-2024-37891).
+"""
 
 
 class _Unset:
@@ -44,9 +52,18 @@ class Request:
     may send it again) or an async iterable of ``bytes`` (streamed once, sent
     chunked unless a Content-Length is set). ``extensions`` carries per-request
     options between layers, e.g. ``"openwire.websocket"``.
+
+    ``default_credentials`` (default ``True``) lets the bridge add the
+    :data:`CREDENTIAL_HEADERS` among the client's default headers
+    (``Client(headers=...)``). The follow-ups clear it, with
+    :meth:`without_credentials`, once a redirect leaves the call's origin, so
+    a client-wide ``Authorization`` or ``Cookie`` never reaches a server it was
+    not meant for; a caller may clear it to keep client-wide credentials off
+    one request. Cookies from the cookie jar are not affected: the jar applies
+    its own domain and path rules.
     """
 
-    __slots__ = ("content", "extensions", "headers", "method", "url")
+    __slots__ = ("content", "default_credentials", "extensions", "headers", "method", "url")
 
     def __init__(
         self,
@@ -56,6 +73,7 @@ class Request:
         headers: HeadersInput | None = None,
         content: Content | None = None,
         extensions: dict[str, Any] | None = None,
+        default_credentials: bool = True,
     ) -> None:
         self.method = method.upper()
         self.url = url if isinstance(url, URL) else URL(url)
@@ -64,6 +82,7 @@ class Request:
             content.encode("utf-8") if isinstance(content, str) else content
         )
         self.extensions: dict[str, Any] = dict(extensions or {})
+        self.default_credentials = default_credentials
 
     @property
     def is_replayable(self) -> bool:
@@ -86,6 +105,7 @@ class Request:
         headers: HeadersInput | _Unset | None = _UNSET,
         content: Content | _Unset | None = _UNSET,
         extensions: dict[str, Any] | _Unset = _UNSET,
+        default_credentials: bool | _Unset = _UNSET,
     ) -> Request:
         """A copy with some fields changed; headers and extensions are copied, never shared."""
         return Request(
@@ -94,7 +114,23 @@ class Request:
             headers=self.headers if isinstance(headers, _Unset) else headers,
             content=self.content if isinstance(content, _Unset) else content,
             extensions=self.extensions if isinstance(extensions, _Unset) else extensions,
+            default_credentials=(
+                self.default_credentials
+                if isinstance(default_credentials, _Unset)
+                else default_credentials
+            ),
         )
+
+    def without_credentials(self) -> Request:
+        """A copy fit for an origin the credentials were not meant for.
+
+        It carries none of the :data:`CREDENTIAL_HEADERS`, and the bridge will
+        not add them back from the client's defaults.
+        """
+        headers = self.headers.copy()
+        for name in CREDENTIAL_HEADERS:
+            headers.remove(name)
+        return self.replace(headers=headers, default_credentials=False)
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.url}>"
