@@ -7,4 +7,4 @@ client on either backend.
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.peers", "tests.http_peers", "openwire.testing.plugin"]
+pytest_plugins = ["tests.peers", "tests.http_peers", "tests.proxy_peers", "openwire.testing.plugin"]

@@ -208,8 +208,10 @@ def _debian_binary(name: str, package: str) -> str:
     return found
 
 
-@pytest.fixture(scope="session")
-def tinyproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+def run_tinyproxy(
+    tmp_path_factory: pytest.TempPathFactory, extra: list[str] | None = None
+) -> Iterator[Proxy]:
+    """tinyproxy on loopback; ``extra`` configuration lines (e.g. ``BasicAuth user pass``)."""
     binary = _debian_binary("tinyproxy", "tinyproxy")
     port = free_port()
     folder: Path = tmp_path_factory.mktemp("tinyproxy")
@@ -225,11 +227,17 @@ def tinyproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
                 "MaxClients 50",
                 "Allow 127.0.0.1",
                 "LogLevel Critical",
+                *(extra or []),
                 "",
             ]
         )
     )
     yield from _serve([binary, "-d", "-c", str(conf)], Proxy(f"http://127.0.0.1:{port}", port))
+
+
+@pytest.fixture(scope="session")
+def tinyproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    yield from run_tinyproxy(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
