@@ -159,12 +159,17 @@ class HeadReader:
                     raise HeadRefused.over("line")
                 if len(buffer) - self._start > MAX_HEAD:
                     raise HeadRefused.over("head")
+                if len(buffer) > self._start and buffer[self._start] < 0x21:
+                    # Fail fast, as h11 does: no status line starts with a space or control.
+                    raise HeadRefused(
+                        f"malformed status line {bytes(buffer[self._start : self._start + 100])!r}"
+                    )
                 return None
             length = end - line - (end > line and buffer[end - 1] == 0x0D)
-            if end + 1 - self._start > MAX_HEAD:
-                raise HeadRefused.over("head")
             if length > MAX_LINE:
                 raise HeadRefused.over("line")
+            if end + 1 - self._start > MAX_HEAD:
+                raise HeadRefused.over("head")
             self._line = end + 1
             if length or self._fields < 0:
                 self._fields += 1
@@ -172,10 +177,7 @@ class HeadReader:
                     raise HeadRefused.over("fields")
                 if length or self._fields:
                     continue
-            # The head without the line end before the blank line (a status
-            # line alone has none left once the blank line is cut).
-            raw = bytes(buffer[self._start : line])
-            head = parse_response_head(raw.removesuffix(b"\n").removesuffix(b"\r"))
+            head = parse_response_head(bytes(buffer[self._start : line]))
             self._fields = -1
             if head.status == 101 or head.status >= 200:
                 self.raw = bytes(buffer[self._start : self._line])
@@ -227,11 +229,14 @@ def serialize_request(method: bytes, target: bytes, headers: list[tuple[bytes, b
 
 
 def parse_response_head(head: bytes) -> Head:
-    """One head without its blank line; strict, like h11 (see the module docstring).
+    """One head without its blank line, every line with its end; strict, like h11.
 
-    Sizes are the reader's business: this sees only heads within the limits.
+    Exactly one CR is taken off each line end, so ``\\r\\r\\n`` leaves a
+    CR in the line, which is then refused as h11 refuses it. Sizes are the
+    reader's business: this sees only heads within the limits.
     """
     status_line, _, rest = head.partition(b"\n")
+    rest = rest.removesuffix(b"\n").removesuffix(b"\r")
     match = _STATUS_LINE.fullmatch(status_line.removesuffix(b"\r"))
     if match is None:
         raise HeadRefused(

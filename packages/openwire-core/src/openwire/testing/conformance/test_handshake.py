@@ -9,11 +9,13 @@ from typing import Any
 import anyio
 import pytest
 from openwire.errors import (
+    HandshakeError,
     HandshakeTimeout,
     HTTPProtocolError,
     InvalidAccept,
     InvalidConnection,
     InvalidExtension,
+    InvalidHandshakeHead,
     InvalidSubprotocol,
     InvalidUpgrade,
     ReadError,
@@ -274,10 +276,20 @@ async def test_chunked_rejection_body_is_decoded(engine: str, connect: Any, scri
         b"HTTP/1.1 1O1 Switching Protocols\r\n\r\n",
         b"ICY 200 OK\r\n\r\n",
         b"HTTP/1.1 101 Switching Protocols\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nX-Bell: \x07\r\nUpgrade: websocket\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\r\nUpgrade: websocket\r\n\r\n",
     ],
-    ids=["continuation-first", "no-colon", "bad-status", "not-http", "head-over-100k"],
+    ids=[
+        "continuation-first",
+        "no-colon",
+        "bad-status",
+        "not-http",
+        "one-200k-line",
+        "control-character",
+        "cr-cr-lf",
+    ],
 )
-async def test_malformed_response_head_is_an_http_protocol_error(
+async def test_malformed_response_head_is_an_invalid_handshake_head(
     engine: str, connect: Any, scripted: Any, head: bytes
 ) -> None:
     async def script(peer: RawPeer) -> None:
@@ -286,9 +298,118 @@ async def test_malformed_response_head_is_an_http_protocol_error(
         await peer.read_until_close()
 
     server = scripted(script)
-    with pytest.raises(HTTPProtocolError, match="the server broke the HTTP protocol"):
+    with pytest.raises(InvalidHandshakeHead, match="the server broke the HTTP protocol") as info:
         async with connect(server.url, handshake_timeout=5):
             pass
+    # Both a handshake failure and bad HTTP, so either kind of handler catches it.
+    assert isinstance(info.value, HandshakeError)
+    assert isinstance(info.value, HTTPProtocolError)
+    assert info.value.request is not None
+
+
+def _head(status: bytes, fields: list[bytes], accept: str) -> bytes:
+    lines = [
+        b"HTTP/1.1 " + status,
+        b"Upgrade: websocket",
+        b"Connection: Upgrade",
+        b"Sec-WebSocket-Accept: " + accept.encode(),
+        *fields,
+    ]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+@pytest.mark.parametrize("status", [b"101 Switching Protocols", b"403 Forbidden"])
+@pytest.mark.parametrize(
+    ("fields", "limit", "words"),
+    [
+        ([b"X-Big: " + b"a" * 9 * 1024], "line", "over 8192 bytes"),
+        ([b"X-%d: v" % n for n in range(126)], "fields", "more than 128 header lines"),
+        ([b"X-%d: " % n + b"a" * 8000 for n in range(9)], "head", "over 65536 bytes"),
+    ],
+    ids=["9-kib-line", "129-fields", "72-kib-head"],
+)
+async def test_a_head_over_a_limit_is_refused_naming_the_limit(
+    engine: str,
+    connect: Any,
+    scripted: Any,
+    status: bytes,
+    fields: list[bytes],
+    limit: str,
+    words: str,
+) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.read_request()
+        await peer.send(_head(status, fields, peer.accept_value()))
+        await peer.read_until_close()
+
+    server = scripted(script)
+    with pytest.raises(InvalidHandshakeHead, match=words) as info:
+        async with connect(server.url, handshake_timeout=5):
+            pass
+    assert (info.value.limit, info.value.request is not None) == (limit, True)
+
+
+async def test_a_long_line_is_refused_while_it_arrives(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    # The line never ends: refusing only at its end would wait for the timeout.
+    async def script(peer: RawPeer) -> None:
+        await peer.read_request()
+        await peer.send(b"HTTP/1.1 101 Switching Protocols\r\nX-Endless: " + b"a" * 9000)
+        await asyncio.sleep(5)
+
+    server = scripted(script)
+    with anyio.fail_after(4), pytest.raises(InvalidHandshakeHead) as info:
+        async with connect(server.url, handshake_timeout=3):
+            pass
+    assert info.value.limit == "line"
+
+
+async def test_more_than_8_interim_heads_are_refused(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.read_request()
+        await peer.send(b"HTTP/1.1 102 Processing\r\n\r\n" * 9)
+        await peer.send(_head(b"101 Switching Protocols", [], peer.accept_value()))
+        await peer.read_until_close()
+
+    server = scripted(script)
+    with pytest.raises(InvalidHandshakeHead, match="more than 8 interim 1xx heads") as info:
+        async with connect(server.url, handshake_timeout=5):
+            pass
+    assert info.value.limit == "interim"
+
+
+async def test_8_interim_heads_and_128_fields_are_still_read(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.read_request()
+        await peer.send(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" * 8)
+        fields = [b"X-%d: " % n + b"a" * 400 for n in range(125)]
+        await peer.send(_head(b"101 Switching Protocols", fields, peer.accept_value()))
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with connect(server.url, handshake_timeout=5) as ws:
+        assert len(ws.response.headers) == 128
+        await ws.close()
+
+
+async def test_http_1_0_101_is_refused(engine: str, connect: Any, scripted: Any) -> None:
+    # RFC 9110 §7.8 / RFC 6455 §4.1: Upgrade and 101 exist only from HTTP/1.1 on.
+    async def script(peer: RawPeer) -> None:
+        await peer.read_request()
+        head = _head(b"101 Switching Protocols", [], peer.accept_value())
+        await peer.send(head.replace(b"HTTP/1.1", b"HTTP/1.0", 1))
+        await peer.read_until_close()
+
+    server = scripted(script)
+    with pytest.raises(InvalidHandshakeHead, match=r"HTTP/1\.0 101") as info:
+        async with connect(server.url, handshake_timeout=5):
+            pass
+    assert info.value.limit is None
 
 
 async def test_server_closing_before_answering_is_a_read_error(
