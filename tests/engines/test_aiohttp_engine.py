@@ -9,7 +9,7 @@ import zlib
 import pytest
 from openwire.errors import PayloadTooBig, ProtocolError
 from openwire.testing.frames import compress
-from openwire.websocket.engine import Close, EngineSettings, Message, Ping
+from openwire.websocket.engine import Close, EngineSettings, Message, Ping, Pong
 from openwire.websocket.frames import Opcode
 from openwire_aiohttp import (
     AiohttpConnection,
@@ -96,6 +96,22 @@ class TestAiohttpEngine(EngineCodecCases):
             Close(b"\x03\xed\xff"),
             Message(b"after", Opcode.BINARY),
         ]
+
+    @pytest.mark.parametrize("length_bytes", [2, 8])
+    def test_ping_and_pong_with_a_non_minimal_length_are_delivered(self, length_bytes: int) -> None:
+        # §5.2 asks the sender for the minimal length form; aiohttp's reader
+        # refused a control frame using a longer one as "over 125 bytes".
+        data = (
+            frame(2, b"a", fin=False)
+            + frame(9, b"pi", length_bytes=length_bytes)
+            + frame(10, b"", length_bytes=length_bytes)
+            + frame(0, b"b")
+        )
+        expected = [Ping(b"pi"), Pong(b""), Message(b"ab", Opcode.BINARY)]
+        assert self.feed(data) == expected
+        conn = self.connect()
+        got = [event for i in range(len(data)) for event in conn.receive_data(data[i : i + 1])]
+        assert got == expected
 
     def test_close_split_across_chunks_is_held_back(self) -> None:
         conn = self.connect()

@@ -330,6 +330,21 @@ class AiohttpConnection(FrameEncoder):
                         events.append(Close(buf[pos + header : stop]))
                         pos = fed = stop
                         continue
+                    if header > 2 and b0 & 0x08:
+                        # A ping or pong whose length takes more bytes than
+                        # needed (§5.2 binds the sender; every engine accepts
+                        # it): aiohttp's reader takes the 126/127 marker for
+                        # the length and refuses the frame as over 125 bytes,
+                        # so it is cut out here, like a Close.
+                        stop = pos + header + length
+                        if stop > end:
+                            break
+                        if pos > fed:
+                            self._feed(buf[fed:pos], events)
+                        payload = buf[pos + header : stop]
+                        events.append(Ping(payload) if b0 == 0x89 else Pong(payload))
+                        pos = fed = stop
+                        continue
                 pos += header + length
                 if pos >= end:
                     # The last frame ends exactly here or its payload is still to come.
