@@ -28,7 +28,8 @@ Decisions where the RFCs leave room, stated once:
 - *Non-minimal length encodings.* §5.2 says a sender MUST use the minimal
   encoding but tells the receiver nothing; both accepting and failing with
   1002 are conformant, so the policy is a parameter (``reject_non_minimal``),
-  checked after every other header rule.
+  checked after every other header rule. Such a receiver knows from the
+  first two bytes that a control frame announcing a 126/127 length is wrong.
 - *Close codes* that may appear in a Close frame: 1000-1003 and 1007-1011
   (§7.4.1), 1012-1014 (registered since in the IANA registry, §11.7), and
   3000-4999 (§7.4.2). 1004-1006, 1015, 1016-2999 and anything outside
@@ -266,6 +267,10 @@ def _read(
         elif length == 127:
             header = 10
         if end - pos < header:
+            if reject_non_minimal and opcode >= 0x8 and header > 2:
+                # A control frame's 7-bit field says 126 or 127: over 125 bytes
+                # or not minimal, a 1002 either way, known from two bytes.
+                raise _Failed(PROTOCOL_ERROR, "a control frame with an extended length (§5.5)")
             return  # the extended length has not arrived
         if header == 4:
             length = int.from_bytes(data[pos + 2 : pos + 4], "big")
