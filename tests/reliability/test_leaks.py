@@ -8,16 +8,12 @@ the open file descriptors, running tasks, armed asyncio timers and live
 ``Session`` objects must return to the baseline within a short settle time,
 and at the end the memory still allocated (``tracemalloc``, after a
 collection, counting both ends since the server runs here too) must have
-grown by less than ``MEMORY_FLOOR + MEMORY_PER_CYCLE × cycles`` (256 KiB +
+grown by less than ``MEMORY_FLOOR + MEMORY_PER_CYCLE × cycles`` (64 KiB +
 256 bytes per cycle), far below what a leaked session (about 10 KiB)
-would cost per cycle. The floor is that high because of a *bounded*
-retention on asyncio, pinned on its own by
-``test_an_open_websocket_does_not_keep_its_handshake_alive``: the connection
-is created while the handshake's tracer is set in a context variable, so the
-transport's callbacks, and every timer the session arms from them, carry a
-copy of that context (tracer → listener → request); cancelled timers stay in
-the selector loop's heap until it is compacted, which swings the measurement
-by about ±100 KiB. Once that is fixed the floor can come down to 64 KiB.
+would cost per cycle. ``test_an_open_websocket_does_not_keep_its_handshake_alive``
+pins one retention on its own: connections keep a copy of the context they
+were opened in, which must not hold the handshake's tracer (and through it
+the listener and request).
 
 Ways a cycle ends:
 
@@ -63,7 +59,7 @@ from tests.reliability.conftest import (
 
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("error::ResourceWarning")]
 
-MEMORY_FLOOR = 256 * KiB
+MEMORY_FLOOR = 64 * KiB
 MEMORY_PER_CYCLE = 256
 BATCHES = 3
 CYCLES = {"normal": (60, 12), "soak": (3000, 1000)}  # (native, other engines)
@@ -213,24 +209,12 @@ async def _run(cycle: Cycle, scenario: str, cycles: int, engine: str, url: str) 
     )
 
 
-TRACER_KEPT = (
-    "on asyncio and uvloop the connection is created while CURRENT_TRACER "
-    "(http/transport.py) holds the handshake's ExchangeTracer; the transport's reader "
-    "callback copies that context, so each open WebSocket keeps its handshake's tracer, "
-    "listener and request alive, and on the selector loop every timer the session arms "
-    "from a transport callback (linger, abort, heartbeat) keeps them after close until "
-    "the loop's timer heap is compacted"
-)
-
-
 async def test_an_open_websocket_does_not_keep_its_handshake_alive(
     echo: EchoServer, request: pytest.FixtureRequest
 ) -> None:
     """Once the 101 is validated, the handshake's tracer (and through it the
     listener and request of the opening call) is garbage: 10 open WebSockets,
     0 live ``ExchangeTracer``."""
-    if request.node.callspec.params.get("anyio_backend") in ("asyncio", "uvloop"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=TRACER_KEPT))
     gc.collect()
     # Tracers an earlier test left behind (held here so their ids stay unique).
     earlier = [obj for obj in gc.get_objects() if isinstance(obj, ExchangeTracer)]

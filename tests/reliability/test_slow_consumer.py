@@ -53,13 +53,6 @@ SLOW_DELAY = 0.01
 MESSAGES = {FULL_ENGINE: 96}  # 24 MiB; other engines 32 (8 MiB)
 AFTER_101 = 0.2
 
-UVLOOP_EARLY_BYTES = (
-    "on uvloop, AsyncioChannel (websocket/transport.py) holds every byte delivered before "
-    "start() in an unbounded list: take_transport() resumes reading, start() runs via "
-    "call_soon, and libuv reads up to 32 x 256 KB in that one loop turn, so about 8 MiB "
-    "reach the inbox past receive_queue_size (32 messages instead of 8)"
-)
-
 
 async def _slow_after_upgrade(request: Request, chain: Chain) -> Response:
     response = await chain.proceed(request)
@@ -88,8 +81,6 @@ class _Heartbeat(EventListener):
 async def test_slow_reader_keeps_memory_bounded_and_gets_every_message_in_order(
     engine: str, peer_process: PeerProcess, request: pytest.FixtureRequest
 ) -> None:
-    if request.node.callspec.params.get("anyio_backend") == "uvloop":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=UVLOOP_EARLY_BYTES))
     count = MESSAGES.get(engine, 32)
     heartbeat = _Counts()
     bound = QUEUE * SIZE + SLACK

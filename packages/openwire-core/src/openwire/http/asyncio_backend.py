@@ -25,6 +25,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import Iterable
 from typing import Any, cast
@@ -215,13 +216,18 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         The caller sets its own protocol on the transport right away (before
         yielding to the loop), so no byte can be delivered to this stream
         after the buffer was taken. This stream is dead after.
+
+        Reading is left paused: the new owner resumes it once it can bound
+        what it takes in. Resumed here, a loop that reads many times per turn
+        (uvloop) could pile megabytes into the hand-over.
         """
         protocol = self._protocol
         pending = bytes(protocol.buffer)
         protocol.buffer.clear()
-        if protocol.read_paused:
-            protocol.read_paused = False
-            self._transport.resume_reading()
+        if not protocol.read_paused:
+            protocol.read_paused = True
+            with contextlib.suppress(RuntimeError):  # a closing transport
+                self._transport.pause_reading()
         # A closing transport may have sent its connection_lost to our
         # protocol already (asyncio's TLS layer picks the protocol when it
         # schedules the call): report it as ended, or nobody would hear of it.

@@ -15,12 +15,13 @@ connect events: the call fails with a ConnectError, as in OkHttp.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import ipaddress
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import anyio
@@ -38,11 +39,44 @@ from openwire.http import asyncio_backend
 from openwire.http.failures import translate
 from openwire.http.models import Request
 
-__all__ = ["CURRENT_TRACER", "ExchangeTracer", "ReportingBackend"]
+__all__ = ["ExchangeTracer", "ReportingBackend", "current", "current_tracer"]
 
-CURRENT_TRACER: contextvars.ContextVar[ExchangeTracer | None] = contextvars.ContextVar(
+
+class _TracerSlot:
+    __slots__ = ("tracer",)
+
+    def __init__(self, tracer: ExchangeTracer | None) -> None:
+        self.tracer = tracer
+
+
+_CURRENT: contextvars.ContextVar[_TracerSlot | None] = contextvars.ContextVar(
     "openwire_current_tracer", default=None
 )
+
+
+@contextlib.contextmanager
+def current(tracer: ExchangeTracer) -> Iterator[None]:
+    """Make ``tracer`` the one the network backend reports to, inside the block.
+
+    Connections opened inside keep a copy of this context for their
+    callbacks (asyncio copies it when it registers a reader or a timer), for
+    as long as they live: an open WebSocket, a pooled connection. So the
+    context holds a slot that is emptied on the way out, never the tracer
+    itself, or every open connection would keep its first exchange's
+    tracer, listener and request alive.
+    """
+    slot = _TracerSlot(tracer)
+    token = _CURRENT.set(slot)
+    try:
+        yield
+    finally:
+        slot.tracer = None
+        _CURRENT.reset(token)
+
+
+def current_tracer() -> ExchangeTracer | None:
+    slot = _CURRENT.get()
+    return None if slot is None else slot.tracer
 
 
 class ExchangeTracer:
@@ -239,7 +273,7 @@ class ReportingBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        tracer = CURRENT_TRACER.get()
+        tracer = current_tracer()
         started = time.monotonic()
         if tracer is not None:
             tracer.connecting_to(host, port)

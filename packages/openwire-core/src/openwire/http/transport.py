@@ -38,12 +38,13 @@ import httpcore
 
 from openwire.config import ClientConfig
 from openwire.errors import PoolTimeout, RequestError
+from openwire.http import tracing
 from openwire.http.chain import Chain, call_deadline
 from openwire.http.http11 import check_fields
 from openwire.http.models import Request, Response
 from openwire.http.proxies import ProxySelector, redact
 from openwire.http.tls import create_ssl_context
-from openwire.http.tracing import CURRENT_TRACER, ExchangeTracer, ReportingBackend
+from openwire.http.tracing import ExchangeTracer, ReportingBackend
 from openwire.http.tunnels import ProxyRoute, TunnelBackend, Tunnels
 from openwire.http.upgrade import UpgradeConnector, UpgradeContent, UpgradeResponse
 from openwire.http.url import URL
@@ -344,10 +345,9 @@ class Transport:
 
         tracer = ExchangeTracer(events, request, proxy_label)
         slot = self._host_slot(request.url)
-        token = CURRENT_TRACER.set(tracer)
         acquired_slot = False
         try:
-            with call_deadline(context.deadline, request):
+            with call_deadline(context.deadline, request), tracing.current(tracer):
                 if slot is not None:
                     await self._acquire_slot(slot, request)
                     acquired_slot = True
@@ -368,8 +368,6 @@ class Transport:
             if error is exc:
                 raise
             raise error from exc
-        finally:
-            CURRENT_TRACER.reset(token)
         return self._wrap(request, core, slot, tracer, context.deadline)
 
     def _core_request(self, request: Request, tracer: ExchangeTracer) -> httpcore.Request:

@@ -139,6 +139,10 @@ class AsyncioChannel(asyncio.Protocol):
         self._early: list[bytes] | None = []
         self._early_end: tuple[Exception | None] | None = None
         self._early_eof = False
+        # The transport comes paused (see AsyncioStream.take_transport); it
+        # reads once start() has delivered the held bytes, unless the
+        # session asked for a pause meanwhile.
+        self._want_reading = True
         self._tls = transport.get_extra_info("sslcontext") is not None
         transport.set_write_buffer_limits(high=max_bytes)
 
@@ -240,12 +244,20 @@ class AsyncioChannel(asyncio.Protocol):
             self.connection_lost(None)
         elif ended or self._early_eof:
             self._end_after_eof()
+        elif self._want_reading:
+            self._resume()
 
     def pause_reading(self) -> None:
+        self._want_reading = False
         with contextlib.suppress(RuntimeError):
             self._transport.pause_reading()
 
     def resume_reading(self) -> None:
+        self._want_reading = True
+        if self._early is None:  # before start(), the held bytes go first
+            self._resume()
+
+    def _resume(self) -> None:
         with contextlib.suppress(RuntimeError):
             self._transport.resume_reading()
 
