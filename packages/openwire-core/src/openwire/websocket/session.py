@@ -471,9 +471,12 @@ class Session:
         if channel is not None and not self._channel_lost:
             timeout = self._options.close_timeout
             limit = 10.0 if timeout is None else timeout
-            # After a clean close handshake the server closes TCP first
-            # (RFC 6455 §7.1.1); give it close_timeout to do so.
-            channel.close(linger=limit if error is None else 0.0)
+            # The server closes TCP first (RFC 6455 §7.1.1); give it
+            # close_timeout to do so, reading and discarding meanwhile. After
+            # a failure too: closing a socket with unread bytes makes the
+            # kernel send a reset, which can destroy the Close we just wrote
+            # before the server reads it.
+            channel.close(linger=limit)
             # A peer that neither closes nor reads must not keep the socket.
             self._abort_timer = self._runtime.call_later(limit + 1.0, channel.abort)
         for waiter, _ in self._pings.values():

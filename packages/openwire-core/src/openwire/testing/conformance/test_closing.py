@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import anyio
@@ -268,3 +269,30 @@ async def test_close_is_sent_when_the_server_half_closes_right_after_its_last_fr
     await server.wait()
     assert answer[0] is not None, "the client closed TCP without sending its Close frame"
     assert answer[0].close_code == code
+
+
+async def test_failure_close_reaches_a_server_that_keeps_sending(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    # After failing (§7.1.7) the client keeps reading, and discarding, until
+    # the server closes: a socket closed with unread bytes is reset by the
+    # kernel, which can destroy the Close before the server reads it.
+    seen: dict[str, Any] = {}
+    flood = frame(0x2, b"\x00" * 65000) * 16
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        with contextlib.suppress(ConnectionError):
+            await peer.send(frame(0x1, b"x", rsv=4) + flood)
+        await asyncio.sleep(0.2)  # the client has failed and closed by now
+        seen["close"] = await peer.read_until_close()
+
+    server = scripted(script)
+    async with connect(server.url) as ws:
+        with pytest.raises(ConnectionClosedError) as info:
+            with anyio.fail_after(5):
+                await ws.receive()
+        assert info.value.code == 1002
+    await server.wait()
+    assert seen["close"] is not None, "the Close was lost: the client reset the connection"
+    assert seen["close"].close_code == 1002
