@@ -46,9 +46,12 @@ class BackgroundLoop:
 
         try:
             self.run(cancel_all(), timeout=5)
+            self.run(self.loop.shutdown_asyncgens(), timeout=5)
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(5)
+            if not self._thread.is_alive():
+                self.loop.close()
 
 
 # ----------------------------------------------------------------- scripted
