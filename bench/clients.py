@@ -69,7 +69,7 @@ _OPENWIRE_MODULES = ("openwire.client", "anyio._backends._asyncio", "anyio.to_th
 
 
 def openwire_engines() -> list[str]:
-    from openwire.plugins.registry import registry
+    from openwire.engines.registry import registry
 
     return [info.name for info in registry.engines() if "asyncio" in info.capabilities.backends]
 

@@ -15,11 +15,8 @@ import struct
 from typing import ClassVar
 
 import pytest
-from openwire.errors import InvalidExtension, PayloadTooBig, ProtocolError
-from openwire.plugins import registry
-from openwire.testing.frames import frame
-from openwire.websocket.codec import FrameCodec
-from openwire.websocket.engine import (
+from openwire.engines import registry
+from openwire.engines.contract import (
     Close,
     EngineConnection,
     EngineEvent,
@@ -29,8 +26,11 @@ from openwire.websocket.engine import (
     Pong,
     WebSocketEngine,
 )
-from openwire.websocket.frames import Opcode
-from openwire.websocket.masking import apply_mask
+from openwire.errors import InvalidExtension, PayloadTooBig, ProtocolError
+from openwire.protocol.codec import FrameCodec
+from openwire.protocol.frames import Opcode
+from openwire.protocol.masking import apply_mask
+from openwire.testing.frames import frame
 
 MiB = 1024 * 1024
 

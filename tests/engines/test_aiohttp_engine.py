@@ -7,10 +7,10 @@ import tracemalloc
 import zlib
 
 import pytest
+from openwire.engines.contract import Close, EngineSettings, Message, Ping, Pong
 from openwire.errors import PayloadTooBig, ProtocolError
+from openwire.protocol.frames import Opcode
 from openwire.testing.frames import compress
-from openwire.websocket.engine import Close, EngineSettings, Message, Ping, Pong
-from openwire.websocket.frames import Opcode
 from openwire_aiohttp import (
     AiohttpConnection,
     AiohttpDeflateConnection,

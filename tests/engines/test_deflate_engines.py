@@ -11,18 +11,18 @@ import tracemalloc
 import zlib
 
 import pytest
-from openwire.errors import InvalidExtension, PayloadTooBig, ProtocolError
-from openwire.testing.frames import TAIL, compress
-from openwire.websocket import deflate
-from openwire.websocket.engine import (
+from openwire.engines.contract import (
     EngineConnection,
     EngineSettings,
     Message,
     Ping,
     WebSocketEngine,
 )
-from openwire.websocket.frames import Opcode
-from openwire.websocket.native import NativeEngine
+from openwire.engines.native import NativeEngine
+from openwire.errors import InvalidExtension, PayloadTooBig, ProtocolError
+from openwire.protocol import deflate
+from openwire.protocol.frames import Opcode
+from openwire.testing.frames import TAIL, compress
 from openwire_aiohttp.plugin import AiohttpEngine
 from openwire_websockets import WebsocketsEngine
 from openwire_wsproto import WsprotoEngine

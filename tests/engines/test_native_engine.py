@@ -7,14 +7,14 @@ import tracemalloc
 import zlib
 
 import pytest
+from openwire.engines.contract import EngineSettings, Message, Ping
+from openwire.engines.native import NativeEngine
 from openwire.errors import InvalidExtension, PayloadTooBig, ProtocolError
+from openwire.protocol import deflate
+from openwire.protocol.codec import FrameCodec
+from openwire.protocol.deflate import DeflateParameters, PerMessageDeflate
+from openwire.protocol.masking import IMPLEMENTATION, apply_mask
 from openwire.testing.frames import compress
-from openwire.websocket import deflate
-from openwire.websocket.codec import FrameCodec
-from openwire.websocket.deflate import DeflateParameters, PerMessageDeflate
-from openwire.websocket.engine import EngineSettings, Message, Ping
-from openwire.websocket.masking import IMPLEMENTATION, apply_mask
-from openwire.websocket.native import NativeEngine
 
 from tests.engines.codec_cases import EngineCodecCases, frame, parse_client_frame
 

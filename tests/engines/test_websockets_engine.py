@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Generator
 
 import pytest
+from openwire.engines.contract import Message
 from openwire.errors import ProtocolError
-from openwire.websocket.engine import Message
-from openwire.websocket.frames import Opcode
+from openwire.protocol.frames import Opcode
 from openwire_websockets import WebsocketsConnection, WebsocketsEngine
 
 from tests.engines.codec_cases import EngineCodecCases, frame

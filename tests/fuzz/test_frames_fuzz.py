@@ -23,6 +23,7 @@ from typing import Any
 import anyio
 import pytest
 from hypothesis import HealthCheck, Phase, assume, event, given, settings
+from openwire.engines.registry import registry
 from openwire.errors import (
     ConnectionClosed,
     ConnectionClosedError,
@@ -30,7 +31,6 @@ from openwire.errors import (
     PayloadTooBig,
     ProtocolError,
 )
-from openwire.plugins.registry import registry
 from openwire.testing.frames import ClientFrame
 from openwire.testing.servers import BackgroundLoop
 

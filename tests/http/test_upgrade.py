@@ -1,6 +1,6 @@
 """The transport side of the WebSocket contract: 101 hands over the stream.
 
-And the head limits of ``http/http11.py`` on the other paths a head takes:
+And the head limits of ``openwire/protocol/http11.py`` on the other paths a head takes:
 plain calls (read by httpcore, checked by the transport) and proxy answers
 to ``CONNECT`` (read by our own reader).
 """

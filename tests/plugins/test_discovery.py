@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from openwire import Client
+from openwire.engines.registry import ENV_VAR, EngineRegistry, registry
 from openwire.errors import EngineNotFound, EngineUnavailable, PluginConflict
-from openwire.plugins.registry import ENV_VAR, EngineRegistry, registry
 from openwire.testing.servers import EchoServer, ScriptedServer
 
 from tests.plugins.conftest import ROOT, install, make_project
@@ -21,8 +21,8 @@ from tests.plugins.conftest import ROOT, install, make_project
 ISOLATED = "openwire-isolated-test"
 
 ENGINE_MODULE = """
-from openwire.plugins import hookimpl
-from openwire.websocket.native import NativeEngine
+from openwire.engines import hookimpl
+from openwire.engines.native import NativeEngine
 
 
 class {cls}(NativeEngine):
@@ -86,7 +86,7 @@ def test_known_adapter_that_is_not_installed_names_the_pip_line(
     only_native = make_project(
         tmp_path,
         "only-native",
-        {"native": "openwire.websocket.native"},
+        {"native": "openwire.engines.native"},
         {"only_native_marker.__init__": ""},
         group=ISOLATED,
     )
@@ -114,7 +114,7 @@ def test_a_broken_plugin_is_reported_and_does_not_stop_the_others(
         {
             "broken_engine.__init__": "",
             "broken_engine.raising": """
-                from openwire.plugins import hookimpl
+                from openwire.engines import hookimpl
 
                 @hookimpl
                 def openwire_websocket_engines():

@@ -23,9 +23,9 @@ from openwire.errors import (
     UnexpectedStatus,
 )
 from openwire.http.chain import Chain
+from openwire.protocol.handshake import accept_key
 from openwire.testing.frames import frame
 from openwire.testing.servers import BackgroundLoop, EchoServer
-from openwire.websocket.handshake import accept_key
 
 from tests.http_peers import Handler, Proxy, RawServer, Recorder, read_request_head
 

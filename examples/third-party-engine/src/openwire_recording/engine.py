@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import ClassVar
 
-from openwire.errors import InvalidExtension
-from openwire.websocket.codec import FrameCodec
-from openwire.websocket.engine import (
+from openwire.engines.contract import (
     EngineCapabilities,
     EngineConnection,
     EngineEvent,
     EngineSettings,
 )
+from openwire.errors import InvalidExtension
+from openwire.protocol.codec import FrameCodec
 
 
 class RecordingConnection:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from openwire.plugins import hookimpl
+from openwire.engines import hookimpl
 
 from openwire_recording.engine import RecordingEngine
 

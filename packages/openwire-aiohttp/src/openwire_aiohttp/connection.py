@@ -24,7 +24,7 @@ Close frame at the end of a chunk is held back and completed by the next one.
 
 With permessage-deflate negotiated (RFC 7692), compressed messages are cut out
 of the stream too, and inflated by the core's
-:class:`~openwire.websocket.deflate.PerMessageDeflate` rather than by the
+:class:`~openwire.protocol.deflate.PerMessageDeflate` rather than by the
 reader. aiohttp's inflater buffers a whole compressed message before it
 starts, reports invalid deflate data as an unexpected exception rather than
 1007, and keeps its window across messages whatever the server negotiated;
@@ -45,12 +45,12 @@ from typing import TYPE_CHECKING, Final, cast
 from aiohttp._websocket.helpers import websocket_mask
 from aiohttp._websocket.models import WebSocketError, WSMsgType
 from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
+from openwire.engines.contract import Close, EngineEvent, Message, Ping, Pong
 from openwire.errors import PayloadTooBig, ProtocolError
-from openwire.websocket.codec import FrameEncoder
-from openwire.websocket.deflate import CompressingEncoder, PerMessageDeflate
-from openwire.websocket.engine import Close, EngineEvent, Message, Ping, Pong
-from openwire.websocket.frames import CloseCode, Opcode
-from openwire.websocket.gate import header_error
+from openwire.protocol.codec import FrameEncoder
+from openwire.protocol.deflate import CompressingEncoder, PerMessageDeflate
+from openwire.protocol.frames import CloseCode, Opcode
+from openwire.protocol.gate import header_error
 
 if TYPE_CHECKING:
     from aiohttp.base_protocol import BaseProtocol
@@ -504,7 +504,7 @@ class AiohttpConnection(FrameEncoder):
     def _check(self, b0: int, b1: int, length: int) -> None:
         """Validate a header the fast path does not cover; track fragmentation.
 
-        The rules themselves are :func:`openwire.websocket.gate.header_error`,
+        The rules themselves are :func:`openwire.protocol.gate.header_error`,
         shared with every engine, so each violation gets the same close code.
         """
         if self._error is not None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from openwire.plugins.hookspecs import hookimpl
-from openwire.websocket import deflate
-from openwire.websocket.engine import EngineCapabilities, EngineConnection, EngineSettings
+from openwire.engines.contract import EngineCapabilities, EngineConnection, EngineSettings
+from openwire.engines.hookspecs import hookimpl
+from openwire.protocol import deflate
 
 from openwire_aiohttp.connection import AiohttpConnection, AiohttpDeflateConnection
 

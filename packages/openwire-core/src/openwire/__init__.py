@@ -3,6 +3,7 @@
 from openwire._version import __version__
 from openwire.client import Client
 from openwire.config import ClientConfig, Limits, Timeouts
+from openwire.engines.registry import registry as engines
 from openwire.errors import (
     CallTimeout,
     ConnectError,
@@ -52,7 +53,6 @@ from openwire.http.followups import Authenticator
 from openwire.http.headers import Headers
 from openwire.http.models import Request, Response
 from openwire.http.url import URL
-from openwire.plugins.registry import registry as engines
 from openwire.websocket import (
     CloseCode,
     EngineCapabilities,

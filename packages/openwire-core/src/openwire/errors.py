@@ -155,7 +155,7 @@ class HeadTooLarge(HTTPProtocolError):
     ``limit`` names which one (``"line"``: 8 KiB per line, ``"fields"``: 128
     field lines, ``"head"``: 64 KiB per head, ``"interim"``: 8 interim 1xx
     heads) and ``maximum`` its value; both are documented in
-    :mod:`openwire.http.http11`. Not configurable: no legitimate server
+    :mod:`openwire.protocol.http11`. Not configurable: no legitimate server
     needs more, and a hostile one must not make the client buffer more.
     """
 

@@ -24,7 +24,7 @@ while the contract bounds the inflated *message*: it hands websockets the
 room left in the current message, so a fragmented bomb stops at
 ``max_message_size`` too. It also maps websockets' "decompression failed" to
 1007, as the native engine reports it. The offer and the §7.1 checks of the
-server's answer are the core's (``openwire.websocket.deflate``), so every
+server's answer are the core's (``openwire.protocol.deflate``), so every
 engine accepts and refuses the same answers. Without the extension,
 ``Frame.parse`` gets the same empty extension list as before, so the
 uncompressed path does no extra work.
@@ -36,9 +36,7 @@ import codecs
 import zlib
 from collections.abc import Generator, Sequence
 
-from openwire.errors import PayloadTooBig, ProtocolError
-from openwire.websocket import deflate
-from openwire.websocket.engine import (
+from openwire.engines.contract import (
     Close,
     EngineCapabilities,
     EngineConnection,
@@ -48,8 +46,10 @@ from openwire.websocket.engine import (
     Ping,
     Pong,
 )
-from openwire.websocket.frames import CloseCode, Opcode, build_close_payload
-from openwire.websocket.gate import HeaderGate, receive_through_gate
+from openwire.errors import PayloadTooBig, ProtocolError
+from openwire.protocol import deflate
+from openwire.protocol.frames import CloseCode, Opcode, build_close_payload
+from openwire.protocol.gate import HeaderGate, receive_through_gate
 from websockets.exceptions import PayloadTooBig as WsPayloadTooBig
 from websockets.exceptions import ProtocolError as WsProtocolError
 from websockets.extensions.base import Extension

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from openwire.plugins.hookspecs import hookimpl
+from openwire.engines.hookspecs import hookimpl
 
 from openwire_websockets.engine import WebsocketsEngine
 

@@ -24,16 +24,13 @@ as the native engine does, and since the frame layer still streams payloads,
 compressed text is UTF-8-checked as it inflates. Sending compresses with the
 core's ``DeflateFrameCodec``, the encoder this engine already uses. The offer
 and the §7.1 checks of the server's answer are the core's too
-(``openwire.websocket.deflate``). Without the extension, ``FrameDecoder``
+(``openwire.protocol.deflate``). Without the extension, ``FrameDecoder``
 gets no extensions, exactly as before.
 """
 
 from __future__ import annotations
 
-from openwire.errors import ProtocolError
-from openwire.websocket import deflate
-from openwire.websocket.codec import DeflateFrameCodec, FrameCodec
-from openwire.websocket.engine import (
+from openwire.engines.contract import (
     Close,
     EngineCapabilities,
     EngineConnection,
@@ -43,8 +40,11 @@ from openwire.websocket.engine import (
     Ping,
     Pong,
 )
-from openwire.websocket.frames import Opcode as WireOpcode
-from openwire.websocket.gate import HeaderGate, receive_through_gate
+from openwire.errors import ProtocolError
+from openwire.protocol import deflate
+from openwire.protocol.codec import DeflateFrameCodec, FrameCodec
+from openwire.protocol.frames import Opcode as WireOpcode
+from openwire.protocol.gate import HeaderGate, receive_through_gate
 from wsproto.extensions import Extension
 from wsproto.frame_protocol import (
     CloseReason,

@@ -26,7 +26,7 @@ from openwire.cli.common import EXIT_CLOSED_ABNORMALLY, EXIT_INTERRUPTED, EXIT_O
 from openwire.cli.demo_server import EchoServer
 from openwire.cli.output import Output, format_duration
 from openwire.client import Client
-from openwire.plugins.registry import registry
+from openwire.engines.registry import registry
 from openwire.websocket.connection import WebSocket
 
 __all__ = ["STEPS", "add_parser", "run"]

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from urllib.parse import parse_qs, urlsplit
 
-from openwire.websocket.masking import apply_mask
+from openwire.protocol.masking import apply_mask
 
 __all__ = ["EchoServer"]
 

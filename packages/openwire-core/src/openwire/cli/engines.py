@@ -15,8 +15,8 @@ from typing import Any
 
 from openwire.cli.common import EXIT_CLOSED_ABNORMALLY, EXIT_OK
 from openwire.cli.output import Output
+from openwire.engines.registry import ENV_VAR, EngineInfo, EngineRegistry, registry
 from openwire.errors import EngineError
-from openwire.plugins.registry import ENV_VAR, EngineInfo, EngineRegistry, registry
 
 __all__ = ["add_parser", "run", "table"]
 

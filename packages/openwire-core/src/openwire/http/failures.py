@@ -26,8 +26,8 @@ from openwire.errors import (
     WriteError,
     WriteTimeout,
 )
-from openwire.http.http11 import HeadRefused
 from openwire.http.models import Request
+from openwire.protocol.http11 import HeadRefused
 
 __all__ = ["translate"]
 

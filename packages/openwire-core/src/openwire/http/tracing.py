@@ -35,9 +35,9 @@ except ImportError:  # pragma: no cover - depends on anyio's layout
     _backend_of = None  # type: ignore[assignment]
 
 from openwire.events import ListenerDispatch
-from openwire.http import asyncio_backend
 from openwire.http.failures import translate
 from openwire.http.models import Request
+from openwire.io import asyncio_stream
 
 __all__ = ["ExchangeTracer", "ReportingBackend", "current", "current_tracer"]
 
@@ -218,10 +218,10 @@ async def _connect_address(
     addresses are resolved and tried in order here already, so the event
     loop's plain connect is used (falling back to httpcore's backend if
     anyio's internals move). On asyncio the stream is openwire's own
-    :class:`~openwire.http.asyncio_backend.AsyncioStream`.
+    :class:`~openwire.io.asyncio_stream.AsyncioStream`.
     """
     if local_address is None and _on_asyncio():
-        return await asyncio_backend.connect_tcp(address, port, timeout, socket_options)
+        return await asyncio_stream.connect_tcp(address, port, timeout, socket_options)
     if _backend_of is None or local_address is not None:
         return await fallback.connect_tcp(
             address,

@@ -14,7 +14,7 @@ the tunnel (:mod:`~openwire.http.tunnels`), so refused proxy credentials are
 a typed :class:`~openwire.ProxyAuthError` on every path.
 
 Response heads from the pools were bounded by h11 while reading (100 KiB);
-the per-line and field-count limits of :mod:`~openwire.http.http11` are
+the per-line and field-count limits of :mod:`~openwire.protocol.http11` are
 applied to them here, as to the heads the upgrade connector reads.
 
 WebSocket handshakes go to the :mod:`~openwire.http.upgrade` connector
@@ -40,7 +40,6 @@ from openwire.config import ClientConfig
 from openwire.errors import PoolTimeout, RequestError
 from openwire.http import tracing
 from openwire.http.chain import Chain, call_deadline
-from openwire.http.http11 import check_fields
 from openwire.http.models import Request, Response
 from openwire.http.proxies import ProxySelector, redact
 from openwire.http.tls import create_ssl_context
@@ -48,6 +47,7 @@ from openwire.http.tracing import ExchangeTracer, ReportingBackend
 from openwire.http.tunnels import ProxyRoute, TunnelBackend, Tunnels
 from openwire.http.upgrade import UpgradeConnector, UpgradeContent, UpgradeResponse
 from openwire.http.url import URL
+from openwire.protocol.http11 import check_fields
 
 __all__ = ["Transport"]
 

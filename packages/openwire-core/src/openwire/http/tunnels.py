@@ -8,7 +8,7 @@ Rules:
   RFC 1929 ``socks_reply`` (SOCKS5). A proxy that is down or broken stays a
   :class:`~openwire.ConnectError` / :class:`~openwire.ProxyError`.
 - ``CONNECT``: the answer's head is read with
-  :class:`~openwire.http.http11.HeadReader` (the same limits as any head; a
+  :class:`~openwire.protocol.http11.HeadReader` (the same limits as any head; a
   proxy over them is :class:`~openwire.HeadTooLarge`). A ``407``, or the
   ``401`` some proxies (tinyproxy) send to ``CONNECT``, goes to
   ``proxy_authenticator`` when one is configured: it gets a
@@ -45,9 +45,9 @@ import socksio
 
 from openwire.config import Timeouts
 from openwire.errors import HeadTooLarge, ProxyAuthError
-from openwire.http.http11 import Head, HeadReader, HeadRefused, serialize_request
 from openwire.http.models import Request, Response
 from openwire.http.url import URL
+from openwire.protocol.http11 import Head, HeadReader, HeadRefused, serialize_request
 
 __all__ = ["ProxyAuthenticator", "ProxyRoute", "TunnelBackend", "Tunnels", "authority"]
 

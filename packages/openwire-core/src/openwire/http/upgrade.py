@@ -9,7 +9,7 @@ events), TLS context, proxy choice and timeouts as the pools use, and traced
 through the same :class:`~openwire.http.tracing.ExchangeTracer`, so the
 events an EventListener sees are the ones of any other call.
 
-The answer's heads are read with :class:`~openwire.http.http11.HeadReader`,
+The answer's heads are read with :class:`~openwire.protocol.http11.HeadReader`,
 bounded while they arrive (8 KiB per line, 128 field lines, 64 KiB per head,
 8 interim 1xx heads); a ``101`` hands the connection over, anything else is
 handed to h11 to frame its body.
@@ -31,10 +31,10 @@ import h11
 import httpcore
 
 from openwire.config import Timeouts
-from openwire.http.http11 import MAX_HEAD, Head, HeadReader, serialize_request
 from openwire.http.models import Request
 from openwire.http.tracing import ExchangeTracer
 from openwire.http.tunnels import Tunnels
+from openwire.protocol.http11 import MAX_HEAD, Head, HeadReader, serialize_request
 
 __all__ = ["UpgradeConnector", "UpgradeContent", "UpgradeResponse"]
 

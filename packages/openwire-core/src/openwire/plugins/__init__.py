@@ -1,6 +1,8 @@
-"""Engine plugins: the hook contract and the registry that loads them."""
+"""Former home of the engine plugin machinery, kept so existing imports work.
 
-from openwire.plugins.hookspecs import hookimpl, hookspec
-from openwire.plugins.registry import EngineInfo, PluginFailure, registry
+The hook contract and the registry live in :mod:`openwire.engines`.
+"""
+
+from openwire.engines import EngineInfo, PluginFailure, hookimpl, hookspec, registry
 
 __all__ = ["EngineInfo", "PluginFailure", "hookimpl", "hookspec", "registry"]

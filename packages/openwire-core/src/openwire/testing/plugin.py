@@ -30,7 +30,7 @@ from typing import Any
 
 import anyio
 import pytest
-from openwire.plugins.registry import registry
+from openwire.engines.registry import registry
 from openwire.testing.servers import (
     AiohttpEchoServer,
     BackgroundLoop,

@@ -16,9 +16,7 @@ Module map (read in this order):
 - ``call``       ``client.new_websocket(...)`` and ``execute()``
 """
 
-from openwire.websocket.call import WebSocketCall
-from openwire.websocket.connection import WebSocket, WebSocketReceiver, WebSocketSender
-from openwire.websocket.engine import (
+from openwire.engines.contract import (
     Close,
     EngineCapabilities,
     EngineConnection,
@@ -28,7 +26,9 @@ from openwire.websocket.engine import (
     Pong,
     WebSocketEngine,
 )
-from openwire.websocket.frames import CloseCode, Opcode
+from openwire.protocol.frames import CloseCode, Opcode
+from openwire.websocket.call import WebSocketCall
+from openwire.websocket.connection import WebSocket, WebSocketReceiver, WebSocketSender
 from openwire.websocket.options import WebSocketOptions
 from openwire.websocket.session import State
 

@@ -2,7 +2,7 @@
 
 The opening handshake is an ordinary call through the client's stack
 (application interceptors, bridge, network interceptors, proxies, TLS, pool),
-marked by a :class:`~openwire.websocket.handshake.HandshakeOffer` in its
+marked by a :class:`~openwire.protocol.handshake.HandshakeOffer` in its
 extensions so the bridge adds the handshake headers and the transport uses an
 HTTP/1.1-only connection. Everything that can be refused without a network
 (engine name, backend, options) is refused before connecting.
@@ -16,21 +16,21 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from openwire.engines.contract import EngineSettings
+from openwire.engines.registry import registry
 from openwire.errors import HandshakeTimeout
 from openwire.http.models import Response
-from openwire.plugins.registry import registry
-from openwire.websocket.connection import WebSocket
-from openwire.websocket.engine import EngineSettings
-from openwire.websocket.handshake import (
+from openwire.io.channel import open_channel
+from openwire.io.runtime import current_runtime
+from openwire.protocol.handshake import (
     BODY_PREVIEW_LIMIT,
     HandshakeOffer,
     check_status,
     validate_response,
 )
+from openwire.websocket.connection import WebSocket
 from openwire.websocket.options import WebSocketOptions
-from openwire.websocket.runtime import current_runtime
 from openwire.websocket.session import Session
-from openwire.websocket.transport import open_channel
 
 if TYPE_CHECKING:
     import httpcore

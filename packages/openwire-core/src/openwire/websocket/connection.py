@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from openwire.engines.contract import EngineEvent, Message
 from openwire.errors import ConnectionClosedOK
-from openwire.websocket.engine import EngineEvent, Message
-from openwire.websocket.frames import CloseCode
+from openwire.protocol.frames import CloseCode
 from openwire.websocket.session import Session, State
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ backpressure, the bounded receive buffer, auto-pong, the heartbeat, the close
 handshake and its timeout, close-code policy, events and error mapping.
 
 Theory of operation. The session is driven like an asyncio protocol. A
-channel (``transport.py``) calls :meth:`Session.data_received` with bytes and
+channel (``openwire.io.channel``) calls :meth:`Session.data_received` with bytes and
 :meth:`Session.connection_lost` at the end; the session feeds the engine,
 reacts to what it returns (queue a message, answer a ping, answer a Close)
 and writes bytes back through ``channel.write``, which never blocks. User
@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from openwire.engines.contract import EngineConnection, EngineEvent
 from openwire.errors import (
     ConnectionClosed,
     ConnectionClosedError,
@@ -37,8 +38,7 @@ from openwire.errors import (
     PongTimeout,
     ProtocolError,
 )
-from openwire.websocket.engine import EngineConnection, EngineEvent
-from openwire.websocket.frames import (
+from openwire.protocol.frames import (
     OK_CODES,
     CloseCode,
     Opcode,
@@ -48,9 +48,9 @@ from openwire.websocket.frames import (
 
 if TYPE_CHECKING:
     from openwire.events import ListenerDispatch
+    from openwire.io.channel import Channel
+    from openwire.io.runtime import Handle, Runtime, Waiter
     from openwire.websocket.options import WebSocketOptions
-    from openwire.websocket.runtime import Handle, Runtime, Waiter
-    from openwire.websocket.transport import Channel
 
 __all__ = ["Session", "State"]
 

@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
-from openwire.http.asyncio_backend import AsyncioStream
-from openwire.websocket.runtime import AsyncioRuntime, Handle, Runtime, Waiter
+from openwire.io.asyncio_stream import AsyncioStream
+from openwire.io.runtime import AsyncioRuntime, Handle, Runtime, Waiter
 
 if TYPE_CHECKING:
     import httpcore

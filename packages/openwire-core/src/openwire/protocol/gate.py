@@ -17,10 +17,10 @@ from struct import Struct
 from typing import TYPE_CHECKING
 
 from openwire.errors import PayloadTooBig, ProtocolError
-from openwire.websocket.frames import Opcode
+from openwire.protocol.frames import Opcode
 
 if TYPE_CHECKING:
-    from openwire.websocket.engine import EngineEvent
+    from openwire.engines.contract import EngineEvent
 
 __all__ = ["HeaderGate", "header_error", "receive_through_gate"]
 

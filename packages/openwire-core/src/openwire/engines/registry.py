@@ -19,9 +19,9 @@ from typing import cast
 
 import pluggy
 
+from openwire.engines import hookspecs
+from openwire.engines.contract import EngineCapabilities, WebSocketEngine
 from openwire.errors import EngineNotFound, EngineUnavailable, PluginConflict
-from openwire.plugins import hookspecs
-from openwire.websocket.engine import EngineCapabilities, WebSocketEngine
 
 __all__ = ["ENV_VAR", "EngineInfo", "EngineRegistry", "PluginFailure", "registry"]
 

@@ -1,16 +1,16 @@
 """The native engine: openwire's own RFC 6455 codec, registered like any plugin.
 
 It goes through the same ``openwire`` entry point and hook as third-party
-engines (``native = "openwire.websocket.native"`` in openwire-core's
+engines (``native = "openwire.engines.native"`` in openwire-core's
 metadata), so the plugin path is exercised on every call.
 """
 
 from __future__ import annotations
 
-from openwire.plugins.hookspecs import hookimpl
-from openwire.websocket import deflate
-from openwire.websocket.codec import DeflateFrameCodec, FrameCodec
-from openwire.websocket.engine import EngineCapabilities, EngineConnection, EngineSettings
+from openwire.engines.contract import EngineCapabilities, EngineConnection, EngineSettings
+from openwire.engines.hookspecs import hookimpl
+from openwire.protocol import deflate
+from openwire.protocol.codec import DeflateFrameCodec, FrameCodec
 
 __all__ = ["NativeEngine", "openwire_websocket_engines"]
 
