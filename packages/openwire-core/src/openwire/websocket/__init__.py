@@ -1,19 +1,17 @@
-"""WebSockets over the openwire client.
+"""WebSockets over the openwire client: the call, the session and the handles.
 
 Module map (read in this order):
 
 - ``options``    the knobs of a call and their defaults
-- ``handshake``  the opening handshake: offer and validation (RFC 6455 §4)
-- ``frames``     opcodes, close codes, close-payload rules (§5, §7.4)
-- ``engine``     the WebSocketEngine contract between the core and engines
-- ``codec``      the native engine's sans-I/O frame codec; ``masking`` (§5.3)
-- ``deflate``    permessage-deflate (RFC 7692): offer, parameters, bounded inflate
-- ``native``     the native engine, registered as a plugin
-- ``session``    every runtime decision: queues, heartbeat, close, events
-- ``transport``  moving bytes between the socket and the session
-- ``runtime``    detached tasks, timers and waiters for asyncio and trio
-- ``connection`` the WebSocket handle and its sender/receiver halves
 - ``call``       ``client.new_websocket(...)`` and ``execute()``
+- ``session``    every runtime decision: queues, heartbeat, close, events
+- ``connection`` the WebSocket handle and its sender/receiver halves
+
+The protocol rules (frames, header gate, codec, permessage-deflate, the
+opening handshake) are in :mod:`openwire.protocol`; the engine contract, its
+hooks and the native engine in :mod:`openwire.engines`; channels and the
+runtime in :mod:`openwire.io`. ``openwire.websocket.engine``, ``.codec``,
+``.frames`` and ``.deflate`` re-export their new homes for existing imports.
 """
 
 from openwire.engines.contract import (
