@@ -2,8 +2,9 @@
 
 Each engine's test module subclasses :class:`EngineCodecCases` and names its
 engine; the cases build server frames by hand, feed them to the engine's
-connection and check events, errors and close codes against RFC 6455 and
-the native engine. End-to-end behaviour over sockets is the conformance
+connection as the session drives it (the engine's frame codec behind the
+core's reader, ``open_engine_connection``) and check events, errors and close
+codes against RFC 6455 and the native engine. End-to-end behaviour over sockets is the conformance
 suite's job.
 """
 
@@ -16,12 +17,15 @@ from typing import ClassVar
 
 import pytest
 from openwire.engines import registry
+from openwire.engines.connection import open_engine_connection
 from openwire.engines.contract import (
+    ENGINE_API_VERSION,
     Close,
     EngineConnection,
     EngineEvent,
     EngineSettings,
     Message,
+    MessageCodec,
     Ping,
     Pong,
     WebSocketEngine,
@@ -58,14 +62,15 @@ class EngineCodecCases:
 
     def connect(
         self, max_frame_size: int | None = MiB, max_message_size: int | None = MiB
-    ) -> EngineConnection:
-        return self.engine.connect(EngineSettings(max_frame_size, max_message_size))
+    ) -> MessageCodec:
+        settings = EngineSettings(max_frame_size, max_message_size)
+        return open_engine_connection(self.engine, settings)
 
-    def feed(self, data: bytes, conn: EngineConnection | None = None) -> list[EngineEvent]:
+    def feed(self, data: bytes, conn: MessageCodec | None = None) -> list[EngineEvent]:
         return (conn or self.connect()).receive_data(data)
 
     def assert_fails(
-        self, data: bytes, code: int, conn: EngineConnection | None = None
+        self, data: bytes, code: int, conn: MessageCodec | None = None
     ) -> ProtocolError:
         with pytest.raises(ProtocolError) as info:
             self.feed(data, conn)
@@ -94,7 +99,11 @@ class EngineCodecCases:
             self.engine.accept_extensions(["x-webkit-deflate-frame"])
         with pytest.raises(InvalidExtension):
             self.engine.accept_extensions(["permessage-deflate; client_max_window_bits"])
-        assert isinstance(self.connect(), EngineConnection)
+        assert self.engine.api_version == ENGINE_API_VERSION
+        # A frame codec, or the core's own fused codec (the native engine's).
+        frames = self.engine.connect(EngineSettings(MiB, MiB))
+        assert isinstance(frames, EngineConnection | FrameCodec)
+        assert isinstance(self.connect(), MessageCodec)
 
     # ----------------------------------------------------------------- messages
 
@@ -284,6 +293,25 @@ class EngineCodecCases:
         conn = self.connect()
         assert self.feed(frame(1, b"fine", fin=False), conn) == []
         self.assert_fails(frame(0, b"\xff", fin=False), 1007, conn)
+
+    def test_invalid_utf8_fails_while_a_single_frame_is_still_arriving(self) -> None:
+        # The core sees the partial payload from the header: every engine fails early.
+        conn = self.connect()
+        partial = frame(1, b"ab\xff" + b"x" * 1000)[:8]
+        self.assert_fails(partial, 1007, conn)
+
+    def test_invalid_utf8_fails_while_a_continuation_is_still_arriving(self) -> None:
+        conn = self.connect()
+        assert self.feed(frame(1, b"ok", fin=False), conn) == []
+        self.assert_fails(frame(0, b"\xff" + b"x" * 1000, fin=False)[:6], 1007, conn)
+
+    def test_valid_text_split_inside_one_frame_is_delivered_whole(self) -> None:
+        conn = self.connect()
+        data = frame(1, "é".encode() * 500)
+        events: list[EngineEvent] = []
+        for i in range(0, len(data), 7):
+            events += conn.receive_data(data[i : i + 7])
+        assert events == [Message("é" * 500, Opcode.TEXT)]
 
     def test_earlier_frame_error_wins_over_later_header(self) -> None:
         self.assert_fails(frame(1, b"\xff") + frame(3), 1007)

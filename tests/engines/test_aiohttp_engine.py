@@ -7,16 +7,13 @@ import tracemalloc
 import zlib
 
 import pytest
+from openwire.engines.connection import open_engine_connection
 from openwire.engines.contract import Close, EngineSettings, Message, Ping, Pong
 from openwire.errors import PayloadTooBig, ProtocolError
-from openwire.protocol.frames import Opcode
+from openwire.protocol.frames import Frame, Opcode
+from openwire.protocol.reader import DeflateFrameReader, FrameReader
 from openwire.testing.frames import compress
-from openwire_aiohttp import (
-    AiohttpConnection,
-    AiohttpDeflateConnection,
-    AiohttpEngine,
-    connection,
-)
+from openwire_aiohttp import AiohttpConnection, AiohttpEngine, _compat
 
 from tests.engines.codec_cases import EngineCodecCases, MiB, frame, parse_client_frame
 
@@ -26,16 +23,14 @@ class TestAiohttpEngine(EngineCodecCases):
     backends = ("asyncio",)  # aiohttp is asyncio-only; trio is refused before connecting
 
     def test_without_deflate_the_plain_connection_is_used(self) -> None:
-        conn = self.connect()
-        assert type(conn) is AiohttpConnection
-        assert conn._deflate is None
+        assert type(self.engine.connect(EngineSettings(None, None))) is AiohttpConnection
+        assert type(self.connect()) is FrameReader
 
-    def test_invalid_utf8_in_unfragmented_text_fails_when_it_completes(self) -> None:
-        # aiohttp decodes a whole message at once (documented difference).
+    def test_invalid_utf8_in_unfragmented_text_fails_before_it_completes(self) -> None:
+        # aiohttp's reader yields whole frames; the core checks the payload as it arrives.
         conn = self.connect()
         data = frame(1, b"ab\xff" + b"x" * 1000)
-        assert conn.receive_data(data[:8]) == []
-        self.assert_fails(data[8:], 1007, conn)
+        self.assert_fails(data[:8], 1007, conn)
 
     def test_invalid_utf8_in_a_fragment_fails_before_the_fragment_completes(self) -> None:
         conn = self.connect()
@@ -63,13 +58,25 @@ class TestAiohttpEngine(EngineCodecCases):
         ]
 
     def test_limits_enforced_before_buffering_the_announced_payload(self) -> None:
-        conn = self.connect(max_frame_size=MiB, max_message_size=None)
+        fed: list[bytes] = []
+        frames = AiohttpConnection()
+        parse = frames.receive_frames
+
+        class Spy:
+            encode_frame = frames.encode_frame
+
+            def receive_frames(self, data: bytes, /) -> list[Frame]:
+                fed.append(data)
+                return parse(data)
+
+        conn = FrameReader(Spy(), MiB, None)
         with pytest.raises(PayloadTooBig) as info:
-            conn.receive_data(frame(2, length=2**62)[:10])
+            conn.receive_data(frame(2, b"ok") + frame(2, length=2**62)[:10])
         assert info.value.close_code == 1009
-        assert isinstance(conn, AiohttpConnection)
-        assert conn._held == b""
-        assert not conn._items
+        assert info.value.events == [Message(b"ok", Opcode.BINARY)]
+        # aiohttp's reader never saw a byte of the oversize header.
+        assert fed == [frame(2, b"ok")]
+        assert frames._reader.frames == []
 
     def test_frame_limit_below_message_limit(self) -> None:
         conn = self.connect(max_frame_size=4, max_message_size=10)
@@ -126,19 +133,23 @@ class TestAiohttpEngine(EngineCodecCases):
         assert len(events) == 1000
         assert events[999] == Message(b"x" * 199, Opcode.BINARY)
 
-    def test_queue_byte_count_is_reset(self) -> None:
-        conn = self.connect(max_frame_size=None, max_message_size=None)
-        assert isinstance(conn, AiohttpConnection)
+    def test_queue_byte_count_never_grows(self) -> None:
+        # Frames leave through _handle_frame, never through aiohttp's queue,
+        # so its byte count (and the stall it can cause) stays at zero.
+        frames = AiohttpConnection()
+        conn = FrameReader(frames, None, None)
         payload = b"x" * 65536
         data = frame(2, payload) * 200  # ~13 MiB per feed
         for _ in range(100):
             assert len(conn.receive_data(data)) == 200
-        assert conn._queue._size <= 2**30 + len(data) * 2
+        assert frames._reader.queue_._size == 0
 
-    def test_reader_stalled_by_its_queue_is_resumed(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        # With a small queue limit the reader stalls mid-chunk, as it could
-        # (once in 4 GiB) with the real one; every message must still come out.
-        monkeypatch.setattr(connection, "_QUEUE_LIMIT", 1000)
+    def test_reader_with_a_small_queue_limit_does_not_stall(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # With a small queue limit the reader would stall mid-chunk if frames
+        # went through the queue; every message must still come out.
+        monkeypatch.setattr(_compat, "_QUEUE_LIMIT", 1000)
         conn = self.connect(max_frame_size=None, max_message_size=None)
         stream = b"".join(frame(2, bytes([i]) * 100) for i in range(50))
         events = conn.receive_data(stream)
@@ -149,20 +160,29 @@ class TestAiohttpEngine(EngineCodecCases):
         keys = [parse_client_frame(conn.encode_message(b"k"))[1] for _ in range(1000)]
         assert len(set(keys)) > 990  # 32-bit random keys: collisions are improbable
 
-    def test_reader_failure_is_mapped(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        conn = self.connect()
-        assert isinstance(conn, AiohttpConnection)
-        queue = conn._queue
+    def test_reader_failure_is_not_disguised(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # A library bug is not the peer's fault: it reaches the session, which
+        # fails the connection with 1011 and names the engine.
+        frames = AiohttpConnection()
+        queue = frames._reader.queue_
 
         class Broken:
+            queue_ = queue
+
             def feed_data(self, data: bytes) -> tuple[bool, bytes]:
                 queue.set_exception(RuntimeError("boom"))
                 return True, b""
 
-        monkeypatch.setattr(conn, "_reader", Broken())
+        monkeypatch.setattr(frames, "_reader", Broken())
+        with pytest.raises(RuntimeError, match="boom"):
+            frames.receive_frames(frame(2, b"x"))
+
+    def test_reader_refusal_is_a_protocol_error(self) -> None:
+        # What aiohttp's reader refuses on its own carries its close code.
+        frames = AiohttpConnection()
         with pytest.raises(ProtocolError) as info:
-            conn.receive_data(frame(2, b"x"))
-        assert info.value.close_code == 1011
+            frames.receive_frames(frame(3, b"x"))
+        assert info.value.close_code == 1002
 
 
 # ------------------------------------------------------- permessage-deflate
@@ -170,16 +190,15 @@ class TestAiohttpEngine(EngineCodecCases):
 
 def _deflate_conn(
     max_message_size: int | None = 1 << 20, extension: str = "permessage-deflate"
-) -> AiohttpDeflateConnection:
-    conn = AiohttpEngine().connect(
-        EngineSettings(max_message_size, max_message_size, extensions=(extension,))
-    )
-    assert isinstance(conn, AiohttpDeflateConnection)
+) -> DeflateFrameReader:
+    settings = EngineSettings(max_message_size, max_message_size, extensions=(extension,))
+    conn = open_engine_connection(AiohttpEngine(), settings)
+    assert isinstance(conn, DeflateFrameReader)
     return conn
 
 
 def test_no_extension_means_uncompressed_sends() -> None:
-    conn = AiohttpEngine().connect(EngineSettings(None, None))
+    conn = open_engine_connection(AiohttpEngine(), EngineSettings(None, None))
     assert conn.encode_message(b"x" * 1000)[0] == 0x82
 
 
@@ -225,7 +244,7 @@ def test_compressed_fragments_arriving_in_chunks(step: int) -> None:
         Message(text, Opcode.TEXT),
         Message(b"after", Opcode.BINARY),
     ]
-    assert not conn._inflating and not conn._skip_inflate
+    assert conn._asm.opcode == 0  # no message left half-assembled
 
 
 def test_invalid_utf8_inside_compressed_fragments_fails_early() -> None:
@@ -257,7 +276,7 @@ def test_deflate_framing_errors_match_native(data: bytes, code: int) -> None:
 
 def test_rsv1_without_deflate_is_1002() -> None:
     with pytest.raises(ProtocolError) as info:
-        AiohttpEngine().connect(EngineSettings(None, None)).receive_data(
+        open_engine_connection(AiohttpEngine(), EngineSettings(None, None)).receive_data(
             frame(2, compress(b"x" * 200), rsv=4)
         )
     assert info.value.close_code == 1002

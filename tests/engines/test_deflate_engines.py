@@ -11,9 +11,10 @@ import tracemalloc
 import zlib
 
 import pytest
+from openwire.engines.connection import open_engine_connection
 from openwire.engines.contract import (
-    EngineConnection,
     EngineSettings,
+    MessageCodec,
     Message,
     Ping,
     WebSocketEngine,
@@ -46,13 +47,12 @@ def _deflate_conn(
     deflate_engine: WebSocketEngine,
     max_message_size: int | None = MiB,
     extension: str = "permessage-deflate",
-) -> EngineConnection:
-    return deflate_engine.connect(
-        EngineSettings(max_message_size, max_message_size, extensions=(extension,))
-    )
+) -> MessageCodec:
+    settings = EngineSettings(max_message_size, max_message_size, extensions=(extension,))
+    return open_engine_connection(deflate_engine, settings)
 
 
-def _fails(conn: EngineConnection, data: bytes, code: int) -> ProtocolError:
+def _fails(conn: MessageCodec, data: bytes, code: int) -> ProtocolError:
     with pytest.raises(ProtocolError) as info:
         conn.receive_data(data)
     assert info.value.close_code == code, info.value
@@ -69,7 +69,7 @@ def _fails(conn: EngineConnection, data: bytes, code: int) -> ProtocolError:
 )
 def test_acceptable_answers_are_passed_back(deflate_engine: WebSocketEngine, answer: str) -> None:
     assert deflate_engine.accept_extensions([answer]) == [answer]
-    assert isinstance(_deflate_conn(deflate_engine, extension=answer), EngineConnection)
+    assert isinstance(_deflate_conn(deflate_engine, extension=answer), MessageCodec)
 
 
 @pytest.mark.parametrize(
@@ -213,7 +213,7 @@ def test_misplaced_reserved_bits_are_1002(deflate_engine: WebSocketEngine, data:
 
 
 def test_rsv1_without_deflate_is_1002(deflate_engine: WebSocketEngine) -> None:
-    conn = deflate_engine.connect(EngineSettings(MiB, MiB))
+    conn = open_engine_connection(deflate_engine, EngineSettings(MiB, MiB))
     _fails(conn, frame(1, compress(b"hello"), rsv=4), 1002)
 
 

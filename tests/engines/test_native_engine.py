@@ -151,7 +151,7 @@ def test_compressed_fragments_arriving_in_small_chunks() -> None:
     for i in range(0, len(data), 7):
         events += conn.receive_data(data[i : i + 7])
     assert events == [Ping(b"ping"), Message(text, events[1].opcode)]
-    assert conn._pending == [] and not conn._compressed
+    assert conn._pending == [] and conn._asm.opcode == 0
 
 
 def test_invalid_utf8_inside_compressed_fragments_fails_early() -> None:

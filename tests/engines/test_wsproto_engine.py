@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from openwire.errors import ProtocolError
+from openwire.engines.contract import EngineSettings
 from openwire_wsproto import WsprotoConnection, WsprotoEngine
 
 from tests.engines.codec_cases import EngineCodecCases, frame
@@ -24,14 +24,17 @@ class TestWsprotoEngine(EngineCodecCases):
         data = bytes((0x82, 126, 0, 5)) + b"hello"
         self.assert_fails(data, 1002)
 
-    def test_unexpected_library_failure_is_mapped(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        conn = self.connect()
-        assert isinstance(conn, WsprotoConnection)
+    def test_unexpected_library_failure_is_not_disguised(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # A library bug is not the peer's fault: it reaches the session, which
+        # fails the connection with 1011 (tests/websocket: engine failures).
+        frames = ENGINE.connect(EngineSettings(None, None))
+        assert isinstance(frames, WsprotoConnection)
 
         def boom() -> None:
             raise RuntimeError("boom")
 
-        monkeypatch.setattr(conn._decoder, "process_buffer", boom)
-        with pytest.raises(ProtocolError) as info:
-            conn.receive_data(frame(2, b"x"))
-        assert info.value.close_code == 1011
+        monkeypatch.setattr(frames._decoder, "process_buffer", boom)
+        with pytest.raises(RuntimeError, match="boom"):
+            frames.receive_frames(frame(2, b"x"))

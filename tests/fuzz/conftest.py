@@ -7,20 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-FAIL_FAST_REASON = "fail-fast UTF-8 moves into the core"
-
-# test name -> {engine: reason}
-KNOWN_GAPS: dict[str, dict[str, str]] = {
-    # websockets' frame layer yields whole frames and aiohttp's reader
-    # decodes an unfragmented text frame whole: neither can fail earlier.
-    "test_invalid_utf8_in_an_arriving_text_frame_fails_with_1007": {
-        "websockets": FAIL_FAST_REASON,
-        "aiohttp": FAIL_FAST_REASON,
-    },
-    "test_invalid_utf8_in_an_arriving_continuation_fails_with_1007": {
-        "websockets": FAIL_FAST_REASON,
-    },
-}
+# test name -> {engine: reason}; empty while every engine meets every case.
+KNOWN_GAPS: dict[str, dict[str, str]] = {}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

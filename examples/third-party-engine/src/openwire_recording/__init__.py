@@ -1,4 +1,4 @@
-"""An example engine plugin for openwire: the native codec, with counters."""
+"""An example engine plugin for openwire: a small frame parser, with counters."""
 
 from openwire_recording.engine import RecordingConnection, RecordingEngine
 

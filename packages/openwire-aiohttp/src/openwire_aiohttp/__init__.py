@@ -7,7 +7,7 @@ Installed, it registers the engine named ``aiohttp``; select it with
 
 from __future__ import annotations
 
-from openwire_aiohttp.connection import AiohttpConnection, AiohttpDeflateConnection
+from openwire_aiohttp.connection import AiohttpConnection
 from openwire_aiohttp.plugin import AiohttpEngine
 
-__all__ = ["AiohttpConnection", "AiohttpDeflateConnection", "AiohttpEngine"]
+__all__ = ["AiohttpConnection", "AiohttpEngine"]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from openwire.engines.contract import EngineCapabilities, EngineConnection, EngineSettings
+from openwire.engines.contract import ENGINE_API_VERSION, EngineCapabilities, EngineSettings
 from openwire.engines.hookspecs import hookimpl
 from openwire.protocol import deflate
 
-from openwire_aiohttp.connection import AiohttpConnection, AiohttpDeflateConnection
+from openwire_aiohttp.connection import AiohttpConnection
 
 __all__ = ["AiohttpEngine", "openwire_websocket_engines"]
 
@@ -16,25 +16,16 @@ class AiohttpEngine(deflate.DeflateNegotiation):
 
     asyncio only: aiohttp is an asyncio library, and declaring it here lets
     the core refuse a trio call before it connects instead of failing later.
-    permessage-deflate (RFC 7692) is negotiated by the core's rules, so both
-    engines accept and refuse the same server answers.
+    permessage-deflate (RFC 7692) is the core's: negotiated by the same rules
+    as every engine, inflated and compressed by the core's reader.
     """
 
+    api_version = ENGINE_API_VERSION
     name = "aiohttp"
     capabilities = EngineCapabilities(extensions=(deflate.NAME,), backends=("asyncio",))
-    conformance_xfail = {
-        "test_invalid_utf8_fails_while_a_single_frame_is_still_arriving": (
-            "the library parses whole frames, so UTF-8 is checked only once a frame has "
-            "arrived; fail-fast validation of a frame in progress belongs in the shared core"
-        ),
-    }
 
-    def connect(self, settings: EngineSettings) -> EngineConnection:
-        params = deflate.negotiate(settings.extensions)
-        if params is None:
-            return AiohttpConnection(settings.max_frame_size, settings.max_message_size)
-        pmd = deflate.PerMessageDeflate(params, settings.max_message_size)
-        return AiohttpDeflateConnection(settings.max_frame_size, settings.max_message_size, pmd)
+    def connect(self, settings: EngineSettings) -> AiohttpConnection:
+        return AiohttpConnection()
 
 
 @hookimpl

@@ -1,91 +1,49 @@
-"""The wsproto engine: wsproto parses the server's frames, openwire writes ours.
+"""The wsproto engine: wsproto's frame layer parses the server's frames, openwire masks ours.
 
-wsproto's frame layer (``wsproto.frame_protocol``) is used directly rather
-than ``wsproto.connection.Connection``. The connection object is a state
-machine that the core must own instead: it turns parse failures into
-``CloseConnection`` events that look like the peer's own Close, and it
-validates Close payloads against its own table (rejecting 1014, which RFC 6455's
-registry allows) so the raw payload the contract asks for would be lost.
-``FrameDecoder`` streams data frames out as their bytes arrive and
-``MessageDecoder`` decodes text incrementally, so invalid UTF-8 is reported as
-soon as it is certain, exactly as with the native engine.
+A translator, nothing more. The core's reader (``openwire.protocol.reader``)
+vets every header before wsproto sees it and applies every rule after
+(fragmentation, UTF-8, limits, permessage-deflate, close payloads); this
+module turns bytes into complete frames with ``wsproto.frame_protocol``'s
+public ``FrameDecoder``, and frames into bytes with openwire's encoder.
 
-Outgoing frames are built by openwire's own encoder: wsproto masks in Python,
-about 30x slower than the C masking openwire uses when it is available, and
-masking touches every byte a client sends.
-
-permessage-deflate (RFC 7692) is inflated by openwire's engine-neutral
-``PerMessageDeflate``, plugged into ``FrameDecoder`` as a wsproto extension,
-not by ``wsproto.extensions.PerMessageDeflate``: wsproto's inflates each
-chunk with no output limit, so a few KiB of compressed zeros would become
-gigabytes in memory before any check could run. The core's stops at
-``max_message_size`` (one byte past it), fails invalid deflate data with 1007
-as the native engine does, and since the frame layer still streams payloads,
-compressed text is UTF-8-checked as it inflates. Sending compresses with the
-core's ``DeflateFrameCodec``, the encoder this engine already uses. The offer
-and the §7.1 checks of the server's answer are the core's too
-(``openwire.protocol.deflate``). Without the extension, ``FrameDecoder``
-gets no extensions, exactly as before.
+- ``wsproto.connection.Connection`` is not used: it is a state machine the
+  core must own instead (it turns parse failures into Close events that look
+  like the peer's own, and validates Close payloads against its own table).
+- ``FrameDecoder`` streams a frame's payload out in pieces as it arrives;
+  they are joined here into one complete frame, because the core has already
+  seen the partial payload it needs (for fail-fast UTF-8) from the header.
+- wsproto enforces RFC 6455 §5.2's minimal length encoding; its refusal is a
+  ``ParseFailed`` carrying a close code, reported as a ``ProtocolError``.
+- Outgoing frames use the core's masking (C when ``websockets.speedups`` is
+  installed): wsproto masks in Python, about 30x slower, and masking touches
+  every byte a client sends.
+- With permessage-deflate negotiated, a pass-through wsproto extension
+  admits RSV1 and records it per frame; inflating stays the core's.
 """
 
 from __future__ import annotations
 
-from openwire.engines.contract import (
-    Close,
-    EngineCapabilities,
-    EngineConnection,
-    EngineEvent,
-    EngineSettings,
-    Message,
-    Ping,
-    Pong,
-)
+from openwire.engines.contract import ENGINE_API_VERSION, EngineCapabilities, EngineSettings
 from openwire.errors import ProtocolError
 from openwire.protocol import deflate
-from openwire.protocol.codec import DeflateFrameCodec, FrameCodec
-from openwire.protocol.frames import Opcode as WireOpcode
-from openwire.protocol.gate import HeaderGate, receive_through_gate
+from openwire.protocol.frames import Frame
+from openwire.protocol.masking import FrameMasker
 from wsproto.extensions import Extension
-from wsproto.frame_protocol import (
-    CloseReason,
-    FrameDecoder,
-    FrameProtocol,
-    MessageDecoder,
-    Opcode,
-    ParseFailed,
-    RsvBits,
-)
+from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opcode, ParseFailed
+from wsproto.frame_protocol import RsvBits
 
 __all__ = ["WsprotoConnection", "WsprotoEngine"]
-
-
-def _raw(payload: bytes | str | tuple[int, str]) -> bytes:
-    """Narrow wsproto's union payload type; only text is ever decoded, by MessageDecoder."""
-    if isinstance(payload, bytes | bytearray):
-        return bytes(payload)
-    raise TypeError(f"expected a bytes payload from wsproto, got {type(payload).__name__}")
-
 
 _RSV1 = RsvBits(True, False, False)
 
 
-class _BoundedInflate(Extension):
-    """Inflates compressed messages for ``FrameDecoder`` with the core's bounded inflater.
-
-    wsproto calls it for every frame header, every payload chunk and every
-    frame end; RSV1 on a data message's first frame marks the message as
-    compressed (RFC 7692 §6). The header gate has already rejected RSV1
-    anywhere else, so the checks here are a second line of defence.
-    """
+class _Rsv1(Extension):
+    """Lets RSV1 through wsproto's decoder and remembers it for the frame being read."""
 
     name = deflate.NAME
 
-    def __init__(self, pmd: deflate.PerMessageDeflate) -> None:
-        self._pmd = pmd
-        # The data message in progress is compressed; the current frame must
-        # be inflated (a control frame inside such a message is not).
-        self._message = False
-        self._frame = False
+    def __init__(self) -> None:
+        self.rsv1 = False
 
     def enabled(self) -> bool:
         return True
@@ -94,133 +52,60 @@ class _BoundedInflate(Extension):
         return deflate.OFFER
 
     def frame_inbound_header(
-        self,
-        proto: FrameDecoder | FrameProtocol,
-        opcode: Opcode,
-        rsv: RsvBits,
-        payload_length: int,
+        self, proto: FrameDecoder | FrameProtocol, opcode: Opcode, rsv: RsvBits, length: int
     ) -> CloseReason | RsvBits:
-        if opcode.iscontrol():
-            if rsv.rsv1:
-                return CloseReason.PROTOCOL_ERROR
-            self._frame = False
-        elif opcode is Opcode.CONTINUATION:
-            if rsv.rsv1:
-                return CloseReason.PROTOCOL_ERROR
-            self._frame = self._message
-        else:
-            self._frame = self._message = rsv.rsv1
+        self.rsv1 = rsv.rsv1
         return _RSV1
 
-    def frame_inbound_payload_data(
-        self, proto: FrameDecoder | FrameProtocol, data: bytes
-    ) -> bytes | CloseReason:
-        if not self._frame:
-            return data
-        return self._pmd.decompress(data, False)
 
-    def frame_inbound_complete(
-        self, proto: FrameDecoder | FrameProtocol, fin: bool
-    ) -> bytes | CloseReason | None:
-        if not (fin and self._frame):
-            return None
-        self._message = self._frame = False
-        return self._pmd.decompress(b"", True)
+class WsprotoConnection(FrameMasker):
+    """One upgraded connection: wsproto's ``FrameDecoder`` in, the core's masking out."""
 
+    __slots__ = ("_decoder", "_parts", "_rsv", "_rsv1")
 
-class WsprotoConnection:
-    """One upgraded connection: a header gate in front of wsproto's frame decoder."""
+    def __init__(self, deflate_negotiated: bool) -> None:
+        super().__init__()
+        self._rsv = _Rsv1() if deflate_negotiated else None
+        extensions = [] if self._rsv is None else [self._rsv]
+        self._decoder = FrameDecoder(client=True, extensions=extensions)
+        # The payload pieces of the frame being read, and its RSV1.
+        self._parts: list[bytes] = []
+        self._rsv1 = False
 
-    __slots__ = ("_binary", "_decoder", "_encoder", "_failed", "_gate", "_messages", "_text")
-
-    def __init__(
-        self, settings: EngineSettings, pmd: deflate.PerMessageDeflate | None = None
-    ) -> None:
-        self._gate = HeaderGate(
-            settings.max_frame_size, settings.max_message_size, rsv1_allowed=pmd is not None
-        )
-        self._messages = MessageDecoder()
-        if pmd is None:
-            self._decoder = FrameDecoder(client=True, extensions=[])
-            self._encoder = FrameCodec(None, None)
-        else:
-            # One deflate state for both directions, as the native codec has.
-            self._decoder = FrameDecoder(client=True, extensions=[_BoundedInflate(pmd)])
-            self._encoder = DeflateFrameCodec(None, None, pmd)
-        # The data message being reassembled; wsproto hands it over in pieces.
-        self._text: list[str] = []
-        self._binary: list[bytes] = []
-        # wsproto's decoder is undefined after a failure, so the first error sticks.
-        self._failed: ProtocolError | None = None
-
-    def receive_data(self, data: bytes) -> list[EngineEvent]:
-        if self._failed is not None:
-            raise self._failed.repeat()
-        try:
-            return receive_through_gate(self._gate, data, self._parse)
-        except ProtocolError as exc:
-            self._failed = exc
-            raise
-
-    def _parse(self, data: bytes, events: list[EngineEvent]) -> None:
+    def receive_frames(self, data: bytes, /) -> list[Frame]:
+        frames: list[Frame] = []
         self._decoder.receive_bytes(data)
         try:
-            while (frame := self._decoder.process_buffer()) is not None:
-                opcode = frame.opcode
-                if opcode is Opcode.PING:
-                    events.append(Ping(_raw(frame.payload)))
-                elif opcode is Opcode.PONG:
-                    events.append(Pong(_raw(frame.payload)))
-                elif opcode is Opcode.CLOSE:
-                    # The payload stays raw: the core applies §5.5.1 and §7.4 itself.
-                    events.append(Close(_raw(frame.payload)))
-                else:
-                    piece = self._messages.process_frame(frame)
-                    if isinstance(piece.payload, str):
-                        self._text.append(piece.payload)
-                        if piece.message_finished:
-                            events.append(Message("".join(self._text), WireOpcode.TEXT))
-                            self._text = []
-                    else:
-                        self._binary.append(_raw(piece.payload))
-                        if piece.message_finished:
-                            events.append(Message(b"".join(self._binary), WireOpcode.BINARY))
-                            self._binary = []
+            while (piece := self._decoder.process_buffer()) is not None:
+                payload = piece.payload
+                assert isinstance(payload, bytes | bytearray)
+                if not self._parts and self._rsv is not None:
+                    self._rsv1 = self._rsv.rsv1
+                if not piece.frame_finished:
+                    self._parts.append(bytes(payload))
+                    continue
+                if self._parts:
+                    self._parts.append(bytes(payload))
+                    payload = b"".join(self._parts)
+                    self._parts = []
+                opcode = int(piece.opcode)
+                # wsproto's FIN is "message finished" for data, always true for control.
+                fin = piece.message_finished if opcode < 8 else True
+                frames.append(Frame(opcode, fin, self._rsv1, bytes(payload)))
+                self._rsv1 = False
         except ParseFailed as exc:
             raise ProtocolError(
                 f"wsproto rejected a frame from the server: {exc}", close_code=int(exc.code)
             ) from None
-        except ProtocolError:
-            # From the core's inflater, already carrying the native close code.
-            raise
-        except Exception as exc:
-            raise ProtocolError(
-                f"wsproto failed while parsing the server's frames: {exc!r}", close_code=1011
-            ) from exc
-
-    def encode_message(self, data: str | bytes) -> bytes:
-        return self._encoder.encode_message(data)
-
-    def encode_ping(self, payload: bytes) -> bytes:
-        return self._encoder.encode_ping(payload)
-
-    def encode_pong(self, payload: bytes) -> bytes:
-        return self._encoder.encode_pong(payload)
-
-    def encode_close(self, code: int | None, reason: str) -> bytes:
-        return self._encoder.encode_close(code, reason)
+        return frames
 
 
 class WsprotoEngine(deflate.DeflateNegotiation):
-    """wsproto-backed codec; sans-I/O, so it runs on asyncio and trio; permessage-deflate."""
+    """wsproto-backed frame parser; sans-I/O, so it runs on asyncio and trio; permessage-deflate."""
 
+    api_version = ENGINE_API_VERSION
     name = "wsproto"
     capabilities = EngineCapabilities(extensions=(deflate.NAME,), backends=("asyncio", "trio"))
 
-    def connect(self, settings: EngineSettings) -> EngineConnection:
-        params = deflate.negotiate(settings.extensions)
-        if params is None:
-            return WsprotoConnection(settings)
-        return WsprotoConnection(
-            settings, deflate.PerMessageDeflate(params, settings.max_message_size)
-        )
+    def connect(self, settings: EngineSettings) -> WsprotoConnection:
+        return WsprotoConnection(deflate.negotiate(settings.extensions) is not None)

@@ -1,109 +1,83 @@
-"""The WebSocketEngine contract: the one seam between the core and an engine.
+"""The WebSocketEngine contract, version 2: the one seam between the core and an engine.
 
-An engine **translates**: bytes from the socket become events, messages to
-send become bytes. It frames, parses, masks, validates RFC 6455 framing and
-UTF-8, reassembles fragments, and enforces the size limits it is given
-*before* buffering a payload. It never does I/O, never keeps time, never
-decides how to react.
+An engine **parses and serialises frames**: bytes from the socket become
+complete frames, frames to send become masked bytes. That is what a library
+does better than the core (often in C), and nothing more.
 
-The core **decides**: it owns the socket, the send queue and backpressure, the
-receive buffer, auto-pong, the heartbeat, the close handshake, close-code
-policy, events and errors. That is why a session behaves the same whichever
-engine produced its frames.
-
-An engine is registered through the ``openwire`` pluggy entry-point group
-(see :mod:`openwire.engines.hookspecs`) and chosen by name.
+The core **applies every rule**: the frame-header rules (``gate``),
+fragmentation, incremental UTF-8, size limits, bounded permessage-deflate
+(negotiation, inflate, compress), close payloads, the sticky failure
+(``openwire.protocol.reader``), and it decides everything a user can observe:
+the socket, queues, backpressure, auto-pong, the heartbeat, the close
+handshake, events and errors (``openwire.websocket.session``). That is why a
+session behaves the same, to the close code and the error's wording,
+whichever engine parsed its frames.
 
 Theory of operation, per connection::
 
-    conn = engine.connect(settings)            # after a validated 101
-    for event in conn.receive_data(chunk):     # bytes from the socket
-        ...                                    # Message | Ping | Pong | Close
-    sock.write(conn.encode_message(data))      # str → text, bytes → binary
-    sock.write(conn.encode_close(1000, ""))
+    conn = engine.connect(settings)             # after a validated 101
+    frames = conn.receive_frames(chunk)         # only vetted, whole headers
+    sock.write(conn.encode_frame(0x1, b"hi"))   # FIN text frame, masked
 
-``receive_data`` raises :class:`openwire.errors.ProtocolError` (with the close
-code to send, e.g. 1002, 1007, or :class:`~openwire.errors.PayloadTooBig` for
-1009) when the peer breaks the protocol, with the events completed earlier in
-the same chunk in ``error.events`` so the core can still deliver them; after
-that the core stops feeding it.
-Any other exception from an engine is a bug in the engine; the core fails the
-connection with 1011 and reports it rather than crash.
+The core walks each chunk's headers before ``receive_frames`` sees it: a bad
+or oversize header never reaches the engine, and an incomplete header is held
+back and re-sent with the next chunk, so the engine only ever receives
+headers the rules accepted, and receives each one whole. A frame's payload
+may still be split across calls; ``receive_frames`` returns a frame once its
+payload is complete (the core has already seen the partial payload, for
+fail-fast UTF-8).
+
+Contract versions. ``ENGINE_API_VERSION`` is 2; an engine states the version
+it was written for as ``api_version``. Version 1 engines (message-level
+``receive_data``/``encode_message``, each re-implementing the receive rules)
+have no ``api_version``; the registry lists them as broken, naming both
+versions, instead of running them.
+
+Failures. ``receive_frames`` raises :class:`openwire.errors.ProtocolError`
+(with its close code) only for what its library refused on its own (a
+non-minimal length, say); the core's checks run first. Any other exception
+from an engine is a bug in the engine: the session fails the connection with
+1011 and names the engine, in one place.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from openwire.protocol.frames import Opcode
+from openwire.protocol.codec import FrameCodec
+from openwire.protocol.frames import Frame, Opcode
+from openwire.protocol.messages import Close, EngineEvent, Message, Ping, Pong
 
 __all__ = [
+    "ENGINE_API_VERSION",
     "Close",
     "EngineCapabilities",
     "EngineConnection",
     "EngineEvent",
     "EngineSettings",
+    "Frame",
     "Message",
+    "MessageCodec",
+    "Opcode",
     "Ping",
     "Pong",
     "WebSocketEngine",
 ]
 
-
-class Message(NamedTuple):
-    """A complete data message: ``str`` for text, ``bytes`` for binary.
-
-    This is also what :meth:`openwire.WebSocket.receive` returns: ``.data``
-    and ``.opcode`` (``Opcode.TEXT`` or ``Opcode.BINARY``).
-    """
-
-    data: str | bytes
-    opcode: Opcode
-
-    @property
-    def is_text(self) -> bool:
-        return self.opcode == Opcode.TEXT
-
-    @property
-    def text(self) -> str:
-        """The text of a text message; raises ``TypeError`` for binary."""
-        if isinstance(self.data, str):
-            return self.data
-        raise TypeError("this is a binary message; use .data (bytes)")
-
-
-class Ping(NamedTuple):
-    data: bytes
-    opcode: Opcode = Opcode.PING
-
-
-class Pong(NamedTuple):
-    data: bytes
-    opcode: Opcode = Opcode.PONG
-
-
-class Close(NamedTuple):
-    """The peer's Close frame with its raw, *unvalidated* payload.
-
-    The core, not the engine, applies RFC 6455 §5.5.1 and §7.4 to the code
-    and reason, so every engine reports a bad close payload the same way.
-    """
-
-    data: bytes
-    opcode: Opcode = Opcode.CLOSE
-
-
-EngineEvent = Message | Ping | Pong | Close
+ENGINE_API_VERSION = 2
+"""The engine contract this core implements; engines declare theirs as ``api_version``."""
 
 
 @dataclass(frozen=True, slots=True)
 class EngineCapabilities:
     """What an engine can do; shown by ``openwire engines``.
 
-    ``extensions`` names what the engine implements; the core offers
-    permessage-deflate only through engines that list ``"permessage-deflate"``.
+    ``extensions`` names what the engine can carry; ``"permessage-deflate"``
+    means its parser reports RSV1 and its serialiser sets it (the core
+    negotiates, inflates and compresses), and the core offers the extension
+    only through engines that list it.
     ``backends`` lists the async libraries the engine runs on ("asyncio",
     "trio"); the core refuses a call on any other before connecting.
     """
@@ -116,10 +90,9 @@ class EngineCapabilities:
 class EngineSettings:
     """What the core tells an engine when the connection opens.
 
-    The limits must be enforced while parsing: a frame header that announces
-    more than ``max_frame_size`` (or a message that would grow past
-    ``max_message_size``) raises :class:`~openwire.errors.PayloadTooBig`
-    before its payload is buffered.
+    The core enforces the limits from each header before the engine sees it;
+    an engine may pass ``max_frame_size`` to its library as a second bound.
+    ``extensions`` is what ``accept_extensions`` returned.
     """
 
     max_frame_size: int | None
@@ -130,32 +103,55 @@ class EngineSettings:
 
 @runtime_checkable
 class EngineConnection(Protocol):
-    """One connection's codec: bytes in → events, messages in → bytes."""
+    """One connection's frame codec: bytes in → complete frames, frames in → masked bytes.
 
-    def receive_data(self, data: bytes) -> list[EngineEvent]:
-        """Parse bytes from the socket; return the events they complete.
+    Optional attribute ``minimal_control_lengths = True``: the library reads a
+    control frame's length from the 7-bit field only, so the core rewrites a
+    Ping/Pong/Close header that uses a longer length form than needed
+    (RFC 6455 §5.2 binds the sender, and every engine accepts it) before the
+    engine sees it.
+    """
 
-        Raises :class:`~openwire.errors.ProtocolError` when the peer breaks
-        RFC 6455 (carrying the close code to send).
+    def receive_frames(self, data: bytes, /) -> list[Frame]:
+        """Parse vetted bytes; return the frames they complete, in order.
+
+        Each :class:`~openwire.protocol.frames.Frame` carries the raw opcode,
+        FIN, RSV1 and the unmasked payload as ``bytes``. Keep whatever a frame
+        still needs (its payload is split across calls) for the next call.
         """
         ...
 
-    def encode_message(self, data: str | bytes) -> bytes:
-        """A text (``str``) or binary (``bytes``) message as wire bytes, masked."""
+    def encode_frame(
+        self, opcode: int, payload: bytes, fin: bool = True, rsv1: bool = False, /
+    ) -> bytes:
+        """One frame as wire bytes, masked with a fresh key from a CSPRNG (RFC 6455 §5.3)."""
         ...
+
+
+@runtime_checkable
+class MessageCodec(Protocol):
+    """What the session drives: bytes → events, messages → bytes.
+
+    The core builds it around an engine connection
+    (:func:`openwire.engines.connection.open_engine_connection`); engines do
+    not implement it.
+    """
+
+    def receive_data(self, data: bytes) -> list[EngineEvent]: ...
+
+    def encode_message(self, data: str | bytes) -> bytes: ...
 
     def encode_ping(self, payload: bytes) -> bytes: ...
 
     def encode_pong(self, payload: bytes) -> bytes: ...
 
-    def encode_close(self, code: int | None, reason: str) -> bytes:
-        """A Close frame; ``None`` sends an empty payload."""
-        ...
+    def encode_close(self, code: int | None, reason: str) -> bytes: ...
 
 
 class WebSocketEngine(Protocol):
-    """An engine factory: a name, capabilities, extension negotiation, connections."""
+    """An engine factory: contract version, name, capabilities, extensions, connections."""
 
+    api_version: int
     name: str
     capabilities: EngineCapabilities
 
@@ -164,7 +160,8 @@ class WebSocketEngine(Protocol):
 
         ``compression`` is the call's ``compression`` option (``"deflate"``)
         when the engine lists ``"permessage-deflate"`` in its capabilities,
-        else ``None``; an engine without extensions returns ``[]``.
+        else ``None``. Inherit :class:`openwire.protocol.deflate.DeflateNegotiation`
+        and every engine offers the same.
         """
         ...
 
@@ -173,11 +170,15 @@ class WebSocketEngine(Protocol):
 
         Return the negotiated extensions (passed back in
         :class:`EngineSettings`); raise :class:`~openwire.errors.InvalidExtension`
-        for one that was not offered or parameters the engine cannot honour.
-        The core has already refused extension *names* that were not offered.
+        for one the rules refuse. ``DeflateNegotiation`` implements both.
         """
         ...
 
-    def connect(self, settings: EngineSettings) -> EngineConnection:
-        """Create the codec for one upgraded connection."""
+    def connect(self, settings: EngineSettings) -> EngineConnection | FrameCodec:
+        """Create the frame codec for one upgraded connection.
+
+        The native engine returns the core's fused codec
+        (:class:`~openwire.protocol.codec.FrameCodec`), which applies the same
+        rules itself; the core uses it as it is.
+        """
         ...

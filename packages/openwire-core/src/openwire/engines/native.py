@@ -7,7 +7,7 @@ metadata), so the plugin path is exercised on every call.
 
 from __future__ import annotations
 
-from openwire.engines.contract import EngineCapabilities, EngineConnection, EngineSettings
+from openwire.engines.contract import ENGINE_API_VERSION, EngineCapabilities, EngineSettings
 from openwire.engines.hookspecs import hookimpl
 from openwire.protocol import deflate
 from openwire.protocol.codec import DeflateFrameCodec, FrameCodec
@@ -16,12 +16,17 @@ __all__ = ["NativeEngine", "openwire_websocket_engines"]
 
 
 class NativeEngine(deflate.DeflateNegotiation):
-    """Pure-Python codec; runs on asyncio and trio; permessage-deflate (RFC 7692)."""
+    """Pure-Python codec; runs on asyncio and trio; permessage-deflate (RFC 7692).
 
+    Its connection is the core's fused codec, parser and rules in one loop
+    (``protocol.codec``), which the core uses without a reader around it.
+    """
+
+    api_version = ENGINE_API_VERSION
     name = "native"
     capabilities = EngineCapabilities(extensions=(deflate.NAME,), backends=("asyncio", "trio"))
 
-    def connect(self, settings: EngineSettings) -> EngineConnection:
+    def connect(self, settings: EngineSettings) -> FrameCodec:
         params = deflate.negotiate(settings.extensions)
         if params is None:
             return FrameCodec(settings.max_frame_size, settings.max_message_size)

@@ -5,6 +5,12 @@ fails to import, and one hook that raises fails the whole hook call; users
 would lose every engine because of one broken package. So each entry point is
 imported, registered and asked for its engines on its own, and failures are
 kept (with the distribution's name and version) for ``openwire engines``.
+
+An engine written for another version of the engine contract (no
+``api_version``, or a number other than ``ENGINE_API_VERSION``) is not
+registered: it is kept as a failure naming both versions, and selecting it
+raises :class:`~openwire.errors.EngineUnavailable` with the same words, so
+an old plugin costs the user a clear message, never a crash mid-connection.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import cast
 import pluggy
 
 from openwire.engines import hookspecs
-from openwire.engines.contract import EngineCapabilities, WebSocketEngine
+from openwire.engines.contract import ENGINE_API_VERSION, EngineCapabilities, WebSocketEngine
 from openwire.errors import EngineNotFound, EngineUnavailable, PluginConflict
 
 __all__ = ["ENV_VAR", "EngineInfo", "EngineRegistry", "PluginFailure", "registry"]
@@ -74,6 +80,8 @@ class EngineRegistry:
         self._engines: dict[str, EngineInfo] = {}
         self._conflicts: dict[str, list[EngineInfo]] = {}
         self._failures: list[PluginFailure] = []
+        # Engines refused for their contract version: name -> why.
+        self._refused: dict[str, str] = {}
         self.manager = pluggy.PluginManager(hookspecs.PROJECT)
         self.manager.add_hookspecs(hookspecs)
 
@@ -133,6 +141,11 @@ class EngineRegistry:
                 )
                 continue
             for engine_name, engine in named:
+                refusal = _version_refusal(engine_name, engine, distribution, version)
+                if refusal is not None:
+                    self._refused[engine_name] = refusal
+                    self._failures.append(PluginFailure(name, distribution, version, refusal))
+                    continue
                 info = EngineInfo(engine_name, engine, distribution, version, name)
                 if engine_name in self._conflicts:
                     self._conflicts[engine_name].append(info)
@@ -168,6 +181,8 @@ class EngineRegistry:
                 f"WebSocket engine {name!r} is provided by several installed "
                 f"distributions ({owners}); uninstall all but one"
             )
+        if name in self._refused:
+            raise EngineUnavailable(self._refused[name])
         available = sorted(self._engines)
         message = f"no WebSocket engine named {name!r}; installed: {', '.join(available)}."
         if name in KNOWN_ADAPTERS:
@@ -202,6 +217,24 @@ class EngineRegistry:
                 f"{info.capabilities.backends[0]}"
             )
         return info
+
+
+def _version_refusal(
+    name: str, engine: WebSocketEngine, distribution: str, version: str
+) -> str | None:
+    """Why ``engine`` cannot run with this core, or ``None`` if its contract version matches."""
+    declared = getattr(engine, "api_version", None)
+    if declared == ENGINE_API_VERSION:
+        return None
+    written_for = "version 1 (it declares no api_version)" if declared is None else (
+        f"version {declared!r}"
+    )
+    return (
+        f"WebSocket engine {name!r} from {distribution} {version} was written for engine "
+        f"contract {written_for}; this openwire implements version {ENGINE_API_VERSION}. "
+        f"Upgrade {distribution} to a release for contract version {ENGINE_API_VERSION}, "
+        "or pick another engine (e.g. engine='native')"
+    )
 
 
 registry = EngineRegistry()

@@ -13,6 +13,7 @@ from openwire.errors import ProtocolError
 
 __all__ = [
     "CloseCode",
+    "Frame",
     "Opcode",
     "build_close_payload",
     "check_close_code",
@@ -33,6 +34,22 @@ class Opcode(IntEnum):
     @property
     def is_control(self) -> bool:
         return self >= 0x8
+
+
+class Frame(NamedTuple):
+    """One complete frame as an engine parsed it (RFC 6455 §5.2), payload unmasked.
+
+    ``opcode`` is the raw 4-bit opcode (an ``int``, so a parser need not
+    build an enum per frame), ``fin`` the FIN bit, ``rsv1`` the RSV1 bit
+    (meaningful only once permessage-deflate is negotiated, RFC 7692 §6).
+    RSV2/RSV3 are absent on purpose: the core rejects them from the header
+    before a parser sees the frame.
+    """
+
+    opcode: int
+    fin: bool
+    rsv1: bool
+    payload: bytes
 
 
 class CloseCode(IntEnum):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from openwire.engines.connection import open_engine_connection
 from openwire.engines.contract import EngineSettings
 from openwire.engines.registry import registry
 from openwire.errors import HandshakeTimeout
@@ -118,13 +119,14 @@ class WebSocketCall:
                 # The WebSocket owns the socket now; the pool forgets the connection.
                 leading, stream = await stream.detach()
             owned = stream
-            conn = engine.connect(
+            conn = open_engine_connection(
+                engine,
                 EngineSettings(
                     max_frame_size=options.max_frame_size,
                     max_message_size=options.max_message_size,
                     subprotocol=result.subprotocol,
                     extensions=tuple(extensions),
-                )
+                ),
             )
         except BaseException as exc:
             # Every path out of here releases the socket: nobody else owns it yet.

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from openwire.engines.contract import EngineConnection, EngineEvent
+from openwire.engines.contract import EngineEvent, MessageCodec
 from openwire.errors import (
     ConnectionClosed,
     ConnectionClosedError,
@@ -75,7 +75,7 @@ class Session:
 
     def __init__(
         self,
-        conn: EngineConnection,
+        conn: MessageCodec,
         options: WebSocketOptions,
         events: ListenerDispatch,
         runtime: Runtime,

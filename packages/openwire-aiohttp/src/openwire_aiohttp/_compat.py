@@ -1,0 +1,73 @@
+"""aiohttp's private WebSocket reader and masking: every private name this package uses, pinned.
+
+aiohttp has no public frame parser. Its compiled reader
+(``aiohttp._websocket.reader``, Cython) and masking
+(``aiohttp._websocket.helpers.websocket_mask``) are what make this engine
+fast, so they are used anyway, here and nowhere else, with an upper bound on
+aiohttp in this package's ``pyproject.toml`` and a test
+(``tests/engines/test_compat.py``) that names the package and version when
+upstream changes one of them.
+
+What is relied on, exactly:
+
+- ``WebSocketReader(queue, max_msg_size, compress, decode_text)`` and its
+  ``feed_data(data) -> (failed, rest)``;
+- its ``cpdef _handle_frame(fin, opcode, payload, compressed)``, called once
+  per complete frame. A Python subclass overrides it, so frames come out
+  here instead of going through aiohttp's message layer (reassembly,
+  decoding, inflating: the core's job);
+- ``WebSocketDataQueue(protocol, limit, loop=...)``, which the reader needs,
+  and its ``exception()``, which holds what a failed ``feed_data`` raised;
+- ``websocket_mask(key, bytearray)``, masking in place in C.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from aiohttp._websocket.helpers import websocket_mask
+from aiohttp._websocket.models import WebSocketError
+from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
+from openwire.protocol.frames import Frame
+
+if TYPE_CHECKING:
+    from aiohttp.base_protocol import BaseProtocol
+
+__all__ = ["SUPPORTED", "FrameReader", "WebSocketError", "mask"]
+
+# The aiohttp releases this module was checked against; keep pyproject.toml in step.
+SUPPORTED = ">=3.11,<3.15"
+
+_new = tuple.__new__
+# The queue only ever holds aiohttp's own messages, and this reader sends none.
+_QUEUE_LIMIT = 1 << 16
+# aiohttp's "compressed" flag for a frame whose message has RSV1 set.
+_COMPRESSED = 1
+
+
+class _ReadingPaused:
+    """Stands in for aiohttp's protocol: "already paused", so the queue never pauses anything."""
+
+    _reading_paused = True
+
+
+class FrameReader(WebSocketReader):  # type: ignore[misc]
+    """aiohttp's compiled reader with its message layer cut off: complete frames land in ``frames``."""
+
+    def __init__(self) -> None:
+        queue = WebSocketDataQueue(cast("BaseProtocol", _ReadingPaused()), _QUEUE_LIMIT, loop=None)  # type: ignore[arg-type]
+        # No size limit (the core's), RSV1 allowed (the core decides), no decoding.
+        super().__init__(queue, 0, True, False)
+        self.queue_ = queue
+        self.frames: list[Frame] = []
+
+    def _handle_frame(self, fin: bool, opcode: int, payload: bytes, compressed: int) -> None:
+        # aiohttp passes its data message's FIN with control frames; theirs is always set.
+        self.frames.append(_new(Frame, (opcode, fin or opcode > 7, compressed == _COMPRESSED, payload)))
+
+
+def mask(payload: bytes, key: bytes) -> bytearray:
+    """``payload`` masked with ``key`` by aiohttp's C routine (it masks a bytearray in place)."""
+    masked = bytearray(payload)
+    websocket_mask(key, masked)
+    return masked

@@ -1,0 +1,163 @@
+"""Frames to messages: reassembly, incremental UTF-8 and bounded inflate (RFC 6455 §5.4, §5.6; RFC 7692 §6).
+
+Rules of this module: everything that happens to a data message's payload
+between "its frames have passed the header rules" and "it is a
+:class:`~openwire.protocol.messages.Message`" lives here, once, for every
+engine. The header rules (``gate.header_error``) have already decided that
+the frames come in a legal order and within the size limits, so nothing here
+re-checks fragmentation or announced lengths; what is left is what only the
+payload can tell:
+
+- text must be UTF-8 (§5.6, §8.1), checked *incrementally*, so invalid text
+  fails with 1007 as soon as it is certain: in a fragment, and inside a frame
+  whose payload is still arriving (:meth:`MessageAssembler.partial`);
+- a compressed message (RSV1 on its first frame, RFC 7692 §6) is inflated
+  frame by frame, bounded by ``max_message_size``
+  (:class:`~openwire.protocol.deflate.PerMessageDeflate`), and invalid deflate
+  data is 1007.
+
+Theory of operation. Two entry points, called in stream order::
+
+    partial(opcode, rsv1, chunk)        # payload bytes of a frame still arriving
+    frame(opcode, fin, rsv1, payload)   # a complete data frame -> Message | None
+
+``partial`` may be called any number of times for the frame at the end of
+the stream; ``frame`` then receives that frame's *whole* payload and skips
+the bytes already decoded. Whole unfragmented frames never need this class:
+the native codec and the core reader decode them inline (one
+``bytes.decode``), and call here only for fragments, compressed frames and
+frames that arrive in pieces.
+"""
+
+from __future__ import annotations
+
+import codecs
+
+from openwire.errors import ProtocolError
+from openwire.protocol.deflate import PerMessageDeflate
+from openwire.protocol.frames import CloseCode, Opcode
+from openwire.protocol.messages import Message
+
+__all__ = ["MessageAssembler", "utf8_error"]
+
+_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+_TEXT = Opcode.TEXT
+_BINARY = Opcode.BINARY
+
+
+def utf8_error(exc: UnicodeDecodeError) -> ProtocolError:
+    """The 1007 every engine reports for text that is not UTF-8."""
+    return ProtocolError(
+        f"received a text message that is not valid UTF-8 ({exc.reason}); "
+        "text frames must carry UTF-8 (RFC 6455 §5.6, §8.1)",
+        close_code=CloseCode.INVALID_FRAME_PAYLOAD_DATA,
+    )
+
+
+class MessageAssembler:
+    """One connection's data message in progress.
+
+    ``opcode`` is the message's opcode (0 when none is in progress) and
+    ``size`` its wire bytes so far: the header rules need both for the next
+    frame (§5.4 ordering, ``max_message_size`` across fragments). ``began``
+    is true while the message's *first* frame is still arriving: a parser
+    that re-reads that frame's header once it is complete must not take it
+    for a second message.
+    """
+
+    __slots__ = (
+        "_compressed",
+        "_decoder",
+        "_deflate",
+        "_open",
+        "_parts",
+        "_seen",
+        "_text",
+        "began",
+        "opcode",
+        "size",
+    )
+
+    def __init__(self, deflate: PerMessageDeflate | None = None) -> None:
+        self._deflate = deflate
+        self.opcode = 0
+        self.size = 0
+        self._compressed = False
+        self._decoder: codecs.IncrementalDecoder | None = None
+        self._parts: list[bytes] = []
+        self._text: list[str] = []
+        # The frame at the end of the stream has begun arriving (partial),
+        # and how many of its payload bytes were decoded then.
+        self._open = False
+        self._seen = 0
+        self.began = False
+
+    def _begin(self, opcode: int, rsv1: bool) -> None:
+        self.opcode = opcode
+        self.size = 0
+        self._compressed = rsv1
+        self._decoder = _Utf8Decoder() if opcode == 1 else None
+
+    def partial(self, opcode: int, rsv1: bool, chunk: bytes) -> None:
+        """Payload bytes of the data frame still arriving.
+
+        Uncompressed text is decoded now, so invalid UTF-8 fails before the
+        frame is complete. Compressed payloads wait for their frame: inflating
+        a piece would not tell more (UTF-8 is checked on the inflated bytes).
+        """
+        if not self._open:
+            self._open = True
+            if opcode:
+                self._begin(opcode, rsv1)
+                self.began = True
+        decoder = self._decoder
+        if decoder is None or self._compressed or not chunk:
+            return
+        try:
+            self._text.append(decoder.decode(chunk))
+        except UnicodeDecodeError as exc:
+            raise utf8_error(exc) from None
+        self._seen += len(chunk)
+
+    def frame(self, opcode: int, fin: bool, rsv1: bool, payload: bytes) -> Message | None:
+        """A complete data frame; the message once its last frame (FIN) is in."""
+        if self._open:
+            self._open = False
+            self.began = False
+            seen = self._seen
+            self._seen = 0
+        else:
+            seen = 0
+            if opcode:
+                self._begin(opcode, rsv1)
+        self.size += len(payload)
+        decoder = self._decoder
+        try:
+            if self._compressed:
+                assert self._deflate is not None
+                data = self._deflate.decompress(payload, fin)
+                if decoder is None:
+                    self._parts.append(data)
+                else:
+                    self._text.append(decoder.decode(data, fin))
+            elif decoder is not None:
+                self._text.append(decoder.decode(payload[seen:] if seen else payload, fin))
+            else:
+                self._parts.append(payload)
+        except UnicodeDecodeError as exc:
+            raise utf8_error(exc) from None
+        if not fin:
+            return None
+        if decoder is not None:
+            text = self._text
+            message = Message(text[0] if len(text) == 1 else "".join(text), _TEXT)
+            self._text = []
+        else:
+            parts = self._parts
+            message = Message(parts[0] if len(parts) == 1 else b"".join(parts), _BINARY)
+            self._parts = []
+        self.opcode = 0
+        self.size = 0
+        self._compressed = False
+        self._decoder = None
+        return message

@@ -1,0 +1,291 @@
+"""The core's reader: every RFC 6455 / RFC 7692 rule around an engine that only parses frames.
+
+Rules of this module: an engine (``openwire.engines.contract``) turns bytes
+into complete frames and frames into masked bytes; everything else a
+conformant client must do with those frames is applied here, once, whichever
+library parsed them:
+
+- the header rules (``gate.header_error``: RSV bits, opcodes, masking,
+  control frames, fragmentation order, ``max_frame_size`` and
+  ``max_message_size``), decided from each header *before the engine sees
+  any byte of it*, so an oversize or illegal frame costs no memory and is
+  reported with the same words and close code by every engine;
+- fail-fast UTF-8, reassembly and bounded permessage-deflate
+  (``assembler.MessageAssembler``);
+- the sticky failure: after a :class:`~openwire.errors.ProtocolError`, every
+  later call raises it again and the engine is never fed again (a library's
+  parser is undefined after it failed).
+
+An exception other than ``ProtocolError`` from the engine is a bug in the
+engine; it is not caught here but by the session, which fails the connection
+with 1011 and names the engine (one place for that policy).
+
+Theory of operation. Each chunk from the socket is walked header by header
+(payloads are skipped arithmetically, as in the native codec)::
+
+    chunk:  | rest of a frame | hdr | payload | hdr | payload ...| hdr (cut) |
+              ^ still arriving  ^ vetted       ^ vetted          ^ held back
+
+The bytes up to the last complete header go to ``engine.receive_frames``;
+an incomplete header is held back and re-presented with the next chunk, so
+the engine only ever sees headers the rules accepted. When the walk ends
+inside a payload, the reader knows that frame's header and where its payload
+starts in this chunk, so the partial payload is handed to the assembler as it
+arrives: invalid UTF-8 in a single huge frame fails at the first bad byte on
+every engine, and a streaming receive can be built on the same spot. Frames
+the engine completes become events in stream order; whole unfragmented
+uncompressed frames, the common case, are decoded inline without a call.
+"""
+
+from __future__ import annotations
+
+from struct import Struct
+from typing import Protocol
+
+from openwire.errors import ProtocolError
+from openwire.protocol.assembler import MessageAssembler, utf8_error
+from openwire.protocol.deflate import PerMessageDeflate
+from openwire.protocol.frames import Frame, Opcode, build_close_payload
+from openwire.protocol.gate import header_error
+from openwire.protocol.messages import Close, EngineEvent, Message, Ping, Pong
+
+__all__ = ["DeflateFrameReader", "FrameParser", "FrameReader"]
+
+_U16 = Struct("!H")
+_U64 = Struct("!Q")
+_new = tuple.__new__
+_TEXT = Opcode.TEXT
+_BINARY = Opcode.BINARY
+_PING = Opcode.PING
+_PONG = Opcode.PONG
+_CLOSE = Opcode.CLOSE
+_UNLIMITED = 1 << 63
+
+
+class FrameParser(Protocol):
+    """What the reader needs from an engine connection (the contract's ``EngineConnection``)."""
+
+    def receive_frames(self, data: bytes, /) -> list[Frame]: ...
+
+    def encode_frame(
+        self, opcode: int, payload: bytes, fin: bool = True, rsv1: bool = False, /
+    ) -> bytes: ...
+
+
+class FrameReader:
+    """A frame engine's connection as the session sees it: bytes → events, messages → bytes.
+
+    ``max_frame_size`` and ``max_message_size`` (``None`` = unlimited) are
+    checked against the lengths announced in frame headers; ``deflate`` is the
+    negotiated permessage-deflate state, which also bounds inflated messages
+    (:class:`DeflateFrameReader` compresses what it sends).
+    """
+
+    __slots__ = (
+        "_asm",
+        "_b0",
+        "_encode",
+        "_error",
+        "_held",
+        "_in_message",
+        "_max_data",
+        "_max_frame",
+        "_max_message",
+        "_message_size",
+        "_minimal_control",
+        "_parse",
+        "_rsv1_allowed",
+        "_skip",
+    )
+
+    def __init__(
+        self,
+        conn: FrameParser,
+        max_frame_size: int | None,
+        max_message_size: int | None,
+        deflate: PerMessageDeflate | None = None,
+    ) -> None:
+        self._parse = conn.receive_frames
+        self._encode = conn.encode_frame
+        # An engine whose library reads a control frame's length from the
+        # 7-bit field only asks for the minimal length form (§5.2 binds the
+        # sender; a receiver may accept either, and every engine does).
+        self._minimal_control = bool(getattr(conn, "minimal_control_lengths", False))
+        self._max_frame = _UNLIMITED if max_frame_size is None else max_frame_size
+        self._max_message = _UNLIMITED if max_message_size is None else max_message_size
+        # An unfragmented data frame is a frame and a message: one comparison.
+        self._max_data = min(self._max_frame, self._max_message)
+        self._rsv1_allowed = deflate is not None
+        self._asm = MessageAssembler(deflate)
+        self._error: ProtocolError | None = None
+        # Header-time state (ahead of the assembler, which sees frames only
+        # once the engine completes them): the fragmented message's size.
+        self._in_message = False
+        self._message_size = 0
+        # Payload bytes of the frame still arriving, its first header byte,
+        # and an incomplete header held back from the engine.
+        self._skip = 0
+        self._b0 = 0
+        self._held = b""
+
+    # ------------------------------------------------------------------ input
+
+    def receive_data(self, data: bytes) -> list[EngineEvent]:
+        """Bytes from the socket → the events they complete.
+
+        Raises :class:`~openwire.errors.ProtocolError` (with the close code)
+        when the server breaks the protocol; events completed before the
+        violation ride on ``error.events``. Later calls raise it again.
+        """
+        if self._error is not None:
+            raise self._error.repeat()
+        events: list[EngineEvent] = []
+        try:
+            if self._held:
+                data = self._held + data
+                self._held = b""
+            end = len(data)
+            pos = self._skip
+            b0 = self._b0
+            start = 0
+            error: ProtocolError | None = None
+            max_data = self._max_data
+            in_message = self._in_message
+            while pos < end:
+                if end - pos < 2:
+                    break
+                b0 = data[pos]
+                b1 = data[pos + 1]
+                length = b1 & 0x7F
+                header = 2
+                if length == 126:
+                    if end - pos < 4:
+                        break
+                    length = _U16.unpack_from(data, pos + 2)[0]
+                    header = 4
+                elif length == 127:
+                    if end - pos < 10:
+                        break
+                    length = _U64.unpack_from(data, pos + 2)[0]
+                    header = 10
+                if b1 & 0x80 or length > max_data or in_message or (b0 != 0x81 and b0 != 0x82):
+                    error = self._check(b0, b1, length)
+                    if error is not None:
+                        break
+                    in_message = self._in_message
+                    if header > 2 and b0 & 0x08 and self._minimal_control:
+                        data = data[:pos] + bytes((b0, length)) + data[pos + header :]
+                        end = len(data)
+                        header = 2
+                start = pos + header
+                pos = start + length
+            if error is not None or pos < end:
+                if error is None:
+                    self._held = data[pos:]
+                frames = self._parse(data[:pos]) if pos else []
+                pos = end
+            else:
+                frames = self._parse(data)
+            self._skip = pos - end
+            if frames:
+                asm = self._asm
+                append = events.append
+                for opcode, fin, rsv1, payload in frames:
+                    if opcode == 1 and fin and not rsv1 and not asm.opcode:
+                        try:
+                            append(_new(Message, (payload.decode("utf-8"), _TEXT)))
+                        except UnicodeDecodeError as exc:
+                            raise utf8_error(exc) from None
+                    elif opcode == 2 and fin and not rsv1 and not asm.opcode:
+                        append(_new(Message, (payload, _BINARY)))
+                    elif opcode == 9:
+                        append(_new(Ping, (payload, _PING)))
+                    elif opcode == 10:
+                        append(_new(Pong, (payload, _PONG)))
+                    elif opcode == 8:
+                        append(_new(Close, (payload, _CLOSE)))
+                    else:
+                        message = asm.frame(opcode, fin, rsv1, payload)
+                        if message is not None:
+                            append(message)
+            if error is not None:
+                raise error
+            if self._skip:
+                self._b0 = b0
+                if not b0 & 0x08 and start < end:
+                    self._asm.partial(b0 & 0x0F, bool(b0 & 0x40), data[start:])
+            return events
+        except ProtocolError as exc:
+            exc.events = events
+            self._error = exc
+            raise
+
+    def _check(self, b0: int, b1: int, length: int) -> ProtocolError | None:
+        """Apply :func:`header_error`, then advance the header-time message state."""
+        error = header_error(
+            b0,
+            b1,
+            length,
+            self._in_message,
+            self._message_size,
+            self._max_frame,
+            self._max_message,
+            self._rsv1_allowed,
+        )
+        if error is not None or b0 & 0x08:
+            return error
+        if b0 & 0x80:
+            self._in_message = False
+            self._message_size = 0
+        else:
+            self._in_message = True
+            self._message_size = self._message_size + length if b0 & 0x0F == 0 else length
+        return None
+
+    # ----------------------------------------------------------------- output
+
+    def encode_message(self, data: str | bytes) -> bytes:
+        """A text (``str``) or binary (``bytes``) message as one masked frame."""
+        if isinstance(data, str):
+            return self._encode(1, data.encode("utf-8"))
+        return self._encode(2, data)
+
+    def encode_ping(self, payload: bytes) -> bytes:
+        return self._encode(9, payload)
+
+    def encode_pong(self, payload: bytes) -> bytes:
+        return self._encode(10, payload)
+
+    def encode_close(self, code: int | None, reason: str) -> bytes:
+        """A Close frame; ``None`` sends an empty payload (RFC 6455 §5.5.1)."""
+        return self._encode(8, build_close_payload(code, reason))
+
+
+class DeflateFrameReader(FrameReader):
+    """The reader once permessage-deflate is negotiated: it also compresses what it sends.
+
+    A subclass rather than a branch in :meth:`FrameReader.encode_message`, so
+    a connection without the extension does not test for it on every send.
+    """
+
+    __slots__ = ("_deflate",)
+
+    def __init__(
+        self,
+        conn: FrameParser,
+        max_frame_size: int | None,
+        max_message_size: int | None,
+        deflate: PerMessageDeflate,
+    ) -> None:
+        super().__init__(conn, max_frame_size, max_message_size, deflate)
+        self._deflate = deflate
+
+    def encode_message(self, data: str | bytes) -> bytes:
+        """A data message, compressed with RSV1 set unless it is short (RFC 7692 §6)."""
+        if isinstance(data, str):
+            opcode, payload = 1, data.encode("utf-8")
+        else:
+            opcode, payload = 2, data
+        if len(payload) < self._deflate.min_size:
+            return self._encode(opcode, payload)
+        return self._encode(opcode, self._deflate.compress(payload), True, True)
