@@ -14,8 +14,8 @@ import pytest
 from openwire.engines.connection import open_engine_connection
 from openwire.engines.contract import (
     EngineSettings,
-    MessageCodec,
     Message,
+    MessageCodec,
     Ping,
     WebSocketEngine,
 )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from openwire.engines.contract import EngineSettings
+from openwire.engines.contract import EngineSettings, Message
+from openwire.protocol.frames import Opcode
 from openwire_wsproto import WsprotoConnection, WsprotoEngine
 
 from tests.engines.codec_cases import EngineCodecCases, frame
@@ -23,6 +24,11 @@ class TestWsprotoEngine(EngineCodecCases):
         # wsproto enforces RFC 6455 §5.2's "minimal number of bytes"; native does not.
         data = bytes((0x82, 126, 0, 5)) + b"hello"
         self.assert_fails(data, 1002)
+
+    def test_frames_before_a_library_refusal_ride_on_the_error(self) -> None:
+        data = frame(2, b"") + bytes((0x82, 127)) + bytes(8)  # then a non-minimal length
+        error = self.assert_fails(data, 1002)
+        assert error.events == [Message(b"", Opcode.BINARY)]
 
     def test_unexpected_library_failure_is_not_disguised(
         self, monkeypatch: pytest.MonkeyPatch

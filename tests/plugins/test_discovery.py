@@ -217,3 +217,81 @@ def test_third_party_engine_from_pip_install_to_a_working_websocket(tmp_path: Pa
     assert report["counts"]["out_text"] == 1
     assert report["counts"]["in_text"] == 1
     assert report["counts"]["out_close"] == 1
+
+
+def test_an_engine_for_another_contract_version_is_refused_naming_both_versions() -> None:
+    """An engine written for contract version 1 (no api_version) is listed as broken, not run."""
+    import types
+
+    from openwire.engines import hookimpl
+    from openwire.engines.contract import ENGINE_API_VERSION
+    from openwire.engines.native import NativeEngine
+
+    class OldEngine:
+        name = "old-style"
+        capabilities = NativeEngine.capabilities
+
+    class FutureEngine(NativeEngine):
+        api_version = ENGINE_API_VERSION + 1
+        name = "future-style"
+
+    module = types.ModuleType("old_plugin")
+
+    @hookimpl
+    def openwire_websocket_engines() -> list[object]:
+        return [OldEngine(), FutureEngine()]
+
+    module.openwire_websocket_engines = openwire_websocket_engines  # type: ignore[attr-defined]
+    local = EngineRegistry(group="openwire-test-no-entry-points")
+    local.register_module(module, "old", distribution="old-dist", version="1.0")
+    assert local.engines() == []
+    with pytest.raises(EngineUnavailable) as info:
+        local.get("old-style")
+    message = str(info.value)
+    assert "version 1" in message and f"version {ENGINE_API_VERSION}" in message
+    assert "old-dist 1.0" in message
+    with pytest.raises(EngineUnavailable, match=f"version {ENGINE_API_VERSION + 1}"):
+        local.get("future-style")
+    failures = local.failures()
+    assert [f.distribution for f in failures] == ["old-dist", "old-dist"]
+    assert "contract" in failures[0].error
+
+
+@pytest.mark.anyio
+async def test_a_frame_engine_that_raises_fails_the_connection_with_1011(
+    monkeypatch: pytest.MonkeyPatch, ow_loop: object, echo_server: EchoServer
+) -> None:
+    """A bug in an engine's parser is mapped once, by the session: 1011, naming the engine."""
+    import types
+
+    from openwire.engines import hookimpl
+    from openwire.errors import ConnectionClosedError
+    from openwire_wsproto import WsprotoConnection, WsprotoEngine
+
+    class BuggyConnection(WsprotoConnection):
+        def receive_frames(self, data: bytes, /) -> list[object]:  # type: ignore[override]
+            raise RuntimeError("parser bug")
+
+    class BuggyEngine(WsprotoEngine):
+        name = "buggy-frames"
+
+        def connect(self, settings: object) -> BuggyConnection:  # type: ignore[override]
+            return BuggyConnection(False)
+
+    module = types.ModuleType("buggy_plugin")
+
+    @hookimpl
+    def openwire_websocket_engines() -> list[object]:
+        return [BuggyEngine()]
+
+    module.openwire_websocket_engines = openwire_websocket_engines  # type: ignore[attr-defined]
+    registry.engines()  # load the installed ones first, then keep this one out of other tests
+    monkeypatch.setattr(registry, "_engines", dict(registry._engines))
+    registry.register_module(module, "buggy-frames")
+    async with Client() as client:
+        async with client.websocket(echo_server.url, engine="buggy-frames") as ws:
+            await ws.send("boom")
+            with pytest.raises(ConnectionClosedError) as info:
+                await ws.receive()
+    assert info.value.code == 1011
+    assert "buggy-frames" in str(info.value) and "parser bug" in str(info.value)

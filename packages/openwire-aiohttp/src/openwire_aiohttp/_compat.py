@@ -51,19 +51,26 @@ class _ReadingPaused:
     _reading_paused = True
 
 
-class FrameReader(WebSocketReader):  # type: ignore[misc]
-    """aiohttp's compiled reader with its message layer cut off: complete frames land in ``frames``."""
+class FrameReader(WebSocketReader):
+    """aiohttp's compiled reader, its message layer cut off: whole frames land in ``frames``."""
 
     def __init__(self) -> None:
-        queue = WebSocketDataQueue(cast("BaseProtocol", _ReadingPaused()), _QUEUE_LIMIT, loop=None)  # type: ignore[arg-type]
+        protocol = cast("BaseProtocol", _ReadingPaused())
+        queue = WebSocketDataQueue(protocol, _QUEUE_LIMIT, loop=None)  # type: ignore[arg-type]
         # No size limit (the core's), RSV1 allowed (the core decides), no decoding.
         super().__init__(queue, 0, True, False)
         self.queue_ = queue
         self.frames: list[Frame] = []
 
-    def _handle_frame(self, fin: bool, opcode: int, payload: bytes, compressed: int) -> None:
-        # aiohttp passes its data message's FIN with control frames; theirs is always set.
-        self.frames.append(_new(Frame, (opcode, fin or opcode > 7, compressed == _COMPRESSED, payload)))
+    def _handle_frame(
+        self, fin: bool, opcode: int, payload: bytes | bytearray, compressed: int
+    ) -> None:
+        # A plain tuple in Frame's field order: this runs once per frame, from C.
+        # Server frames are unmasked and never folded (no size limit), so
+        # payload is bytes; aiohttp passes its data message's FIN and
+        # "compressed" (1) with control and continuation frames, which the
+        # core does not read there.
+        self.frames.append((opcode, fin, compressed == 1, payload))  # type: ignore[arg-type]
 
 
 def mask(payload: bytes, key: bytes) -> bytearray:

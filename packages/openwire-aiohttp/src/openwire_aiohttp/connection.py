@@ -42,10 +42,13 @@ class AiohttpConnection(FrameMasker):
         if reader.feed_data(data)[0]:
             exc = reader.queue_.exception()
             if isinstance(exc, _compat.WebSocketError):
-                raise ProtocolError(
+                refusal = ProtocolError(
                     f"aiohttp's reader rejected a frame from the server: {exc}",
                     close_code=exc.code,
-                ) from None
+                )
+                refusal.events = reader.frames  # completed first: delivered first
+                reader.frames = []
+                raise refusal from None
             # Not a refusal of the peer's bytes: a bug, for the session to report as 1011.
             raise exc if exc is not None else RuntimeError("aiohttp's reader failed silently")
         frames = reader.frames

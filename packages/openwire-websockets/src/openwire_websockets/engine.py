@@ -87,10 +87,11 @@ class WebsocketsConnection:
         self._reader.feed_data(data)
         try:
             next(self._parser)
-        except WsPayloadTooBig as exc:
-            raise PayloadTooBig(f"websockets rejected a frame from the server: {exc}") from None
-        except WsProtocolError as exc:
-            raise ProtocolError(f"websockets rejected a frame from the server: {exc}") from None
+        except (WsPayloadTooBig, WsProtocolError) as exc:
+            kind = PayloadTooBig if isinstance(exc, WsPayloadTooBig) else ProtocolError
+            refusal = kind(f"websockets rejected a frame from the server: {exc}")
+            refusal.events = self._frames  # completed before the refusal: delivered first
+            raise refusal from None
         frames = self._frames
         if frames:
             self._frames = []
@@ -104,7 +105,7 @@ class WebsocketsConnection:
 
 
 class WebsocketsEngine(deflate.DeflateNegotiation):
-    """websockets-backed frame codec; sans-I/O, so it runs on asyncio and trio; permessage-deflate."""
+    """websockets' frame codec; sans-I/O, so it runs on asyncio and trio; permessage-deflate."""
 
     api_version = ENGINE_API_VERSION
     name = "websockets"

@@ -29,8 +29,14 @@ from openwire.protocol import deflate
 from openwire.protocol.frames import Frame
 from openwire.protocol.masking import FrameMasker
 from wsproto.extensions import Extension
-from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opcode, ParseFailed
-from wsproto.frame_protocol import RsvBits
+from wsproto.frame_protocol import (
+    CloseReason,
+    FrameDecoder,
+    FrameProtocol,
+    Opcode,
+    ParseFailed,
+    RsvBits,
+)
 
 __all__ = ["WsprotoConnection", "WsprotoEngine"]
 
@@ -66,7 +72,7 @@ class WsprotoConnection(FrameMasker):
     def __init__(self, deflate_negotiated: bool) -> None:
         super().__init__()
         self._rsv = _Rsv1() if deflate_negotiated else None
-        extensions = [] if self._rsv is None else [self._rsv]
+        extensions: list[Extension] = [] if self._rsv is None else [self._rsv]
         self._decoder = FrameDecoder(client=True, extensions=extensions)
         # The payload pieces of the frame being read, and its RSV1.
         self._parts: list[bytes] = []
@@ -94,9 +100,11 @@ class WsprotoConnection(FrameMasker):
                 frames.append(Frame(opcode, fin, self._rsv1, bytes(payload)))
                 self._rsv1 = False
         except ParseFailed as exc:
-            raise ProtocolError(
+            refusal = ProtocolError(
                 f"wsproto rejected a frame from the server: {exc}", close_code=int(exc.code)
-            ) from None
+            )
+            refusal.events = frames  # completed before the refusal: delivered first
+            raise refusal from None
         return frames
 
 

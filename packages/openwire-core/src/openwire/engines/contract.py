@@ -35,7 +35,8 @@ versions, instead of running them.
 
 Failures. ``receive_frames`` raises :class:`openwire.errors.ProtocolError`
 (with its close code) only for what its library refused on its own (a
-non-minimal length, say); the core's checks run first. Any other exception
+non-minimal length, say), with the frames completed before the refusal in
+``error.events``; the core's checks run first. Any other exception
 from an engine is a bug in the engine: the session fails the connection with
 1011 and names the engine, in one place.
 """
@@ -115,9 +116,12 @@ class EngineConnection(Protocol):
     def receive_frames(self, data: bytes, /) -> list[Frame]:
         """Parse vetted bytes; return the frames they complete, in order.
 
-        Each :class:`~openwire.protocol.frames.Frame` carries the raw opcode,
-        FIN, RSV1 and the unmasked payload as ``bytes``. Keep whatever a frame
-        still needs (its payload is split across calls) for the next call.
+        Each :class:`~openwire.protocol.frames.Frame` (or a plain tuple in
+        its field order, which is cheaper to build) carries the raw opcode,
+        FIN, RSV1 and the unmasked payload as ``bytes``. The core reads FIN
+        and RSV1 of data frames only, and RSV1 only on a message's first
+        frame. Keep whatever a frame still needs (its payload is split across
+        calls) for the next call.
         """
         ...
 

@@ -226,8 +226,8 @@ def _version_refusal(
     declared = getattr(engine, "api_version", None)
     if declared == ENGINE_API_VERSION:
         return None
-    written_for = "version 1 (it declares no api_version)" if declared is None else (
-        f"version {declared!r}"
+    written_for = (
+        "version 1 (it declares no api_version)" if declared is None else (f"version {declared!r}")
     )
     return (
         f"WebSocket engine {name!r} from {distribution} {version} was written for engine "

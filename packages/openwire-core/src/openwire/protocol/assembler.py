@@ -1,4 +1,4 @@
-"""Frames to messages: reassembly, incremental UTF-8 and bounded inflate (RFC 6455 §5.4, §5.6; RFC 7692 §6).
+"""Frames to messages: reassembly, incremental UTF-8, bounded inflate (RFC 6455 §5.4; RFC 7692).
 
 Rules of this module: everything that happens to a data message's payload
 between "its frames have passed the header rules" and "it is a

@@ -182,11 +182,18 @@ class FrameReader:
             if error is not None or pos < end:
                 if error is None:
                     self._held = data[pos:]
-                frames = self._parse(data[:pos]) if pos else []
+                feed = data[:pos]
                 pos = end
             else:
-                frames = self._parse(data)
+                feed = data
             self._skip = pos - end
+            try:
+                frames = self._parse(feed) if feed else []
+            except ProtocolError as refusal:
+                # The library refused something the rules allow (wsproto: a
+                # non-minimal length); the frames it completed first come first.
+                frames, error = refusal.events, refusal
+                refusal.events = []
             if frames:
                 asm = self._asm
                 append = events.append
