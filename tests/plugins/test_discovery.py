@@ -285,9 +285,10 @@ async def test_a_frame_engine_that_raises_fails_the_connection_with_1011(
         return [BuggyEngine()]
 
     module.openwire_websocket_engines = openwire_websocket_engines  # type: ignore[attr-defined]
-    registry.engines()  # load the installed ones first, then keep this one out of other tests
-    monkeypatch.setattr(registry, "_engines", dict(registry._engines))
-    registry.register_module(module, "buggy-frames")
+    # A registry of its own, so the buggy engine never reaches other tests.
+    local = EngineRegistry()
+    local.register_module(module, "buggy-frames")
+    monkeypatch.setattr("openwire.websocket.call.registry", local)
     async with Client() as client:
         async with client.websocket(echo_server.url, engine="buggy-frames") as ws:
             await ws.send("boom")
