@@ -88,6 +88,8 @@ def test_aiohttp_mask_masks_in_place() -> None:
     from openwire_aiohttp import _compat
 
     payload, key = bytes(range(37)), b"\x01\x02\x03\x04"
-    assert bytes(_compat.mask(payload, key)) == _apply_mask_python(payload, key), (
+    masked = bytearray(payload)
+    _compat.websocket_mask(key, masked)
+    assert bytes(masked) == _apply_mask_python(payload, key), (
         f"aiohttp {AIOHTTP}'s websocket_mask no longer masks a bytearray in place; {ADVICE}"
     )

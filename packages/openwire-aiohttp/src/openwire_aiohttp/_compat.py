@@ -33,7 +33,7 @@ from openwire.protocol.frames import Frame
 if TYPE_CHECKING:
     from aiohttp.base_protocol import BaseProtocol
 
-__all__ = ["SUPPORTED", "FrameReader", "WebSocketError", "mask"]
+__all__ = ["SUPPORTED", "FrameReader", "WebSocketError", "websocket_mask"]
 
 # The aiohttp releases this module was checked against; keep pyproject.toml in step.
 SUPPORTED = ">=3.11,<3.15"
@@ -71,10 +71,3 @@ class FrameReader(WebSocketReader):
         # "compressed" (1) with control and continuation frames, which the
         # core does not read there.
         self.frames.append((opcode, fin, compressed == 1, payload))  # type: ignore[arg-type]
-
-
-def mask(payload: bytes, key: bytes) -> bytearray:
-    """``payload`` masked with ``key`` by aiohttp's C routine (it masks a bytearray in place)."""
-    masked = bytearray(payload)
-    websocket_mask(key, masked)
-    return masked

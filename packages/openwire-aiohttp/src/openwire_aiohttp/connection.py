@@ -31,7 +31,7 @@ class AiohttpConnection(FrameMasker):
     __slots__ = ("_reader",)
 
     minimal_control_lengths = True
-    mask = staticmethod(_compat.mask)
+    mask_into = staticmethod(_compat.websocket_mask)
 
     def __init__(self) -> None:
         super().__init__()

@@ -67,15 +67,16 @@ class _Rsv1(Extension):
 class WsprotoConnection(FrameMasker):
     """One upgraded connection: wsproto's ``FrameDecoder`` in, the core's masking out."""
 
-    __slots__ = ("_decoder", "_parts", "_rsv", "_rsv1")
+    __slots__ = ("_decoder", "_opcode", "_parts", "_rsv", "_rsv1")
 
     def __init__(self, deflate_negotiated: bool) -> None:
         super().__init__()
         self._rsv = _Rsv1() if deflate_negotiated else None
         extensions: list[Extension] = [] if self._rsv is None else [self._rsv]
         self._decoder = FrameDecoder(client=True, extensions=extensions)
-        # The payload pieces of the frame being read, and its RSV1.
+        # The payload pieces of the frame being read, its opcode and RSV1.
         self._parts: list[bytes] = []
+        self._opcode = 0
         self._rsv1 = False
 
     def receive_frames(self, data: bytes, /) -> list[Frame]:
@@ -85,8 +86,11 @@ class WsprotoConnection(FrameMasker):
             while (piece := self._decoder.process_buffer()) is not None:
                 payload = piece.payload
                 assert isinstance(payload, bytes | bytearray)
-                if not self._parts and self._rsv is not None:
-                    self._rsv1 = self._rsv.rsv1
+                if not self._parts:
+                    # The first piece of a frame: later pieces say CONTINUATION.
+                    self._opcode = int(piece.opcode)
+                    if self._rsv is not None:
+                        self._rsv1 = self._rsv.rsv1
                 if not piece.frame_finished:
                     self._parts.append(bytes(payload))
                     continue
@@ -94,7 +98,7 @@ class WsprotoConnection(FrameMasker):
                     self._parts.append(bytes(payload))
                     payload = b"".join(self._parts)
                     self._parts = []
-                opcode = int(piece.opcode)
+                opcode = self._opcode
                 # wsproto's FIN is "message finished" for data, always true for control.
                 fin = piece.message_finished if opcode < 8 else True
                 frames.append(Frame(opcode, fin, self._rsv1, bytes(payload)))

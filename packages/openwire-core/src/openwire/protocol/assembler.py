@@ -98,6 +98,18 @@ class MessageAssembler:
         self._compressed = rsv1
         self._decoder = _Utf8Decoder() if opcode == 1 else None
 
+    def wants_partial(self, b0: int) -> bool:
+        """Would the partial payload of the frame with first header byte ``b0`` tell anything?
+
+        Only uncompressed text can fail before its frame is complete; binary
+        and compressed payloads are left to the parser, so a large frame is
+        not sliced once more per chunk for nothing.
+        """
+        opcode = b0 & 0x0F
+        if opcode == 1:
+            return not b0 & 0x40
+        return opcode == 0 and self._decoder is not None and not self._compressed
+
     def partial(self, opcode: int, rsv1: bool, chunk: bytes) -> None:
         """Payload bytes of the data frame still arriving.
 

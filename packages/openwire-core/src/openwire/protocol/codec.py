@@ -62,11 +62,13 @@ _BINARY = Opcode.BINARY
 
 
 class _Framer(Protocol):
-    def _frame(self, first: int, payload: bytes, /) -> bytes: ...
+    def encode_frame(
+        self, opcode: int, payload: bytes, fin: bool = True, rsv1: bool = False, /
+    ) -> bytes: ...
 
 
 class FrameEncoder:
-    """The ``encode_*`` half of an engine connection, given a ``_frame(first_byte, payload)``.
+    """The ``encode_*`` half of the native codec, given an ``encode_frame``.
 
     Shared by every codec that builds its own frames, so which opcode and
     FIN bit each message gets is written once.
@@ -76,17 +78,17 @@ class FrameEncoder:
 
     def encode_message(self: _Framer, data: str | bytes) -> bytes:
         if isinstance(data, str):
-            return self._frame(0x81, data.encode("utf-8"))
-        return self._frame(0x82, data)
+            return self.encode_frame(1, data.encode("utf-8"))
+        return self.encode_frame(2, data)
 
     def encode_ping(self: _Framer, payload: bytes) -> bytes:
-        return self._frame(0x89, payload)
+        return self.encode_frame(9, payload)
 
     def encode_pong(self: _Framer, payload: bytes) -> bytes:
-        return self._frame(0x8A, payload)
+        return self.encode_frame(10, payload)
 
     def encode_close(self: _Framer, code: int | None, reason: str) -> bytes:
-        return self._frame(0x88, build_close_payload(code, reason))
+        return self.encode_frame(8, build_close_payload(code, reason))
 
 
 class FrameCodec(FrameEncoder, FrameMasker):
@@ -242,7 +244,7 @@ class FrameCodec(FrameEncoder, FrameMasker):
         self._pending = [rest]
         self._pending_len = len(rest)
         self._need = stop - pos
-        if b0 & 0x08:
+        if not self._asm.wants_partial(b0):
             self._wait_opcode = -1
             return
         self._wait_opcode = b0

@@ -269,16 +269,17 @@ class _Framing(Protocol):
 
     _deflate: PerMessageDeflate | None
 
-    def _frame(self, first: int, payload: bytes, /) -> bytes: ...
+    def encode_frame(
+        self, opcode: int, payload: bytes, fin: bool = True, rsv1: bool = False, /
+    ) -> bytes: ...
 
 
 class CompressingEncoder:
-    """``encode_message`` for a codec with permessage-deflate negotiated.
+    """``encode_message`` for the native codec with permessage-deflate negotiated.
 
-    Mixed in before an engine's codec class, which supplies ``_deflate`` and
-    ``_frame(first_byte, payload)`` (header, mask, payload). A separate class
-    rather than a branch in the codec, so a connection without the extension
-    does not test for it on every send.
+    Mixed in before the codec class, which supplies ``_deflate`` and
+    ``encode_frame``. A separate class rather than a branch in the codec, so
+    a connection without the extension does not test for it on every send.
     """
 
     __slots__ = ()
@@ -288,9 +289,9 @@ class CompressingEncoder:
         deflate = self._deflate
         assert deflate is not None
         if isinstance(data, str):
-            first, payload = 0x81, data.encode("utf-8")
+            opcode, payload = 1, data.encode("utf-8")
         else:
-            first, payload = 0x82, data
+            opcode, payload = 2, data
         if len(payload) < deflate.min_size:
-            return self._frame(first, payload)
-        return self._frame(first | 0x40, deflate.compress(payload))
+            return self.encode_frame(opcode, payload)
+        return self.encode_frame(opcode, deflate.compress(payload), True, True)

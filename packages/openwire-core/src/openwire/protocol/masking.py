@@ -25,8 +25,10 @@ from struct import Struct
 
 __all__ = ["IMPLEMENTATION", "FrameMasker", "apply_mask"]
 
-_HDR16 = Struct("!BBH")
-_HDR64 = Struct("!BBQ")
+# Header and masking key packed in one call: the three length forms (§5.2).
+_PACK_SHORT = Struct("!BB4s").pack
+_PACK_MEDIUM = Struct("!BBH4s").pack
+_PACK_LONG = Struct("!BBQ4s").pack
 _urandom = os.urandom
 # Keys are drawn 64 at a time: one os.urandom call per frame costs more than
 # the rest of encoding a small frame. Each key is used once.
@@ -55,12 +57,16 @@ else:
 
 
 class FrameMasker:
-    """Writes client frames (RFC 6455 §5.2), each masked with a fresh key (§5.3)."""
+    """Writes client frames (RFC 6455 §5.2), each masked with a fresh key (§5.3).
+
+    ``mask_into`` is for an engine whose library masks a ``bytearray`` in
+    place faster than :func:`apply_mask` (aiohttp's C routine); ``None``
+    uses :func:`apply_mask`.
+    """
 
     __slots__ = ("_key_pos", "_keys")
 
-    # The masking routine; an engine whose library masks faster replaces it.
-    mask: Callable[[bytes, bytes], bytes | bytearray] = staticmethod(apply_mask)
+    mask_into: Callable[[bytes, bytearray], None] | None = None
 
     def __init__(self) -> None:
         self._keys = b""
@@ -69,24 +75,27 @@ class FrameMasker:
     def encode_frame(
         self, opcode: int, payload: bytes, fin: bool = True, rsv1: bool = False, /
     ) -> bytes:
-        """One frame as wire bytes: the engine contract's ``encode_frame``."""
-        return self._frame(opcode | (0x80 if fin else 0) | (0x40 if rsv1 else 0), payload)
+        """One frame as wire bytes (the engine contract's ``encode_frame``); payload unchanged.
 
-    def _frame(self, first: int, payload: bytes | bytearray | memoryview) -> bytes:
-        """One frame given its first header byte; the payload is masked, not modified."""
-        n = len(payload)
+        ``payload`` may be any bytes-like object; both masking routines accept one.
+        """
+        first = opcode | fin << 7 | rsv1 << 6
         pos = self._key_pos
         if pos == _KEY_POOL:
             self._keys = _urandom(_KEY_POOL)
             pos = 0
         self._key_pos = pos + 4
         key = self._keys[pos : pos + 4]
-        if n < 126:
-            header = bytes((first, 0x80 | n))
-        elif n < 65536:
-            header = _HDR16.pack(first, 0xFE, n)
+        mask_into = self.mask_into
+        masked: bytes | bytearray
+        if mask_into is None:
+            masked = apply_mask(payload, key)
         else:
-            header = _HDR64.pack(first, 0xFF, n)
-        if not isinstance(payload, bytes):
-            payload = bytes(payload)
-        return header + key + self.mask(payload, key)
+            masked = bytearray(payload)
+            mask_into(key, masked)
+        n = len(payload)
+        if n < 126:
+            return _PACK_SHORT(first, 0x80 | n, key) + masked
+        if n < 65536:
+            return _PACK_MEDIUM(first, 0xFE, n, key) + masked
+        return _PACK_LONG(first, 0xFF, n, key) + masked

@@ -219,7 +219,7 @@ class FrameReader:
                 raise error
             if self._skip:
                 self._b0 = b0
-                if not b0 & 0x08 and start < end:
+                if start < end and self._asm.wants_partial(b0):
                     self._asm.partial(b0 & 0x0F, bool(b0 & 0x40), data[start:])
             return events
         except ProtocolError as exc:
