@@ -111,18 +111,18 @@ class Client:
         end, fails, or the response is closed or garbage-collected.
         """
         events = self.new_listener()
-        events.emit("call_start", request)
+        events.call_start(request)
         try:
             response = await self._send(request, events)
         except BaseException as exc:
-            events.emit("call_failed", request, exc)
+            events.call_failed(request, exc)
             raise
 
         def finished(error: BaseException | None) -> None:
             if error is None:
-                events.emit("call_end", request)
+                events.call_end(request)
             else:
-                events.emit("call_failed", request, error)
+                events.call_failed(request, error)
 
         response.on_close(finished)
         return response

@@ -94,7 +94,7 @@ class WebSocketCall:
             extensions={**self.request.extensions, "openwire.websocket": offer}
         )
         events = self.client.new_listener()
-        events.emit("call_start", request)
+        events.call_start(request)
         response: Response | None = None
         owned: httpcore.AsyncNetworkStream | None = None
         try:
@@ -135,9 +135,9 @@ class WebSocketCall:
                     await owned.aclose()
             elif response is not None:
                 await _discard(response)
-            events.emit("call_failed", request, exc)
+            events.call_failed(request, exc)
             raise
-        events.emit("call_end", request)
+        events.call_end(request)
         handshake = Response(
             response.status,
             headers=response.headers,
@@ -155,7 +155,7 @@ class WebSocketCall:
             max_bytes=options.send_queue_bytes,
         )
         session.attach(channel)
-        events.emit("websocket_open", handshake)
+        events.websocket_open(handshake)
         return WebSocket(session, handshake, result.subprotocol, extensions, engine.name)
 
     @contextlib.asynccontextmanager
