@@ -36,7 +36,7 @@ from urllib.parse import quote
 import anyio
 import httpcore
 
-from openwire.config import ClientConfig
+from openwire.config import TransportSettings
 from openwire.errors import PoolTimeout, RequestError
 from openwire.http import tracing
 from openwire.http.chain import Chain, call_deadline
@@ -218,7 +218,7 @@ def _core_url(url: URL) -> httpcore.URL:
 class Transport:
     """The innermost interceptor: one network attempt per ``__call__``."""
 
-    def __init__(self, config: ClientConfig) -> None:
+    def __init__(self, config: TransportSettings) -> None:
         self._config = config
         self._proxies = ProxySelector(config.proxy, trust_env=config.trust_env)
         self._pools: dict[_PoolKey, httpcore.AsyncConnectionPool] = {}
