@@ -411,6 +411,15 @@ class Session:
         if self.state is State.OPEN:
             self.start_close(CloseCode.GOING_AWAY, "")
 
+    def abandon_soon(self) -> None:
+        """:meth:`abandon` from any thread, on the event loop's next turn.
+
+        For garbage-collection finalizers, which may run outside the loop's
+        callbacks or on another thread, where starting a close directly
+        would race the loop.
+        """
+        self._runtime.call_soon_threadsafe(self.abandon)
+
     def _close_timed_out(self) -> None:
         if self.state is State.CLOSED:
             return
