@@ -99,12 +99,14 @@ EVENT_NAMES: tuple[str, ...] = tuple(
 )
 
 
-class ListenerDispatch(EventListener):
+class ListenerDispatch:
     """Calls a listener safely, and cheaply when it does not care.
 
     It has one method per event with the :class:`EventListener` signature
-    (it *is* an EventListener), so mypy checks every place that fires an
-    event: the name and the arguments. Each method first asks whether the
+    (``tests/test_events_dispatch.py`` keeps the two in step), so mypy checks
+    every place that fires an event: the name and the arguments. It is not an
+    EventListener subclass, so it stays two slots with no ``__dict__``: one
+    exists per open WebSocket. Each method first asks whether the
     listener overrides that event, one set lookup, and does nothing more when
     it does not. ``wants(name)`` answers that question ahead of time, so a
     hot path (one call per message) can keep the answer in a local and skip
