@@ -1,4 +1,4 @@
-"""The codebase is ruff-clean and mypy --strict clean: checked in every test run."""
+"""Static checks run with every test run: ruff, mypy --strict and the import layers."""
 
 from __future__ import annotations
 
@@ -32,4 +32,18 @@ def test_ruff_format_is_clean() -> None:
 @pytest.mark.slow
 def test_mypy_strict_is_clean() -> None:
     result = _run("mypy")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_import_layers_hold() -> None:
+    """The layer contracts in pyproject.toml: no cycles, TYPE_CHECKING imports included."""
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from openwire import Chain, Client, Request, Response
-from openwire.http.chain import Interceptor
+from openwire import Chain, Client, Interceptor, Request, Response
 
 from tests.http_peers import Server
 

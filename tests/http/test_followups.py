@@ -319,16 +319,16 @@ async def test_websocket_requests_skip_redirects_and_auth(http_server: Server) -
     async def authenticator(response: Response) -> Request | None:
         raise AssertionError("not for WebSocket handshakes")
 
-    ext = {"openwire.websocket": FakeHandshake()}
+    offer = FakeHandshake()
     async with Client(network_interceptors=[capture], authenticator=authenticator) as client:
         response = await client.execute(
-            Request("GET", redirect(http_server, 302, "/echo"), extensions=ext)
+            Request("GET", redirect(http_server, 302, "/echo"), websocket=offer)
         )
         assert response.status == 302
         await response.aclose()
         response = await client.execute(
             Request(
-                "GET", f"{http_server.url}/auth", headers={"x-handshake": "old"}, extensions=ext
+                "GET", f"{http_server.url}/auth", headers={"x-handshake": "old"}, websocket=offer
             )
         )
         assert response.status == 401

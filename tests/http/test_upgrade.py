@@ -66,11 +66,11 @@ async def test_101_hands_over_the_stream(
         "GET",
         f"{server.url}/ws",
         headers={"Connection": "keep-alive"},
-        extensions={"openwire.websocket": Handshake()},
+        websocket=Handshake(),
     )
     async with Client(http2=True, event_listener_factory=recorder_factory) as client:
-        events = client.new_listener()
-        response = await client._send(request, events)
+        call = client.start_call(request)
+        response = await call.send()
         assert response.status == 101
         assert response.http_version == "HTTP/1.1"
         stream = response.extensions["network_stream"]
@@ -85,8 +85,8 @@ async def test_101_hands_over_the_stream(
     assert "accept-encoding" not in head
     assert "user-agent: openwire/" in head
     names = recorders[0].names
-    assert "call_start" not in names
-    assert "call_end" not in names
+    assert names[0] == "call_start"
+    assert "call_end" not in names  # the caller of start_call ends the call
     assert names[-2:] == ["response_headers_end", "connection_released"]
 
 
@@ -140,10 +140,10 @@ async def test_a_rejected_upgrade_over_a_limit_is_an_invalid_handshake_head(
     raw_server: Callable[[Handler], RawServer],
 ) -> None:
     server = raw_server(answering(b"403 Forbidden", LONG_LINE, b"no"))
-    request = Request("GET", f"{server.url}/ws", extensions={"openwire.websocket": Handshake()})
+    request = Request("GET", f"{server.url}/ws", websocket=Handshake())
     async with Client() as client:
         with pytest.raises(InvalidHandshakeHead) as info:
-            await client._send(request, client.new_listener())
+            await client.start_call(request).send()
     assert info.value.limit == "line"
 
 

@@ -47,12 +47,12 @@ from openwire.errors import (
     WriteTimeout,
 )
 from openwire.events import EventListener, ListenerDispatch, LoggingEventListener
-from openwire.http.chain import Chain, Interceptor
-from openwire.http.cookies import CookieJar, MemoryCookieJar
-from openwire.http.followups import Authenticator
+from openwire.http.chain import Chain
+from openwire.http.cookies import MemoryCookieJar
 from openwire.http.headers import Headers
 from openwire.http.models import Request, Response
 from openwire.http.url import URL
+from openwire.interfaces import Authenticator, CookieJar, Interceptor
 from openwire.websocket import (
     CloseCode,
     EngineCapabilities,

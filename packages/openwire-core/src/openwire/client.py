@@ -8,24 +8,26 @@ One call runs, outermost first::
 still streaming (as OkHttp does): read it, or close it to give the
 connection back. The ``get()``/``post()``/... helpers read the whole body
 before returning, so their responses need no closing.
+
+Every call runs between ``call_start`` and one of ``call_end`` /
+``call_failed``; :meth:`Client.start_call` is that run, public, for callers
+with their own rule for when a call ends (the WebSocket handshake ends its
+call when the ``101`` is validated, not when a body is read).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json as jsonlib
-import logging
 from collections.abc import AsyncIterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
 
-import anyio
-
 from openwire.config import ClientConfig
-from openwire.events import EventListener, ListenerDispatch
+from openwire.events import ListenerDispatch
 from openwire.http.bridge import Bridge
-from openwire.http.chain import CallContext, Chain, Interceptor, call_deadline
+from openwire.http.call import Call, CallRunner
 from openwire.http.followups import FollowUps
 from openwire.http.headers import Headers, HeadersInput
 from openwire.http.models import Request, Response
@@ -36,8 +38,6 @@ from openwire.websocket.connection import WebSocket
 from openwire.websocket.options import WebSocketOptions
 
 __all__ = ["Client"]
-
-_log = logging.getLogger("openwire.client")
 
 Params = Mapping[str, str] | Sequence[tuple[str, str]]
 
@@ -56,13 +56,18 @@ class Client:
         elif settings:
             config = dataclasses.replace(config, **settings)
         self.config = config
-        self._transport = Transport(config)
-        self._layers: tuple[Interceptor, ...] = (
-            *config.interceptors,
-            FollowUps(config),
-            Bridge(config),
-            *config.network_interceptors,
-            self._transport,
+        layers = config.split()
+        self._transport = Transport(layers.transport)
+        self._calls = CallRunner(
+            (
+                *config.interceptors,
+                FollowUps(layers.follow_ups),
+                Bridge(layers.bridge),
+                *config.network_interceptors,
+                self._transport,
+            ),
+            call_timeout=config.timeouts.call,
+            listener_factory=config.event_listener_factory,
         )
 
     # -- lifecycle -----------------------------------------------------------
@@ -87,45 +92,45 @@ class Client:
 
         A factory that raises costs the call its events, not the call itself.
         """
-        factory = self.config.event_listener_factory
-        listener: EventListener | None = None
-        if factory is not None:
-            try:
-                listener = factory()
-            except Exception:
-                _log.exception("event_listener_factory raised; this call has no listener")
-        return ListenerDispatch(listener)
+        return self._calls.new_listener()
 
-    async def _send(self, request: Request, events: ListenerDispatch) -> Response:
-        """Run the whole chain; fires every HTTP event but call_start/call_end/call_failed."""
-        limit = self.config.timeouts.call
-        deadline = None if limit is None else anyio.current_time() + limit
-        context = CallContext(events=events, deadline=deadline)
-        with call_deadline(deadline, request):
-            return await Chain(self._layers, context).proceed(request)
+    def start_call(self, request: Request) -> Call:
+        """Start a call to ``request`` through the whole chain; the caller says when it ends.
+
+        ``call_start`` fires now. ``await call.send()`` runs the chain
+        (interceptors, follow-ups, bridge, transport) and returns the response
+        with its body unread. End the call on every path, exactly as your
+        rule says: ``call.end()`` when it is over, ``call.end(error)`` when it
+        failed (``send()`` raising included), or
+        ``call.end_with_body(response)`` to end it with the body, as
+        :meth:`execute` does. ``Timeouts.call`` bounds ``send()``::
+
+            call = client.start_call(request)
+            try:
+                response = await call.send()
+                ...  # your own checks
+            except BaseException as exc:
+                call.end(exc)
+                raise
+            call.end()
+
+        """
+        return self._calls.start(request)
 
     async def execute(self, request: Request) -> Response:
         """Send ``request``; the response body is left streaming, unread.
 
         ``call_end`` (or ``call_failed``) fires when the body is read to the
-        end, fails, or the response is closed or garbage-collected.
+        end, fails, or the response is closed or garbage-collected. Raises the
+        :class:`~openwire.RequestError` subclasses of the chain.
         """
-        events = self.new_listener()
-        events.emit("call_start", request)
+        call = self._calls.start(request)
         try:
-            response = await self._send(request, events)
+            response = await call.send()
         except BaseException as exc:
-            events.emit("call_failed", request, exc)
+            call.end(exc)
             raise
-
-        def finished(error: BaseException | None) -> None:
-            if error is None:
-                events.emit("call_end", request)
-            else:
-                events.emit("call_failed", request, error)
-
-        response.on_close(finished)
-        return response
+        return call.end_with_body(response)
 
     # -- WebSocket -----------------------------------------------------------
     def new_websocket(self, request: Request | str | URL, **options: Any) -> WebSocketCall:

@@ -4,6 +4,12 @@
 client's behaviour cannot change under a call in flight, and one config can be
 shared by many clients (``Client(config=cfg)``) or derived with
 ``dataclasses.replace``.
+
+The client hands each layer of the call chain only the settings it uses
+(:class:`TransportSettings`, :class:`FollowUpSettings`,
+:class:`BridgeSettings`, built once per client by :meth:`ClientConfig.split`),
+so a layer can be built and tested alone and its dependencies are visible in
+its constructor.
 """
 
 from __future__ import annotations
@@ -16,12 +22,17 @@ from typing import TYPE_CHECKING
 from openwire._version import __version__
 
 if TYPE_CHECKING:
-    from openwire.events import EventListenerFactory
-    from openwire.http.chain import Interceptor
-    from openwire.http.cookies import CookieJar
-    from openwire.http.followups import Authenticator
+    from openwire.interfaces import Authenticator, CookieJar, EventListenerFactory, Interceptor
 
-__all__ = ["ClientConfig", "Limits", "Timeouts"]
+__all__ = [
+    "BridgeSettings",
+    "ClientConfig",
+    "FollowUpSettings",
+    "LayerSettings",
+    "Limits",
+    "Timeouts",
+    "TransportSettings",
+]
 
 DEFAULT_USER_AGENT = f"openwire/{__version__}"
 
@@ -72,6 +83,61 @@ class Limits:
             raise ValueError("Limits.max_connections_per_host must be at least 1 or None")
         if self.max_keepalive_connections < 0:
             raise ValueError("Limits.max_keepalive_connections must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class TransportSettings:
+    """What the transport uses: connections, TLS, proxies, and 407s to ``CONNECT``.
+
+    Field meanings and defaults are :class:`ClientConfig`'s of the same name.
+    """
+
+    timeouts: Timeouts
+    limits: Limits
+    http2: bool
+    verify: bool | str | ssl.SSLContext
+    cert: str | tuple[str, str] | tuple[str, str, str] | None
+    proxy: str | None
+    trust_env: bool
+    proxy_authenticator: Authenticator | None
+    max_auth_attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpSettings:
+    """What the follow-ups use: redirects, the retry, and the authenticators.
+
+    Field meanings and defaults are :class:`ClientConfig`'s of the same name.
+    """
+
+    follow_redirects: bool
+    max_redirects: int
+    allow_insecure_redirects: bool
+    retry_on_connection_failure: bool
+    authenticator: Authenticator | None
+    proxy_authenticator: Authenticator | None
+    max_auth_attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeSettings:
+    """What the bridge adds to each attempt: ``User-Agent``, default headers, cookies.
+
+    Field meanings and defaults are :class:`ClientConfig`'s of the same name.
+    """
+
+    user_agent: str
+    headers: tuple[tuple[str, str], ...]
+    cookie_jar: CookieJar | None
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSettings:
+    """One :class:`ClientConfig` split into what each layer of the chain uses."""
+
+    transport: TransportSettings
+    follow_ups: FollowUpSettings
+    bridge: BridgeSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,3 +222,31 @@ class ClientConfig:
             raise ValueError("max_redirects must not be negative")
         if self.max_auth_attempts < 0:
             raise ValueError("max_auth_attempts must not be negative")
+
+    def split(self) -> LayerSettings:
+        """The settings of each layer, so no layer sees the ones it does not use."""
+        return LayerSettings(
+            transport=TransportSettings(
+                timeouts=self.timeouts,
+                limits=self.limits,
+                http2=self.http2,
+                verify=self.verify,
+                cert=self.cert,
+                proxy=self.proxy,
+                trust_env=self.trust_env,
+                proxy_authenticator=self.proxy_authenticator,
+                max_auth_attempts=self.max_auth_attempts,
+            ),
+            follow_ups=FollowUpSettings(
+                follow_redirects=self.follow_redirects,
+                max_redirects=self.max_redirects,
+                allow_insecure_redirects=self.allow_insecure_redirects,
+                retry_on_connection_failure=self.retry_on_connection_failure,
+                authenticator=self.authenticator,
+                proxy_authenticator=self.proxy_authenticator,
+                max_auth_attempts=self.max_auth_attempts,
+            ),
+            bridge=BridgeSettings(
+                user_agent=self.user_agent, headers=self.headers, cookie_jar=self.cookie_jar
+            ),
+        )

@@ -102,9 +102,15 @@ EVENT_NAMES: tuple[str, ...] = tuple(
 class ListenerDispatch:
     """Calls a listener safely, and cheaply when it does not care.
 
-    ``wants(name)`` is precomputed per event so hot paths (one call per
-    message) can skip the dispatch entirely when the listener does not
-    override that event; the default listener costs nothing.
+    It has one method per event with the :class:`EventListener` signature
+    (``tests/test_events_dispatch.py`` keeps the two in step), so mypy checks
+    every place that fires an event: the name and the arguments. It is not an
+    EventListener subclass, so it stays two slots with no ``__dict__``: one
+    exists per open WebSocket. Each method first asks whether the
+    listener overrides that event, one set lookup, and does nothing more when
+    it does not. ``wants(name)`` answers that question ahead of time, so a
+    hot path (one call per message) can keep the answer in a local and skip
+    even the method call; the default listener costs nothing.
     """
 
     __slots__ = ("_listener", "_overridden")
@@ -130,12 +136,140 @@ class ListenerDispatch:
         return name in self._overridden
 
     def emit(self, name: str, *args: Any) -> None:
-        if name not in self._overridden:
-            return
+        """Fire the event called ``name``, unchecked by mypy.
+
+        For interceptors that already call it by name; the typed methods
+        (``dispatch.dns_start(host)``) are what openwire itself uses.
+        """
+        if name in self._overridden:
+            self._fire(name, *args)
+
+    def _fire(self, name: str, *args: Any) -> None:
         try:
             getattr(self._listener, name)(*args)
         except Exception:
             _log.exception("EventListener.%s raised; the call continues", name)
+
+    # -- one typed method per event (the EventListener's own signatures) -------
+    def call_start(self, request: Request) -> None:
+        if "call_start" in self._overridden:
+            self._fire("call_start", request)
+
+    def proxy_select_start(self, url: str) -> None:
+        if "proxy_select_start" in self._overridden:
+            self._fire("proxy_select_start", url)
+
+    def proxy_select_end(self, url: str, proxy: str | None) -> None:
+        if "proxy_select_end" in self._overridden:
+            self._fire("proxy_select_end", url, proxy)
+
+    def dns_start(self, host: str) -> None:
+        if "dns_start" in self._overridden:
+            self._fire("dns_start", host)
+
+    def dns_end(self, host: str, addresses: list[str]) -> None:
+        if "dns_end" in self._overridden:
+            self._fire("dns_end", host, addresses)
+
+    def connect_start(self, host: str, port: int) -> None:
+        if "connect_start" in self._overridden:
+            self._fire("connect_start", host, port)
+
+    def connect_end(self, host: str, port: int) -> None:
+        if "connect_end" in self._overridden:
+            self._fire("connect_end", host, port)
+
+    def connect_failed(self, host: str, port: int, error: BaseException) -> None:
+        if "connect_failed" in self._overridden:
+            self._fire("connect_failed", host, port, error)
+
+    def secure_connect_start(self, host: str) -> None:
+        if "secure_connect_start" in self._overridden:
+            self._fire("secure_connect_start", host)
+
+    def secure_connect_end(self, host: str, tls_version: str | None) -> None:
+        if "secure_connect_end" in self._overridden:
+            self._fire("secure_connect_end", host, tls_version)
+
+    def connection_acquired(self, host: str, port: int, reused: bool) -> None:
+        if "connection_acquired" in self._overridden:
+            self._fire("connection_acquired", host, port, reused)
+
+    def connection_released(self, host: str, port: int) -> None:
+        if "connection_released" in self._overridden:
+            self._fire("connection_released", host, port)
+
+    def request_headers_start(self, request: Request) -> None:
+        if "request_headers_start" in self._overridden:
+            self._fire("request_headers_start", request)
+
+    def request_headers_end(self, request: Request) -> None:
+        if "request_headers_end" in self._overridden:
+            self._fire("request_headers_end", request)
+
+    def request_body_start(self, request: Request) -> None:
+        if "request_body_start" in self._overridden:
+            self._fire("request_body_start", request)
+
+    def request_body_end(self, request: Request, byte_count: int) -> None:
+        if "request_body_end" in self._overridden:
+            self._fire("request_body_end", request, byte_count)
+
+    def response_headers_start(self, request: Request) -> None:
+        if "response_headers_start" in self._overridden:
+            self._fire("response_headers_start", request)
+
+    def response_headers_end(self, response: Response) -> None:
+        if "response_headers_end" in self._overridden:
+            self._fire("response_headers_end", response)
+
+    def response_body_start(self, response: Response) -> None:
+        if "response_body_start" in self._overridden:
+            self._fire("response_body_start", response)
+
+    def response_body_end(self, response: Response, byte_count: int) -> None:
+        if "response_body_end" in self._overridden:
+            self._fire("response_body_end", response, byte_count)
+
+    def call_end(self, request: Request) -> None:
+        if "call_end" in self._overridden:
+            self._fire("call_end", request)
+
+    def call_failed(self, request: Request, error: BaseException) -> None:
+        if "call_failed" in self._overridden:
+            self._fire("call_failed", request, error)
+
+    def websocket_open(self, response: Response) -> None:
+        if "websocket_open" in self._overridden:
+            self._fire("websocket_open", response)
+
+    def websocket_message_sent(self, kind: str, size: int) -> None:
+        if "websocket_message_sent" in self._overridden:
+            self._fire("websocket_message_sent", kind, size)
+
+    def websocket_message_received(self, kind: str, size: int) -> None:
+        if "websocket_message_received" in self._overridden:
+            self._fire("websocket_message_received", kind, size)
+
+    def websocket_ping_sent(self, payload: bytes) -> None:
+        if "websocket_ping_sent" in self._overridden:
+            self._fire("websocket_ping_sent", payload)
+
+    def websocket_pong_received(self, payload: bytes) -> None:
+        if "websocket_pong_received" in self._overridden:
+            self._fire("websocket_pong_received", payload)
+
+    def websocket_closing(self, code: int, reason: str, by_peer: bool) -> None:
+        if "websocket_closing" in self._overridden:
+            self._fire("websocket_closing", code, reason, by_peer)
+
+    def websocket_closed(self, code: int, reason: str) -> None:
+        if "websocket_closed" in self._overridden:
+            self._fire("websocket_closed", code, reason)
+
+    def websocket_failed(self, error: BaseException) -> None:
+        if "websocket_failed" in self._overridden:
+            self._fire("websocket_failed", error)
 
 
 class LoggingEventListener(EventListener):

@@ -16,31 +16,29 @@ are added per hop by the jar's own domain and path rules.
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from openwire.config import ClientConfig
+from openwire.config import BridgeSettings
 from openwire.http.chain import Chain
-from openwire.http.cookies import CookieJar
 from openwire.http.decoding import ACCEPT_ENCODING, DecodingStream, decoder_for
 from openwire.http.headers import Headers
-from openwire.http.models import CREDENTIAL_HEADERS, Request, Response
+from openwire.http.models import CREDENTIAL_HEADERS, Request, Response, WebSocketOffer
+from openwire.interfaces import CookieJar
 
-__all__ = ["Bridge", "WebSocketHandshake"]
+__all__ = ["Bridge", "BridgeSettings", "WebSocketHandshake"]
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-class WebSocketHandshake(Protocol):
-    """What ``request.extensions["openwire.websocket"]`` must provide."""
-
-    def headers(self) -> list[tuple[str, str]]: ...
+WebSocketHandshake = WebSocketOffer
+"""Former name of :class:`~openwire.http.models.WebSocketOffer`."""
 
 
 class Bridge:
-    def __init__(self, config: ClientConfig) -> None:
-        self._user_agent = config.user_agent
-        self._defaults = config.headers
-        self._jar: CookieJar | None = config.cookie_jar
+    """Adds what the application left out, per attempt (see the module docstring)."""
+
+    def __init__(self, settings: BridgeSettings) -> None:
+        self._user_agent = settings.user_agent
+        self._defaults = settings.headers
+        self._jar: CookieJar | None = settings.cookie_jar
 
     async def __call__(self, request: Request, chain: Chain) -> Response:
         headers = (
@@ -56,7 +54,7 @@ class Bridge:
         if self._user_agent:
             headers.set_default("User-Agent", self._user_agent)
 
-        handshake: WebSocketHandshake | None = request.extensions.get("openwire.websocket")
+        handshake = request.websocket
         decode = False
         if handshake is not None:
             pairs = handshake.headers()

@@ -11,10 +11,10 @@ attempt).
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TypeAlias
 
 import anyio
 
@@ -22,13 +22,11 @@ from openwire.errors import CallTimeout
 from openwire.events import ListenerDispatch
 from openwire.http.models import Request, Response
 
-__all__ = ["CallContext", "Chain", "Interceptor", "call_deadline"]
+__all__ = ["CallContext", "Chain", "Layer", "call_deadline"]
 
-
-class Interceptor(Protocol):
-    """``async def interceptor(request, chain) -> Response``."""
-
-    async def __call__(self, request: Request, chain: Chain, /) -> Response: ...
+Layer: TypeAlias = "Callable[[Request, Chain], Awaitable[Response]]"
+"""One layer of the chain: :class:`openwire.interfaces.Interceptor`'s shape, named
+here without importing it, because that module names :class:`Chain`."""
 
 
 @dataclass(slots=True)
@@ -48,9 +46,7 @@ class Chain:
 
     __slots__ = ("_context", "_index", "_interceptors")
 
-    def __init__(
-        self, interceptors: Sequence[Interceptor], context: CallContext, index: int = 0
-    ) -> None:
+    def __init__(self, interceptors: Sequence[Layer], context: CallContext, index: int = 0) -> None:
         self._interceptors = interceptors
         self._context = context
         self._index = index

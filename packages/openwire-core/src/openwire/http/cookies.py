@@ -13,24 +13,11 @@ import email.message
 import http.cookiejar
 import urllib.request
 from collections.abc import Iterator
-from typing import Protocol, runtime_checkable
 
 from openwire.http.models import Request, Response
+from openwire.interfaces import CookieJar
 
 __all__ = ["CookieJar", "MemoryCookieJar"]
-
-
-@runtime_checkable
-class CookieJar(Protocol):
-    """What the bridge asks of a jar, once per network attempt."""
-
-    def cookie_header(self, request: Request) -> str | None:
-        """The ``Cookie`` header value to send with ``request``, if any."""
-        ...
-
-    def save(self, request: Request, response: Response) -> None:
-        """Store the ``Set-Cookie`` fields ``response`` carries."""
-        ...
 
 
 class _InfoResponse:

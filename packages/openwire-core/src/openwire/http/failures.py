@@ -3,6 +3,13 @@
 This is the only place that knows httpcore's exception types; everything
 above the transport catches openwire errors. Messages name the request and
 suggest the next step, because "ReadError" alone helps nobody.
+
+Errors are chosen by type, never by the wording of a message. The one case
+httpcore gives no type for, a server that closes the connection before
+sending a response (the usual stale keep-alive connection, retried as a
+:class:`~openwire.ReadError`), is recognised by where it is raised (see
+:func:`_disconnected_before_response`); openwire's own raise sites raise
+:class:`ServerDisconnected`.
 """
 
 from __future__ import annotations
@@ -29,7 +36,45 @@ from openwire.errors import (
 from openwire.http.models import Request
 from openwire.protocol.http11 import HeadRefused
 
-__all__ = ["translate"]
+__all__ = ["ServerDisconnected", "translate"]
+
+
+class ServerDisconnected(httpcore.RemoteProtocolError):
+    """The server closed the connection before sending any byte of a response.
+
+    Raised by openwire's own connections (the upgrade connector) where
+    httpcore's pool would raise its own ``RemoteProtocolError``, so both are
+    translated alike: a :class:`~openwire.ReadError`, which the follow-ups
+    may retry.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("the server closed the connection without sending a response")
+
+
+_HTTPCORE_HTTP11 = "httpcore._async.http11"
+
+
+def _disconnected_before_response(exc: BaseException) -> bool:
+    """Whether ``exc`` says the server closed the connection before any response byte.
+
+    httpcore's HTTP/1.1 connection raises a bare ``RemoteProtocolError`` for
+    exactly that (``_receive_event``, when a read returns nothing while the
+    response is awaited); every other ``RemoteProtocolError`` it raises is an
+    h11 error re-raised with ``from``. So the raise site is recognised by its
+    shape: that exact type, no cause, raised in that module.
+    ``tests/http/test_failures.py`` pins it against the installed httpcore.
+    """
+    if isinstance(exc, ServerDisconnected):
+        return True
+    if type(exc) is not httpcore.RemoteProtocolError or exc.__cause__ is not None:
+        return False
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_globals.get("__name__") == _HTTPCORE_HTTP11
 
 
 def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
@@ -113,7 +158,7 @@ def translate(
     if isinstance(exc, HeadRefused):
         return _head_refused(exc, request, where, detail)
     if isinstance(exc, httpcore.RemoteProtocolError):
-        if "disconnected without sending a response" in detail:
+        if _disconnected_before_response(exc):
             # The usual stale keep-alive case: a connection failure, not bad HTTP.
             return ReadError(
                 f"the server closed the connection before responding to {where}",

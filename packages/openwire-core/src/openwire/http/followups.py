@@ -31,10 +31,7 @@ to follow redirects they use the same :class:`CredentialGuard`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeAlias
-
-from openwire.config import ClientConfig
+from openwire.config import FollowUpSettings
 from openwire.errors import (
     ConnectError,
     ProxyAuthError,
@@ -46,11 +43,9 @@ from openwire.errors import (
 )
 from openwire.http.chain import Chain
 from openwire.http.models import Request, Response
+from openwire.interfaces import Authenticator
 
 __all__ = ["Authenticator", "CredentialGuard", "FollowUps", "discard"]
-
-Authenticator: TypeAlias = Callable[[Response], Awaitable[Request | None]]
-"""``async (response) -> Request | None``: the retry for a 401 (or a 407), or None to give up."""
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DRAIN_LIMIT = 64 * 1024
@@ -109,8 +104,10 @@ class CredentialGuard:
 
 
 class FollowUps:
-    def __init__(self, config: ClientConfig) -> None:
-        self._config = config
+    """Redirects, the one retry and the authenticators (see the module docstring)."""
+
+    def __init__(self, settings: FollowUpSettings) -> None:
+        self._config = settings
 
     async def __call__(self, request: Request, chain: Chain) -> Response:
         config = self._config
@@ -252,7 +249,7 @@ async def _ask(authenticator: Authenticator, response: Response) -> Request | No
         raise
 
 
-def _proxy_refusal(request: Request, config: ClientConfig, attempts: int) -> str:
+def _proxy_refusal(request: Request, config: FollowUpSettings, attempts: int) -> str:
     what = (
         f"the proxy answered {request.method} {request.url} with 407 Proxy Authentication Required"
     )

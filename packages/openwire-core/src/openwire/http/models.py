@@ -15,12 +15,12 @@ import weakref
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from openwire.http.headers import Headers, HeadersInput
 from openwire.http.url import URL
 
-__all__ = ["CREDENTIAL_HEADERS", "URL", "Headers", "Request", "Response"]
+__all__ = ["CREDENTIAL_HEADERS", "URL", "Headers", "Request", "Response", "WebSocketOffer"]
 
 _log = logging.getLogger("openwire.http")
 
@@ -38,6 +38,19 @@ CVE-2024-37891).
 """
 
 
+class WebSocketOffer(Protocol):
+    """What a request must carry to be a WebSocket opening handshake (RFC 6455 §4.1).
+
+    The WebSocket call puts one in :attr:`Request.websocket`; the bridge sends
+    its :meth:`headers` (``Upgrade``, ``Sec-WebSocket-Key``, ...) and the
+    transport sends the request on an HTTP/1.1 connection of its own.
+    """
+
+    def headers(self) -> list[tuple[str, str]]:
+        """The handshake's header fields, which replace any of the same name."""
+        ...
+
+
 class _Unset:
     pass
 
@@ -50,8 +63,12 @@ class Request:
 
     ``content`` is ``bytes`` (replayable: redirects with 307/308 and retries
     may send it again) or an async iterable of ``bytes`` (streamed once, sent
-    chunked unless a Content-Length is set). ``extensions`` carries per-request
-    options between layers, e.g. ``"openwire.websocket"``.
+    chunked unless a Content-Length is set). ``extensions`` carries the
+    application's own per-request values for its interceptors; openwire's
+    layers pass nothing through it.
+
+    ``websocket`` is the :class:`WebSocketOffer` of an opening handshake, set
+    by the WebSocket call; ``None`` (default) for every other request.
 
     ``default_credentials`` (default ``True``) lets the bridge add the
     :data:`CREDENTIAL_HEADERS` among the client's default headers
@@ -63,7 +80,15 @@ class Request:
     its own domain and path rules.
     """
 
-    __slots__ = ("content", "default_credentials", "extensions", "headers", "method", "url")
+    __slots__ = (
+        "content",
+        "default_credentials",
+        "extensions",
+        "headers",
+        "method",
+        "url",
+        "websocket",
+    )
 
     def __init__(
         self,
@@ -74,6 +99,7 @@ class Request:
         content: Content | None = None,
         extensions: dict[str, Any] | None = None,
         default_credentials: bool = True,
+        websocket: WebSocketOffer | None = None,
     ) -> None:
         self.method = method.upper()
         self.url = url if isinstance(url, URL) else URL(url)
@@ -83,6 +109,7 @@ class Request:
         )
         self.extensions: dict[str, Any] = dict(extensions or {})
         self.default_credentials = default_credentials
+        self.websocket = websocket
 
     @property
     def is_replayable(self) -> bool:
@@ -95,7 +122,8 @@ class Request:
 
     @property
     def is_websocket(self) -> bool:
-        return "openwire.websocket" in self.extensions
+        """Whether this is a WebSocket opening handshake (it carries a :attr:`websocket` offer)."""
+        return self.websocket is not None
 
     def replace(
         self,
@@ -106,6 +134,7 @@ class Request:
         content: Content | _Unset | None = _UNSET,
         extensions: dict[str, Any] | _Unset = _UNSET,
         default_credentials: bool | _Unset = _UNSET,
+        websocket: WebSocketOffer | _Unset | None = _UNSET,
     ) -> Request:
         """A copy with some fields changed; headers and extensions are copied, never shared."""
         return Request(
@@ -119,6 +148,7 @@ class Request:
                 if isinstance(default_credentials, _Unset)
                 else default_credentials
             ),
+            websocket=self.websocket if isinstance(websocket, _Unset) else websocket,
         )
 
     def without_credentials(self) -> Request:

@@ -103,9 +103,9 @@ class ExchangeTracer:
         self._endpoint = (host, port)
 
     def dns_resolved(self, host: str, addresses: list[str], port: int) -> None:
-        self.events.emit("dns_end", host, addresses)
+        self.events.dns_end(host, addresses)
         self.connect_announced = True
-        self.events.emit("connect_start", host, port)
+        self.events.connect_start(host, port)
 
     def translate(self, exc: BaseException) -> BaseException:
         """One openwire error per raw exception, so events and the caller see the same object."""
@@ -121,7 +121,7 @@ class ExchangeTracer:
         if self.acquired and not self.released:
             self.released = True
             url = self.request.url
-            self.events.emit("connection_released", url.host, url.port)
+            self.events.connection_released(url.host, url.port)
 
     # -- httpcore trace callback ------------------------------------------------
     async def __call__(self, name: str, info: dict[str, Any]) -> None:
@@ -145,14 +145,14 @@ class ExchangeTracer:
         self._endpoint = (str(info.get("host", "")), int(info.get("port", 0)))
 
     def _tcp_complete(self, info: dict[str, Any]) -> None:
-        self.events.emit("connect_end", *self._endpoint)
+        self.events.connect_end(*self._endpoint)
 
     def _tcp_failed(self, info: dict[str, Any]) -> None:
         if self.connect_announced:
-            self.events.emit("connect_failed", *self._endpoint, self.translate(info["exception"]))
+            self.events.connect_failed(*self._endpoint, self.translate(info["exception"]))
 
     def _tls_started(self, info: dict[str, Any]) -> None:
-        self.events.emit("secure_connect_start", str(info.get("server_hostname", "")))
+        self.events.secure_connect_start(str(info.get("server_hostname", "")))
 
     def _tls_complete(self, info: dict[str, Any]) -> None:
         stream = info.get("return_value")
@@ -160,7 +160,7 @@ class ExchangeTracer:
         if stream is not None:
             ssl_object = stream.get_extra_info("ssl_object")
             version = ssl_object.version() if ssl_object is not None else None
-        self.events.emit("secure_connect_end", self.request.url.host, version)
+        self.events.secure_connect_end(self.request.url.host, version)
 
     def _tls_failed(self, info: dict[str, Any]) -> None:
         # TCP already reported connect_end; the TLSError reaches call_failed.
@@ -170,22 +170,22 @@ class ExchangeTracer:
         if not self.acquired:
             self.acquired = True
             url = self.request.url
-            self.events.emit("connection_acquired", url.host, url.port, not self.connecting)
-        self.events.emit("request_headers_start", self.request)
+            self.events.connection_acquired(url.host, url.port, not self.connecting)
+        self.events.request_headers_start(self.request)
 
     def _headers_complete(self, info: dict[str, Any]) -> None:
-        self.events.emit("request_headers_end", self.request)
+        self.events.request_headers_end(self.request)
 
     def _body_started(self, info: dict[str, Any]) -> None:
         if self.has_body:
-            self.events.emit("request_body_start", self.request)
+            self.events.request_body_start(self.request)
 
     def _body_complete(self, info: dict[str, Any]) -> None:
         if self.has_body:
-            self.events.emit("request_body_end", self.request, self.body_bytes)
+            self.events.request_body_end(self.request, self.body_bytes)
 
     def _response_headers_started(self, info: dict[str, Any]) -> None:
-        self.events.emit("response_headers_start", self.request)
+        self.events.response_headers_start(self.request)
 
 
 _HANDLERS = {
@@ -282,13 +282,13 @@ class ReportingBackend(httpcore.AsyncNetworkBackend):
             # no DNS events, as in OkHttp.
             if tracer is not None:
                 tracer.connect_announced = True
-                tracer.events.emit("connect_start", host, port)
+                tracer.events.connect_start(host, port)
             stream = await _connect_address(
                 self._inner, host, port, timeout, local_address, socket_options
             )
             return stream
         if tracer is not None:
-            tracer.events.emit("dns_start", host)
+            tracer.events.dns_start(host)
         try:
             with anyio.fail_after(timeout):
                 infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)

@@ -36,7 +36,7 @@ from urllib.parse import quote
 import anyio
 import httpcore
 
-from openwire.config import ClientConfig
+from openwire.config import TransportSettings
 from openwire.errors import PoolTimeout, RequestError
 from openwire.http import tracing
 from openwire.http.chain import Chain, call_deadline
@@ -102,7 +102,9 @@ class _BodyStream:
         if self._upgraded:
             return
         events, request = self._tracer.events, self._tracer.request
-        events.emit("response_body_start", self.response)
+        response = self.response
+        assert response is not None  # set by the transport right after building it
+        events.response_body_start(response)
         stream = self._exchange.core.stream
         assert isinstance(stream, AsyncIterable)
         self._iterator = aiter(stream)
@@ -120,7 +122,7 @@ class _BodyStream:
                 raise error from exc
             count += len(chunk)
             yield chunk
-        events.emit("response_body_end", self.response, count)
+        events.response_body_end(response, count)
 
     async def aclose(self) -> None:
         iterator, self._iterator = self._iterator, None
@@ -216,7 +218,7 @@ def _core_url(url: URL) -> httpcore.URL:
 class Transport:
     """The innermost interceptor: one network attempt per ``__call__``."""
 
-    def __init__(self, config: ClientConfig) -> None:
+    def __init__(self, config: TransportSettings) -> None:
         self._config = config
         self._proxies = ProxySelector(config.proxy, trust_env=config.trust_env)
         self._pools: dict[_PoolKey, httpcore.AsyncConnectionPool] = {}
@@ -338,10 +340,10 @@ class Transport:
         context = chain.context
         events = context.events
         url_text = str(request.url)
-        events.emit("proxy_select_start", url_text)
+        events.proxy_select_start(url_text)
         proxy = self._proxies.select(request.url)
         proxy_label = redact(proxy) if proxy else None
-        events.emit("proxy_select_end", url_text, proxy_label)
+        events.proxy_select_end(url_text, proxy_label)
 
         tracer = ExchangeTracer(events, request, proxy_label)
         slot = self._host_slot(request.url)
@@ -435,5 +437,5 @@ class Transport:
             extensions=extensions,
         )
         body.response = response
-        tracer.events.emit("response_headers_end", response)
+        tracer.events.response_headers_end(response)
         return response

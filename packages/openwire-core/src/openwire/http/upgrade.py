@@ -31,6 +31,7 @@ import h11
 import httpcore
 
 from openwire.config import Timeouts
+from openwire.http.failures import ServerDisconnected
 from openwire.http.models import Request
 from openwire.http.tracing import ExchangeTracer
 from openwire.http.tunnels import Tunnels
@@ -171,10 +172,7 @@ class UpgradeConnector:
                     raise httpcore.RemoteProtocolError(
                         "the server closed the connection in the middle of the response head"
                     )
-                # The same words as httpcore's, so both paths translate alike.
-                raise httpcore.RemoteProtocolError(
-                    "Server disconnected without sending a response."
-                )
+                raise ServerDisconnected
             head = reader.feed(data)
             if head is not None:
                 return head, reader
@@ -277,6 +275,5 @@ async def _next_event(
             return event
         data = await stream.read(_READ_SIZE, timeouts.read)
         if not data and conn.their_state == h11.SEND_RESPONSE:
-            # The same words as httpcore's, so both paths translate alike.
-            raise httpcore.RemoteProtocolError("Server disconnected without sending a response.")
+            raise ServerDisconnected
         conn.receive_data(data)

@@ -1,18 +1,21 @@
 """``client.new_websocket(...)``: a prepared call that opens a WebSocket.
 
 The opening handshake is an ordinary call through the client's stack
-(application interceptors, bridge, network interceptors, proxies, TLS, pool),
-marked by a :class:`~openwire.protocol.handshake.HandshakeOffer` in its
-extensions so the bridge adds the handshake headers and the transport uses an
-HTTP/1.1-only connection. Everything that can be refused without a network
-(engine name, backend, options) is refused before connecting.
+(application interceptors, bridge, network interceptors, proxies, TLS),
+started with :meth:`openwire.Client.start_call` and marked by the
+:class:`~openwire.protocol.handshake.HandshakeOffer` in ``Request.websocket``
+so the bridge adds the handshake headers and the transport uses an
+HTTP/1.1-only connection. The call ends (``call_end``) once the ``101`` is
+validated and the engine accepted, or fails; the WebSocket's own events
+follow. Everything that can be refused without a network (engine name,
+backend, options) is refused before connecting.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
@@ -20,7 +23,8 @@ from openwire.engines.connection import open_engine_connection
 from openwire.engines.contract import EngineSettings
 from openwire.engines.registry import registry
 from openwire.errors import HandshakeTimeout
-from openwire.http.models import Response
+from openwire.http.call import Call
+from openwire.http.models import Request, Response
 from openwire.io.channel import open_channel
 from openwire.io.runtime import current_runtime
 from openwire.protocol.handshake import (
@@ -36,10 +40,9 @@ from openwire.websocket.session import Session
 if TYPE_CHECKING:
     import httpcore
 
-    from openwire.client import Client
-    from openwire.http.models import Request
+    from openwire.config import ClientConfig
 
-__all__ = ["WebSocketCall", "to_http_url"]
+__all__ = ["HandshakeClient", "WebSocketCall", "to_http_url"]
 
 _SCHEMES = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 
@@ -57,10 +60,26 @@ def to_http_url(url: str) -> str:
     return f"{mapped}://{rest}"
 
 
+class HandshakeClient(Protocol):
+    """What a WebSocket call needs of its client (an :class:`openwire.Client` has it).
+
+    Its settings, for the default engine, and its public way through the
+    chain, so the handshake is an ordinary call whose end the WebSocket call
+    decides.
+    """
+
+    @property
+    def config(self) -> ClientConfig: ...
+
+    def start_call(self, request: Request) -> Call: ...
+
+
 class WebSocketCall:
     """A WebSocket call, ready to :meth:`execute`. Options are frozen at creation."""
 
-    def __init__(self, client: Client, request: Request, options: WebSocketOptions) -> None:
+    def __init__(
+        self, client: HandshakeClient, request: Request, options: WebSocketOptions
+    ) -> None:
         if request.method.upper() != "GET":
             raise ValueError(
                 f"a WebSocket handshake is a GET request (RFC 6455 §4.1), got {request.method}"
@@ -90,17 +109,15 @@ class WebSocketCall:
         deflate = "permessage-deflate" in engine.capabilities.extensions
         compression = options.compression if deflate else None
         offer = HandshakeOffer(options.subprotocols, tuple(engine.extension_offers(compression)))
-        request = self.request.replace(
-            extensions={**self.request.extensions, "openwire.websocket": offer}
-        )
-        events = self.client.new_listener()
-        events.emit("call_start", request)
+        request = self.request.replace(websocket=offer)
+        call = self.client.start_call(request)
+        events = call.events
         response: Response | None = None
         owned: httpcore.AsyncNetworkStream | None = None
         try:
             try:
                 async with runtime.fail_after(options.handshake_timeout):
-                    response = await self.client._send(request, events)
+                    response = await call.send()
                     if response.status != 101:
                         body = await _read_preview(response)
                         check_status(response, body)
@@ -135,9 +152,9 @@ class WebSocketCall:
                     await owned.aclose()
             elif response is not None:
                 await _discard(response)
-            events.emit("call_failed", request, exc)
+            call.end(exc)
             raise
-        events.emit("call_end", request)
+        call.end()
         handshake = Response(
             response.status,
             headers=response.headers,
@@ -155,7 +172,7 @@ class WebSocketCall:
             max_bytes=options.send_queue_bytes,
         )
         session.attach(channel)
-        events.emit("websocket_open", handshake)
+        events.websocket_open(handshake)
         return WebSocket(session, handshake, result.subprotocol, extensions, engine.name)
 
     @contextlib.asynccontextmanager

@@ -43,7 +43,7 @@ class _Ownership:
         self.count -= 1
         if self.count == 0 and self.session.state is State.OPEN:
             # Finalizers may run outside the event loop's callbacks (GC).
-            self.session._runtime.call_soon_threadsafe(self.session.abandon)
+            self.session.abandon_soon()
 
 
 class _Base:

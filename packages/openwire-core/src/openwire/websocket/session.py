@@ -150,8 +150,8 @@ class Session:
                 inbox.append(event)
                 self._inbox_bytes += size
                 if self._ev_received:
-                    self._events.emit(
-                        "websocket_message_received", "text" if opcode is _TEXT else "binary", size
+                    self._events.websocket_message_received(
+                        "text" if opcode is _TEXT else "binary", size
                     )
             elif opcode is _PING:
                 if self.state is State.OPEN:
@@ -226,7 +226,7 @@ class Session:
         self._finish(CloseCode.ABNORMAL_CLOSURE, "", None, error)
 
     def _pong_received(self, payload: bytes) -> None:
-        self._events.emit("websocket_pong_received", payload)
+        self._events.websocket_pong_received(payload)
         if payload in self._pings:
             now = self._runtime.time()
             # A pong answers its ping and every earlier one (RFC 6455 §5.5.3
@@ -246,7 +246,7 @@ class Session:
             return
         if self.state is State.OPEN:
             self._set_close(code, reason, by_peer=True)
-            self._events.emit("websocket_closing", code, reason, True)
+            self._events.websocket_closing(code, reason, True)
             # §5.5.1: answer with a Close, echoing the status code received.
             echo = None if code == CloseCode.NO_STATUS_RCVD else code
             if not self._encode_and_write(self._conn.encode_close, echo, ""):
@@ -315,8 +315,7 @@ class Session:
             raise self._engine_failed("encoding a message", exc) from exc
         channel.write(frame)
         if self._ev_sent:
-            self._events.emit(
-                "websocket_message_sent",
+            self._events.websocket_message_sent(
                 "text" if isinstance(data, str) else "binary",
                 len(data),
             )
@@ -336,7 +335,7 @@ class Session:
         self._pings[payload] = (waiter, self._runtime.time())
         if not self._encode_and_write(self._conn.encode_ping, payload):
             raise self._closed_error()
-        self._events.emit("websocket_ping_sent", payload)
+        self._events.websocket_ping_sent(payload)
         try:
             await waiter.wait()
         finally:
@@ -381,7 +380,7 @@ class Session:
         if self.state is not State.OPEN:
             return
         self._set_close(code, reason, by_peer=False)
-        self._events.emit("websocket_closing", code, reason, False)
+        self._events.websocket_closing(code, reason, False)
         if not self._encode_and_write(self._conn.encode_close, code, reason):
             return
         # The answer must be read even if nobody consumes the inbox any more.
@@ -411,6 +410,15 @@ class Session:
         """Every handle is gone (dropped or garbage-collected): close with 1001."""
         if self.state is State.OPEN:
             self.start_close(CloseCode.GOING_AWAY, "")
+
+    def abandon_soon(self) -> None:
+        """:meth:`abandon` from any thread, on the event loop's next turn.
+
+        For garbage-collection finalizers, which may run outside the loop's
+        callbacks or on another thread, where starting a close directly
+        would race the loop.
+        """
+        self._runtime.call_soon_threadsafe(self.abandon)
 
     def _close_timed_out(self) -> None:
         if self.state is State.CLOSED:
@@ -488,9 +496,9 @@ class Session:
             self._recv_waiter.wake()
             self._recv_waiter = None
         if error is None:
-            self._events.emit("websocket_closed", code, reason)
+            self._events.websocket_closed(code, reason)
         else:
-            self._events.emit("websocket_failed", error)
+            self._events.websocket_failed(error)
 
     # -------------------------------------------------------------- heartbeat
 
@@ -501,7 +509,7 @@ class Session:
         payload = b"openwire-heartbeat"
         if not self._encode_and_write(self._conn.encode_ping, payload):
             return
-        self._events.emit("websocket_ping_sent", payload)
+        self._events.websocket_ping_sent(payload)
         timeout = self._options.pong_timeout
         if timeout is not None and self._pong_timer is None:
             self._heartbeat_sent_at = self._runtime.time()
