@@ -20,6 +20,7 @@ import contextvars
 import functools
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -223,12 +224,14 @@ async def _connect_address(
     if local_address is None and _on_asyncio():
         return await asyncio_backend.connect_tcp(address, port, timeout, socket_options)
     if _backend_of is None or local_address is not None:
-        return await fallback.connect_tcp(
-            address,
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,
+        return ClosesOnFailedTLS(
+            await fallback.connect_tcp(
+                address,
+                port,
+                timeout=timeout,
+                local_address=local_address,
+                socket_options=socket_options,
+            )
         )
     try:
         with anyio.fail_after(timeout):
@@ -239,7 +242,48 @@ async def _connect_address(
         raise httpcore.ConnectError(str(exc) or repr(exc)) from exc
     for option in socket_options or ():
         stream.extra(anyio.abc.SocketAttribute.raw_socket).setsockopt(*option)
-    return AnyIOStream(stream)
+    return ClosesOnFailedTLS(AnyIOStream(stream))
+
+
+class ClosesOnFailedTLS(httpcore.AsyncNetworkStream):
+    """httpcore's anyio stream, closed when its TLS handshake fails in any way.
+
+    httpcore's ``start_tls`` closes the stream on an error but not when the
+    handshake is cancelled (a call deadline, the caller's cancel scope: on
+    trio that is not an ``Exception``), and its connection drops the stream
+    without closing it either, so the socket would stay open until garbage
+    collection.
+    """
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self.inner = inner
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self.inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self.inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            return await self.inner.start_tls(ssl_context, server_hostname, timeout)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.inner.aclose()
+            raise
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
 
 
 def _on_asyncio() -> bool:

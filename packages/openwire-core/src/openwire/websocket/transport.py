@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import anyio
 
 from openwire.http.asyncio_backend import AsyncioStream
+from openwire.http.tracing import ClosesOnFailedTLS
 from openwire.websocket.runtime import AsyncioRuntime, Handle, Runtime, Waiter
 
 if TYPE_CHECKING:
@@ -468,6 +469,8 @@ def _anyio_stream(stream: Any) -> Any:
         from httpcore._backends.anyio import AnyIOStream
     except ImportError:  # pragma: no cover - httpcore moved its internals
         return None
+    if isinstance(stream, ClosesOnFailedTLS):  # a plain ws:// connection on trio
+        stream = stream.inner
     return stream._stream if isinstance(stream, AnyIOStream) else None
 
 
