@@ -142,8 +142,14 @@ class RawServer:
 
 @pytest.fixture
 def raw_server(server_loop: BackgroundLoop) -> Iterator[Callable[[Handler], RawServer]]:
-    """Start a TCP server whose handler gets (connection index, reader, writer)."""
+    """Start a TCP server whose handler gets (connection index, reader, writer).
+
+    The teardown closes the listening sockets and also ends the handlers still
+    running (one sleeping on a connection the client gave up on), so no
+    accepted connection outlives its test.
+    """
     servers: list[asyncio.base_events.Server] = []
+    handlers: set[asyncio.Task[None]] = set()
 
     def start(handler: Handler) -> RawServer:
         connections: list[int] = []
@@ -151,9 +157,17 @@ def raw_server(server_loop: BackgroundLoop) -> Iterator[Callable[[Handler], RawS
         async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             index = len(connections)
             connections.append(index)
+            task = asyncio.current_task()
+            assert task is not None
+            handlers.add(task)
             try:
                 await handler(index, reader, writer)
+            except asyncio.CancelledError:
+                # The teardown ended it (asyncio 3.11 would log a cancelled handler
+                # as an error); the client may have stopped reading, so no flush.
+                writer.transport.abort()
             finally:
+                handlers.discard(task)
                 writer.close()
 
         async def open_server() -> asyncio.base_events.Server:
@@ -169,6 +183,11 @@ def raw_server(server_loop: BackgroundLoop) -> Iterator[Callable[[Handler], RawS
     async def close_all() -> None:
         for server in servers:
             server.close()
+        running = list(handlers)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.sleep(0)  # the aborted transports release their sockets
 
     server_loop.run(close_all())
 
@@ -252,15 +271,19 @@ def socks_proxy() -> Iterator[Proxy]:
 def _serve(command: list[str], proxy: Proxy) -> Iterator[Proxy]:
     """Run ``command`` until the fixture ends; fail the test with its output if it never listens."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        _wait_listening(proxy.port)
-    except RuntimeError:
-        process.kill()
-        output = process.communicate()[0].decode(errors="replace")
-        pytest.fail(f"{Path(command[0]).name} did not start: {output}")
-    yield proxy
-    process.terminate()
-    process.wait(5)
+    # Leaving the block closes the output pipe and reaps the process.
+    with process:
+        try:
+            _wait_listening(proxy.port)
+        except RuntimeError:
+            process.kill()
+            output = process.communicate()[0].decode(errors="replace")
+            pytest.fail(f"{Path(command[0]).name} did not start: {output}")
+        try:
+            yield proxy
+        finally:
+            process.terminate()
+            process.wait(5)
 
 
 # -------------------------------------------------------------------- listeners

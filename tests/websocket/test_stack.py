@@ -7,8 +7,10 @@ exactly as to any call; each test talks to a real server on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import ssl
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -302,3 +304,47 @@ async def test_a_proxy_dropping_the_connect_is_a_proxy_error(
         with anyio.fail_after(5), pytest.raises(ProxyError, match="proxy"):
             await client.new_websocket(echo_server.url).execute()
     assert heads[0].startswith(b"CONNECT 127.0.0.1:")
+
+
+def unanswering_websocket(ended: list[float]) -> Handler:
+    """Accepts the upgrade, then never answers Close; notes when the client's TCP ends."""
+
+    async def handler(
+        index: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        head = await read_request_head(reader)
+        match = re.search(rb"(?i)sec-websocket-key: *(\S+)", head)
+        assert match is not None
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept_key(match[1].decode()).encode() + b"\r\n\r\n"
+        )
+        with contextlib.suppress(ConnectionError):
+            while await reader.read(65536):
+                pass
+        ended.append(time.monotonic())
+
+    return handler
+
+
+async def test_a_cancelled_close_releases_the_socket(
+    raw_server: Callable[[Handler], RawServer],
+) -> None:
+    # close() waits up to close_timeout for a peer that never answers; a caller
+    # that stops waiting sooner must not leave the socket open behind it (its
+    # event loop may well close first).
+    ended: list[float] = []
+    server = raw_server(unanswering_websocket(ended))
+    async with Client() as client:
+        ws = await client.new_websocket(
+            server.url.replace("http://", "ws://"), ping_interval=None, close_timeout=10
+        ).execute()
+        with anyio.move_on_after(0.3) as scope:
+            await ws.close()
+        assert scope.cancelled_caught
+        cancelled = time.monotonic()
+        for _ in range(200):
+            if ended:
+                break
+            await anyio.sleep(0.01)
+    assert ended and ended[0] - cancelled < 2

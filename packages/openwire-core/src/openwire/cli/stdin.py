@@ -10,7 +10,6 @@ buffer, which a daemon thread must not do at interpreter shutdown.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import threading
@@ -43,8 +42,12 @@ def _pump(
         # The loop is gone or nobody listens any more: nothing left to feed.
         return
     finally:
-        with contextlib.suppress(Exception):
+        try:
             anyio.from_thread.run_sync(send.close, token=token)
+        except Exception:
+            # The loop is gone, so nothing else touches the stream: close it
+            # here, or it would only be released (and reported) by the GC.
+            send.close()
 
 
 async def stdin_lines(fd: int | None = None) -> AsyncIterator[bytes]:

@@ -38,6 +38,7 @@ from openwire.events import ListenerDispatch
 from openwire.http.failures import translate
 from openwire.http.models import Request
 from openwire.io import asyncio_stream
+from openwire.io.anyio_stream import ClosesOnFailedTLS
 
 __all__ = ["ExchangeTracer", "ReportingBackend", "current", "current_tracer"]
 
@@ -223,12 +224,14 @@ async def _connect_address(
     if local_address is None and _on_asyncio():
         return await asyncio_stream.connect_tcp(address, port, timeout, socket_options)
     if _backend_of is None or local_address is not None:
-        return await fallback.connect_tcp(
-            address,
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,
+        return ClosesOnFailedTLS(
+            await fallback.connect_tcp(
+                address,
+                port,
+                timeout=timeout,
+                local_address=local_address,
+                socket_options=socket_options,
+            )
         )
     try:
         with anyio.fail_after(timeout):
@@ -239,7 +242,7 @@ async def _connect_address(
         raise httpcore.ConnectError(str(exc) or repr(exc)) from exc
     for option in socket_options or ():
         stream.extra(anyio.abc.SocketAttribute.raw_socket).setsockopt(*option)
-    return AnyIOStream(stream)
+    return ClosesOnFailedTLS(AnyIOStream(stream))
 
 
 def _on_asyncio() -> bool:

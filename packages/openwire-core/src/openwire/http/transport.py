@@ -177,17 +177,69 @@ class UpgradedStream(httpcore.AsyncNetworkStream):
         return self._content.stream.get_extra_info(info)
 
 
-class _CountingBody:
-    """Counts request body bytes for ``request_body_end``."""
+class _RequestBody:
+    """The request body as httpcore iterates it, counting bytes for ``request_body_end``.
 
-    def __init__(self, source: AsyncIterable[bytes], tracer: ExchangeTracer) -> None:
+    httpcore stops iterating a request body without closing it when sending
+    ends early (a write timeout, a server that answers before the body is
+    sent). An async generator left like that is finalized by the garbage
+    collector, which trio reports as a leak, and a streamed source would
+    stay open until then. So the iterators here are plain objects (httpcore
+    would wrap ``bytes`` in a generator of its own), and the transport
+    closes the body, and with it the application's source, once the
+    exchange is past sending.
+    """
+
+    def __init__(self, content: bytes | AsyncIterable[bytes], tracer: ExchangeTracer) -> None:
+        self._content = content
+        self._tracer = tracer
+        self._sources: list[AsyncIterator[bytes]] = []
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        if isinstance(self._content, bytes):
+            return _Once(self._content)
+        source = aiter(self._content)
+        self._sources.append(source)
+        return _Counting(source, self._tracer)
+
+    async def aclose(self) -> None:
+        sources, self._sources = self._sources, []
+        for source in sources:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+class _Once:
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes) -> None:
+        self._data: bytes | None = data
+
+    def __aiter__(self) -> _Once:
+        return self
+
+    async def __anext__(self) -> bytes:
+        data, self._data = self._data, None
+        if not data:
+            raise StopAsyncIteration
+        return data
+
+
+class _Counting:
+    __slots__ = ("_source", "_tracer")
+
+    def __init__(self, source: AsyncIterator[bytes], tracer: ExchangeTracer) -> None:
         self._source = source
         self._tracer = tracer
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._source:
-            self._tracer.body_bytes += len(chunk)
-            yield chunk
+    def __aiter__(self) -> _Counting:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await anext(self._source)
+        self._tracer.body_bytes += len(chunk)
+        return chunk
 
 
 async def _check_head(core: httpcore.Response) -> None:
@@ -360,7 +412,13 @@ class Transport:
                     core = await self._upgrades.exchange(request, target, tracer, tunnels)
                 else:
                     pool = self._pool(proxy, request.url.scheme == "https")
-                    core = await pool.handle_async_request(self._core_request(request, tracer))
+                    core_request, body = self._core_request(request, tracer)
+                    try:
+                        core = await pool.handle_async_request(core_request)
+                    finally:
+                        # Sent, abandoned or failed: httpcore is done with the body.
+                        with anyio.CancelScope(shield=True):
+                            await body.aclose()
                     await _check_head(core)
         except BaseException as exc:
             if acquired_slot and slot is not None:
@@ -372,19 +430,22 @@ class Transport:
             raise error from exc
         return self._wrap(request, core, slot, tracer, context.deadline)
 
-    def _core_request(self, request: Request, tracer: ExchangeTracer) -> httpcore.Request:
+    def _core_request(
+        self, request: Request, tracer: ExchangeTracer
+    ) -> tuple[httpcore.Request, _RequestBody]:
         timeouts = self._config.timeouts
         content: bytes | AsyncIterable[bytes] = b""
         if isinstance(request.content, bytes):
             content = request.content
             tracer.body_bytes = len(content)
         elif request.content is not None:
-            content = _CountingBody(request.content, tracer)
+            content = request.content
+        body = _RequestBody(content, tracer)
         core_request = httpcore.Request(
             request.method.encode("ascii"),
             _core_url(request.url),
             headers=request.headers.raw(),
-            content=content,
+            content=body,
             extensions={
                 "timeout": {
                     "connect": timeouts.connect,
@@ -396,7 +457,7 @@ class Transport:
             },
         )
         tracer.core_request = core_request
-        return core_request
+        return core_request, body
 
     async def _acquire_slot(self, slot: anyio.Semaphore, request: Request) -> None:
         try:

@@ -158,7 +158,18 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(str(protocol.error) or repr(protocol.error))
 
     async def aclose(self) -> None:
+        """Close now, without waiting on the peer.
+
+        ``close()`` alone waits for the write buffer to drain, and on TLS for
+        the peer's ``close_notify``: a peer that stopped reading (a write
+        timeout) or never answers would keep the socket open until the loop
+        closes. The stream is closed because its exchange is over or failed,
+        so what is still unsent is no longer wanted: ``close()`` hands the
+        ``close_notify`` to the socket when it can, and ``abort()`` then
+        releases the socket at once (a no-op when ``close()`` already did).
+        """
         self._transport.close()
+        self._transport.abort()
 
     async def start_tls(
         self,

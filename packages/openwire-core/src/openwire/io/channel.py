@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
+from openwire.io.anyio_stream import ClosesOnFailedTLS
 from openwire.io.asyncio_stream import AsyncioStream
 from openwire.io.runtime import AsyncioRuntime, Handle, Runtime, Waiter
 
@@ -468,6 +469,8 @@ def _anyio_stream(stream: Any) -> Any:
         from httpcore._backends.anyio import AnyIOStream
     except ImportError:  # pragma: no cover - httpcore moved its internals
         return None
+    if isinstance(stream, ClosesOnFailedTLS):  # a plain ws:// connection on trio
+        stream = stream.inner
     return stream._stream if isinstance(stream, AnyIOStream) else None
 
 

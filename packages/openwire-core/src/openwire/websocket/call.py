@@ -191,11 +191,15 @@ async def _read_preview(response: Response) -> bytes:
     chunks: list[bytes] = []
     size = 0
     with contextlib.suppress(Exception):
-        async for chunk in response.aiter_bytes():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size >= BODY_PREVIEW_LIMIT:
-                break
+        # Closed here when the preview stops early: left to the garbage
+        # collector, the generator would be finalized at some later point
+        # (trio reports it as abandoned).
+        async with contextlib.aclosing(response.aiter_bytes()) as body:
+            async for chunk in body:
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= BODY_PREVIEW_LIMIT:
+                    break
     await _discard(response)
     return b"".join(chunks)[:BODY_PREVIEW_LIMIT]
 

@@ -394,17 +394,27 @@ class Session:
         if len(reason.encode("utf-8")) > 123:
             raise ValueError("close reason must encode to at most 123 bytes (RFC 6455 §5.5)")
         self.start_close(code, reason)
-        while self.state is not State.CLOSED:
-            waiter = self._runtime.waiter()
-            self._close_waiters.append(waiter)
-            await waiter.wait()
-        if self._channel is not None:
-            timeout = self._options.close_timeout
-            # The abort timer ends the socket by then; this bound is for a
-            # transport that ignores even abort().
-            with contextlib.suppress(TimeoutError):
-                async with self._runtime.fail_after((10.0 if timeout is None else timeout) + 2.0):
-                    await self._channel.wait_closed()
+        try:
+            while self.state is not State.CLOSED:
+                waiter = self._runtime.waiter()
+                self._close_waiters.append(waiter)
+                await waiter.wait()
+            if self._channel is not None:
+                timeout = self._options.close_timeout
+                # The abort timer ends the socket by then; this bound is for a
+                # transport that ignores even abort().
+                with contextlib.suppress(TimeoutError):
+                    async with self._runtime.fail_after(
+                        (10.0 if timeout is None else timeout) + 2.0
+                    ):
+                        await self._channel.wait_closed()
+        except BaseException:
+            # The caller stopped waiting (cancelled, or its own deadline):
+            # the socket must not outlive it waiting on the peer, which may
+            # take close_timeout or more (its event loop may close first).
+            if self._channel is not None and not self._channel_lost:
+                self._channel.abort()
+            raise
 
     def abandon(self) -> None:
         """Every handle is gone (dropped or garbage-collected): close with 1001."""
