@@ -34,7 +34,7 @@ from openwire.errors import (
     WriteTimeout,
 )
 from openwire.http.models import Request
-from openwire.protocol.http11 import HeadRefused
+from openwire.protocol.http11 import HeadRefused, InvalidRequestHead
 
 __all__ = ["ServerDisconnected", "translate"]
 
@@ -168,7 +168,7 @@ def translate(
             f"the server broke the HTTP protocol answering {where}: {detail}",
             request=request,
         )
-    if isinstance(exc, httpcore.LocalProtocolError):
+    if isinstance(exc, httpcore.LocalProtocolError | InvalidRequestHead):
         return HTTPProtocolError(
             f"{where} cannot be sent as valid HTTP: {detail}; check header names and values",
             request=request,

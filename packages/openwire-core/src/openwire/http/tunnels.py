@@ -47,7 +47,13 @@ from openwire.config import Timeouts
 from openwire.errors import HeadTooLarge, ProxyAuthError
 from openwire.http.models import Request, Response
 from openwire.http.url import URL
-from openwire.protocol.http11 import Head, HeadReader, HeadRefused, serialize_request
+from openwire.protocol.http11 import (
+    Head,
+    HeadReader,
+    HeadRefused,
+    InvalidRequestHead,
+    serialize_request,
+)
 
 __all__ = ["ProxyAuthenticator", "ProxyRoute", "TunnelBackend", "Tunnels", "authority"]
 
@@ -193,7 +199,7 @@ class Tunnels:
         route, timeouts = self.route, self._timeouts
         try:
             request = serialize_request(b"CONNECT", target.encode("ascii"), headers)
-        except httpcore.LocalProtocolError as exc:
+        except InvalidRequestHead as exc:
             raise httpcore.ProxyError(f"cannot send CONNECT {target}: {exc}") from exc
         await stream.write(request, timeouts.write)
         reader = HeadReader()

@@ -49,8 +49,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import httpcore
-
 __all__ = [
     "MAX_FIELDS",
     "MAX_HEAD",
@@ -59,6 +57,7 @@ __all__ = [
     "Head",
     "HeadReader",
     "HeadRefused",
+    "InvalidRequestHead",
     "check_fields",
     "parse_response_head",
     "serialize_request",
@@ -90,11 +89,10 @@ _LIMITS = {
 }
 
 
-class HeadRefused(httpcore.RemoteProtocolError):
+class HeadRefused(Exception):
     """A response head we will not read: malformed, or over one of the limits.
 
-    An httpcore error, so the transport translates the upgrade connector's
-    failures and the pools' alike; ``limit`` (``"line"``, ``"fields"``,
+    The transport translates it into the typed openwire error; ``limit`` (``"line"``, ``"fields"``,
     ``"head"``, ``"interim"``, or ``None`` when the head is malformed) and
     ``maximum`` let it raise the typed openwire error.
     """
@@ -207,20 +205,24 @@ def check_fields(reason: bytes, fields: list[tuple[bytes, bytes]]) -> None:
             raise HeadRefused.over("line")
 
 
+class InvalidRequestHead(ValueError):
+    """A request line or header that would break HTTP/1.1 framing if sent."""
+
+
 def serialize_request(method: bytes, target: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
     """``method target HTTP/1.1`` and the fields, refusing what would break the framing."""
     if not _TOKEN.fullmatch(method) or _BAD_VALUE.search(target) or b" " in target:
-        raise httpcore.LocalProtocolError(f"invalid request line: {method!r} {target!r}")
+        raise InvalidRequestHead(f"invalid request line: {method!r} {target!r}")
     lines = [method + b" " + target + b" HTTP/1.1"]
     for name, value in headers:
         if not _TOKEN.fullmatch(name):
-            raise httpcore.LocalProtocolError(f"invalid header name {name!r}")
+            raise InvalidRequestHead(f"invalid header name {name!r}")
         if _BAD_VALUE.search(value):
-            raise httpcore.LocalProtocolError(
+            raise InvalidRequestHead(
                 f"header {name.decode('latin-1')} has a control character in {value!r}"
             )
         if value[:1] in _BLANK or value[-1:] in _BLANK:
-            raise httpcore.LocalProtocolError(
+            raise InvalidRequestHead(
                 f"header {name.decode('latin-1')} has leading or trailing whitespace: {value!r}"
             )
         lines.append(name + b": " + value)
