@@ -54,6 +54,8 @@ __all__ = [
     "connect_tcp",
 ]
 
+# -------------------------------------------------------------------- stream
+
 # Longer than any sensible timeout: "no limit" where asyncio wants a number.
 _NO_LIMIT = 365 * 24 * 3600.0
 # Reading pauses once this much is buffered and nobody reads it.
