@@ -55,7 +55,7 @@ def upgrading(heads: list[bytes]) -> Handler:
     return handler
 
 
-async def test_101_hands_over_the_stream(
+async def test_101_hands_over_the_connection_and_the_bytes_after_it(
     raw_server: Callable[[Handler], RawServer],
     recorder_factory: Callable[[], Recorder],
     recorders: list[Recorder],
@@ -73,12 +73,19 @@ async def test_101_hands_over_the_stream(
         response = await call.send()
         assert response.status == 101
         assert response.http_version == "HTTP/1.1"
-        stream = response.extensions["network_stream"]
-        await response.aclose()  # must not close the upgraded stream
-        assert await stream.read(1024) == b"early"
+        assert response.upgraded is not None
+        await response.aclose()  # must not close the upgraded connection
+        detached = response.upgraded.detach()
+        stream = detached.stream
+        early = detached.leading
+        while len(early) < len(b"early"):
+            early += await stream.read(1024)
+        assert early == b"early"
         await stream.write(b"ping")
         assert await stream.read(1024) == b"ping"
         await stream.aclose()
+        with pytest.raises(RuntimeError, match="already detached"):
+            response.upgraded.detach()
     head = heads[0].decode().lower()
     assert "connection: upgrade" in head
     assert "keep-alive" not in head

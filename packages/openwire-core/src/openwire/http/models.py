@@ -15,10 +15,13 @@ import weakref
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from openwire.http.headers import Headers, HeadersInput
 from openwire.http.url import URL
+
+if TYPE_CHECKING:
+    from openwire.io.handover import Upgraded
 
 __all__ = ["CREDENTIAL_HEADERS", "URL", "Headers", "Request", "Response", "WebSocketOffer"]
 
@@ -201,6 +204,11 @@ class Response:
     leave it unread and ``aclose()`` it (or use ``async with response``); a
     fully read body closes itself. Interceptors may build one directly:
     ``Response(200, headers={...}, content=b"...", request=request)``.
+
+    ``upgraded`` is set only on the ``101`` that answers a WebSocket
+    handshake: the connection (:class:`~openwire.io.handover.Upgraded`),
+    left open when the response is closed, for the WebSocket to
+    ``detach()``; ``None`` on every other response.
     """
 
     def __init__(
@@ -213,6 +221,7 @@ class Response:
         http_version: str = "HTTP/1.1",
         reason: str | None = None,
         extensions: dict[str, Any] | None = None,
+        upgraded: Upgraded | None = None,
     ) -> None:
         self.status = status
         self.headers = Headers(headers)
@@ -220,6 +229,7 @@ class Response:
         self.http_version = http_version
         self.reason = reason if reason is not None else _default_reason(status)
         self.extensions: dict[str, Any] = dict(extensions or {})
+        self.upgraded = upgraded
         self._content: bytes | None = None
         self._stream: AsyncIterable[bytes] | None = None
         if content is None:

@@ -14,7 +14,6 @@ connect events: the call fails with a ConnectError, as in OkHttp.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import functools
@@ -25,20 +24,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import anyio
-import anyio.abc
 import httpcore
-from httpcore._backends.anyio import AnyIOStream
-
-try:  # the event loop's own connect, without happy eyeballs (see _connect_address)
-    from anyio._core._eventloop import get_async_backend as _backend_of
-except ImportError:  # pragma: no cover - depends on anyio's layout
-    _backend_of = None  # type: ignore[assignment]
 
 from openwire.events import ListenerDispatch
 from openwire.http.failures import translate
 from openwire.http.models import Request
-from openwire.io import asyncio_stream
 from openwire.io.anyio_stream import ClosesOnFailedTLS
+from openwire.io.backend import current_backend
 
 __all__ = ["ExchangeTracer", "ReportingBackend", "current", "current_tracer"]
 
@@ -214,16 +206,13 @@ async def _connect_address(
 ) -> httpcore.AsyncNetworkStream:
     """Connect to one already-resolved address.
 
-    ``anyio.connect_tcp`` runs happy eyeballs in a task group even for a
-    single address, which costs about a quarter of a WebSocket handshake; the
-    addresses are resolved and tried in order here already, so the event
-    loop's plain connect is used (falling back to httpcore's backend if
-    anyio's internals move). On asyncio the stream is openwire's own
-    :class:`~openwire.io.asyncio_stream.AsyncioStream`.
+    The running loop's backend (:mod:`openwire.io.backend`) connects without
+    happy eyeballs (the addresses are resolved and tried in order here
+    already); on asyncio it returns openwire's own stream, which a
+    WebSocket can later take the transport out of. Only a ``local_address``
+    needs httpcore's own backend.
     """
-    if local_address is None and _on_asyncio():
-        return await asyncio_stream.connect_tcp(address, port, timeout, socket_options)
-    if _backend_of is None or local_address is not None:
+    if local_address is not None:
         return ClosesOnFailedTLS(
             await fallback.connect_tcp(
                 address,
@@ -233,24 +222,7 @@ async def _connect_address(
                 socket_options=socket_options,
             )
         )
-    try:
-        with anyio.fail_after(timeout):
-            stream = await _backend_of().connect_tcp(address, port, None)
-    except TimeoutError as exc:
-        raise httpcore.ConnectTimeout(f"connecting to {address}:{port} timed out") from exc
-    except (OSError, anyio.BrokenResourceError) as exc:
-        raise httpcore.ConnectError(str(exc) or repr(exc)) from exc
-    for option in socket_options or ():
-        stream.extra(anyio.abc.SocketAttribute.raw_socket).setsockopt(*option)
-    return ClosesOnFailedTLS(AnyIOStream(stream))
-
-
-def _on_asyncio() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:  # trio
-        return False
-    return True
+    return await current_backend().connect_tcp(address, port, timeout, socket_options)
 
 
 @functools.lru_cache(maxsize=1024)

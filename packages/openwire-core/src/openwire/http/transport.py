@@ -20,9 +20,9 @@ applied to them here, as to the heads the upgrade connector reads.
 WebSocket handshakes go to the :mod:`~openwire.http.upgrade` connector
 instead: an upgraded connection is never reused, so it gets a fresh
 HTTP/1.1 connection of its own (same backend, TLS settings, proxies,
-timeouts, per-host limit and events). After a ``101`` the upgraded stream
-goes to the WebSocket in ``response.extensions["network_stream"]``; closing
-the Response leaves it open.
+timeouts, per-host limit and events). After a ``101`` the connection waits
+in ``response.upgraded`` (:class:`~openwire.io.handover.Upgraded`) for the
+WebSocket to ``detach()`` it; closing the Response leaves it open.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from openwire.http.tracing import ExchangeTracer, ReportingBackend
 from openwire.http.tunnels import ProxyRoute, TunnelBackend, Tunnels
 from openwire.http.upgrade import UpgradeConnector, UpgradeContent, UpgradeResponse
 from openwire.http.url import URL
+from openwire.io.handover import Detached, Upgraded
 from openwire.protocol.http11 import check_fields
 
 __all__ = ["Transport"]
@@ -139,42 +140,15 @@ class _BodyStream:
             self._tracer.release()
 
 
-class UpgradedStream(httpcore.AsyncNetworkStream):
-    """The connection after ``101``: owned by the WebSocket, closed by it.
+def _upgraded(content: UpgradeContent, exchange: _Exchange) -> Upgraded:
+    """The handle of a ``101``: detaching forgets the exchange (frees its slot, closes nothing)."""
 
-    :meth:`detach` hands the socket over for good; until then closing this
-    closes the socket and frees the per-host slot of the exchange.
-    """
+    def detach() -> Detached:
+        detached = content.detach()
+        exchange.forget()
+        return detached
 
-    def __init__(self, content: UpgradeContent, exchange: _Exchange) -> None:
-        self._content = content
-        self._exchange = exchange
-
-    async def detach(self) -> tuple[bytes, httpcore.AsyncNetworkStream]:
-        """``(bytes read after the 101, stream)``; the caller owns (and must close) the stream."""
-        leading, stream = self._content.detach()
-        self._exchange.forget()
-        return leading, stream
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._content.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._content.stream.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._exchange.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        return await self._content.stream.start_tls(ssl_context, server_hostname, timeout)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._content.stream.get_extra_info(info)
+    return Upgraded(detach, exchange.aclose)
 
 
 class _RequestBody:
@@ -482,10 +456,10 @@ class Transport:
         ext = core.extensions
         exchange = _Exchange(core, slot)
         upgraded = request.is_websocket and core.status == 101
-        extensions: dict[str, Any] = {}
+        handle: Upgraded | None = None
         if upgraded:
             assert isinstance(core.stream, UpgradeContent)
-            extensions["network_stream"] = UpgradedStream(core.stream, exchange)
+            handle = _upgraded(core.stream, exchange)
         body = _BodyStream(exchange, tracer, deadline, upgraded)
         reason = ext.get("reason_phrase", b"")
         response = Response(
@@ -495,7 +469,7 @@ class Transport:
             request=request,
             http_version=ext.get("http_version", b"HTTP/1.1").decode("ascii"),
             reason=reason.decode("latin-1") if reason else None,
-            extensions=extensions,
+            upgraded=handle,
         )
         body.response = response
         tracer.events.response_headers_end(response)

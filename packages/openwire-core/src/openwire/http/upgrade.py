@@ -35,6 +35,7 @@ from openwire.http.failures import ServerDisconnected
 from openwire.http.models import Request
 from openwire.http.tracing import ExchangeTracer
 from openwire.http.tunnels import Tunnels
+from openwire.io.handover import Detached
 from openwire.protocol.http11 import MAX_HEAD, Head, HeadReader, serialize_request
 
 __all__ = ["UpgradeConnector", "UpgradeContent", "UpgradeResponse"]
@@ -46,7 +47,8 @@ class UpgradeContent:
     """The connection of one upgrade exchange, as the body of its response.
 
     After a ``101`` it is the upgraded connection: :meth:`detach` hands the
-    socket and the bytes that arrived with the ``101`` to the new owner.
+    connection and the bytes that arrived with the ``101`` to the new owner,
+    as one :class:`~openwire.io.handover.Detached`.
     Otherwise h11 frames the (rejection's) body from it. Either way
     :meth:`aclose` closes the socket unless it was detached.
     """
@@ -64,13 +66,13 @@ class UpgradeContent:
         self._leading = leading
         self._conn = conn
 
-    def detach(self) -> tuple[bytes, httpcore.AsyncNetworkStream]:
-        """``(bytes read past the 101, the socket)``; the caller owns the socket now."""
+    def detach(self) -> Detached:
+        """The connection and the bytes read past the 101; the caller owns the connection now."""
         stream, self._stream = self._stream, None
         if stream is None:
             raise RuntimeError("the upgraded connection was already closed or handed over")
         leading, self._leading = self._leading, b""
-        return leading, stream
+        return Detached(leading, stream)
 
     @property
     def stream(self) -> httpcore.AsyncNetworkStream:

@@ -1,12 +1,16 @@
-"""Moving bytes: the network streams, the WebSocket channels and the runtime.
+"""Moving bytes: one backend per async library behind one protocol.
 
-Everything that touches a socket, a task or a timer for a WebSocket lives
-here, behind small interfaces, so the session above it is driven like a
-protocol and never sees which event loop runs it:
+Everything that touches a socket, a task or a timer lives here, so the
+session above it is driven like a protocol and never sees which event loop
+runs it. Read in this order:
 
-- ``asyncio_stream``  the network stream on asyncio (and uvloop): a protocol
-  on the loop's transport, handed whole to the WebSocket after a ``101``
-- ``channel``         the session's byte pipe: on asyncio the transport
-  itself, elsewhere reader and writer tasks over a stream
-- ``runtime``         detached tasks, timers and waiters for asyncio and trio
+- ``backend``          the :class:`~openwire.io.backend.Backend` protocol, the
+  :class:`~openwire.io.backend.Detached` hand-over after a ``101``, and
+  ``current_backend()`` (chosen once per call)
+- ``runtime``          the runtime contract: detached tasks, timers, waiters
+- ``channel``          the channel contract, and ``StreamChannel``: reader and
+  writer tasks over any byte stream
+- ``asyncio_backend``  asyncio and uvloop: the network stream, the connect,
+  the runtime and the transport-level channel (no task per message)
+- ``trio_backend``     trio: its runtime, anyio's sockets
 """

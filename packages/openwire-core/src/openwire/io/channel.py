@@ -1,57 +1,48 @@
-"""Moving bytes between the upgraded connection and the session.
+"""The channel contract, and the channel that works over any byte stream.
 
 The session is driven like an asyncio protocol: the channel calls
 ``session.data_received(bytes)`` / ``session.connection_lost(exc)``, and the
 session calls ``channel.write(bytes)``, which never blocks and never splits a
-frame. Two channels implement that contract:
+frame. Rules every channel keeps:
 
-``AsyncioChannel``
-    On asyncio (over TCP or TLS, on asyncio's own loop or uvloop), the
-    connection's asyncio transport is handed to a protocol of ours. Incoming
-    bytes reach the codec in the transport's own callback, and writes go
-    straight to ``transport.write``: no task, no hop on either path. This is
-    where most of the speed over httpx-ws comes from.
+- What is queued for sending is bounded (``send_queue_size`` messages and
+  ``send_queue_bytes``); ``can_write`` says when the bound is reached and
+  ``writable()`` on the sink when it is left again.
+- Reading pauses when the session asks (a slow consumer), so memory stays
+  bounded in both directions.
+- The peer's EOF ends only its half of the connection. Everything that came
+  before it has been fed to the session, which has written what it owes (the
+  Close that answers the peer's, RFC 6455 §5.5.1, or the one that reports a
+  protocol error); the channel sends that and then closes. A connection
+  closed on EOF would drop those frames. Over TLS asyncio (and uvloop) cannot
+  keep a half-closed connection: the TLS layer flushes what was written
+  before the EOF was processed and closes.
+- ``connection_lost`` reaches the sink exactly once.
 
-``StreamChannel``
-    Everywhere else (trio, any other httpcore stream): a reader task and
-    a writer task over the stream httpcore handed back after the 101. The
-    writer coalesces every frame queued since its last write into one send.
-
-Both bound what is queued for sending (``send_queue_size`` messages and
-``send_queue_bytes``) and pause reading when the session asks (a slow
-consumer), so memory stays bounded in both directions.
-
-The peer's EOF ends only its half of the connection. Everything that came
-before it has been fed to the session, which has written what it owes (the
-Close that answers the peer's, RFC 6455 §5.5.1, or the one that reports a
-protocol error); the channel sends that and then closes. A transport closed
-on EOF would drop those frames. Over TLS asyncio (and uvloop) cannot keep a
-half-closed connection: the TLS layer flushes what was written before the
-EOF was processed and closes.
+Two channels implement the contract. :class:`StreamChannel`, here, runs a
+reader task and a writer task over any byte stream (trio's sockets, an HTTP/2
+stream one day); the writer coalesces every frame queued since its last
+write into one send. :class:`~openwire.io.asyncio_backend.AsyncioChannel` is
+the asyncio fast path: a protocol on the connection's own transport, no task
+at all. The backend (:mod:`openwire.io.backend`) picks one per connection.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
-from openwire.io.anyio_stream import ClosesOnFailedTLS
-from openwire.io.asyncio_stream import AsyncioStream
-from openwire.io.runtime import AsyncioRuntime, Handle, Runtime, Waiter
+from openwire.io.runtime import Handle, Runtime, Waiter, Waiters
 
 if TYPE_CHECKING:
-    import httpcore
+    from openwire.io.handover import ByteStream
 
-__all__ = ["Channel", "ChannelSink", "open_channel"]
+__all__ = ["Channel", "ChannelSink", "StreamChannel"]
 
 _READ_SIZE = 256 * 1024
-# Frames smaller than this that are written in the same loop turn are sent
-# together: one syscall instead of one per frame when sends are pipelined.
-_COALESCE_LIMIT = 64 * 1024
 
 
 class ChannelSink(Protocol):
@@ -65,8 +56,16 @@ class ChannelSink(Protocol):
 
 
 class Channel(Protocol):
-    def write(self, data: bytes) -> None: ...
-    def can_write(self) -> bool: ...
+    """The session's byte pipe; only ``wait_writable`` and ``wait_closed`` await."""
+
+    def write(self, data: bytes) -> None:
+        """Queue ``data`` (one or more whole frames) for sending; never blocks."""
+        ...
+
+    def can_write(self) -> bool:
+        """False while the send queue is over its bounds; true again once the connection is gone."""
+        ...
+
     async def wait_writable(self) -> None: ...
     def pause_reading(self) -> None: ...
     def resume_reading(self) -> None: ...
@@ -83,219 +82,19 @@ class Channel(Protocol):
         ...
 
 
-class _Waiters:
-    """Tasks waiting for one condition; woken all at once, each re-checks."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
-        self._waiters: list[Waiter] = []
-
-    async def wait(self) -> None:
-        waiter = self._runtime.waiter()
-        self._waiters.append(waiter)
-        try:
-            await waiter.wait()
-        finally:
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(waiter)
-
-    def wake_all(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            waiter.wake()
-
-
-# ------------------------------------------------------------------- asyncio
-
-
-class AsyncioChannel(asyncio.Protocol):
-    """A protocol on the raw asyncio transport: zero task hops per message.
-
-    The send queue is the transport's buffer, bounded by ``max_bytes`` (its
-    high-water mark); asyncio does not say when individual frames leave it,
-    so the message count bound does not apply here.
-    """
-
-    def __init__(
-        self,
-        sink: ChannelSink,
-        transport: asyncio.Transport,
-        runtime: AsyncioRuntime,
-        max_bytes: int,
-    ) -> None:
-        self._sink = sink
-        self._runtime = runtime
-        self._transport = transport
-        self._writable = _Waiters(runtime)
-        self._closed = _Waiters(runtime)
-        self._write_paused = False
-        self._lost = False
-        self._linger: asyncio.TimerHandle | None = None
-        # Frames written during one turn of the event loop leave in one send.
-        self._pending: list[bytes] | None = None
-        self._pending_bytes = 0
-        self._streak = 0  # writes since the last read
-        self._loop = runtime.loop
-        # Until start(), bytes and the end of the connection are held here.
-        self._early: list[bytes] | None = []
-        self._early_end: tuple[Exception | None] | None = None
-        self._early_eof = False
-        # The transport comes paused (see AsyncioStream.take_transport); it
-        # reads once start() has delivered the held bytes, unless the
-        # session asked for a pause meanwhile.
-        self._want_reading = True
-        self._tls = transport.get_extra_info("sslcontext") is not None
-        transport.set_write_buffer_limits(high=max_bytes)
-
-    # asyncio.Protocol
-    def data_received(self, data: bytes) -> None:
-        self._streak = 0
-        if self._early is not None:
-            self._early.append(data)  # before start(): keep the order
-            return
-        self._sink.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        if self._tls:
-            return None  # asyncio's TLS layer closes regardless (and warns on True)
-        if self._early is not None:
-            self._early_eof = True  # start() ends the connection after the held bytes
-        else:
-            self._end_after_eof()
-        return True  # our half stays open until what we owe the peer is sent
-
-    def _end_after_eof(self) -> None:
-        """The peer sent all it will: send what the session wrote, then close."""
-        self._flush()
-        self._transport.close()  # flushes the buffer; connection_lost follows
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._early is not None:
-            self._early_end = (exc,)
-            return
-        self._lost = True
-        if self._linger is not None:
-            self._linger.cancel()
-        self._writable.wake_all()
-        self._closed.wake_all()
-        self._sink.connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        self._write_paused = True
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        self._writable.wake_all()
-        self._sink.writable()
-
-    # Channel
-    def write(self, data: bytes) -> None:
-        pending = self._pending
-        if pending is not None:
-            pending.append(data)
-            self._pending_bytes += len(data)
-            if self._pending_bytes >= _COALESCE_LIMIT:
-                self._flush()
-            return
-        # A request/response rhythm (one frame, then a read) goes out at once:
-        # deferring it would cost an extra loop turn per message. Only a run of
-        # writes with no read in between (pipelining, streaming) is coalesced.
-        self._streak += 1
-        if self._streak < 2 or len(data) >= _COALESCE_LIMIT:
-            self._transport.write(data)
-            return
-        self._pending = [data]
-        self._pending_bytes = len(data)
-        self._loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        pending = self._pending
-        if pending is None:
-            return
-        self._pending = None
-        if not self._lost:
-            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
-
-    def can_write(self) -> bool:
-        return not self._write_paused or self._lost
-
-    async def wait_writable(self) -> None:
-        if not self.can_write():
-            await self._writable.wait()
-
-    def start(self, pending: bytes, ended: bool) -> None:
-        """Deliver, in order, what arrived before the session was attached.
-
-        ``pending`` came before this channel owned the transport; anything
-        the transport delivered since was held back in ``_early``.
-        """
-        early, self._early = self._early or [], None
-        closed_before = self._transport.is_closing()
-        if pending:
-            self.data_received(pending)
-        for data in early:
-            self.data_received(data)
-        if self._early_end is not None:
-            self.connection_lost(self._early_end[0])
-        elif self._lost:
-            pass
-        elif closed_before:
-            # Closed before the hand-over: its connection_lost may have gone
-            # to the stream's protocol, so nobody else would report it.
-            self.connection_lost(None)
-        elif ended or self._early_eof:
-            self._end_after_eof()
-        elif self._want_reading:
-            self._resume()
-
-    def pause_reading(self) -> None:
-        self._want_reading = False
-        with contextlib.suppress(RuntimeError):
-            self._transport.pause_reading()
-
-    def resume_reading(self) -> None:
-        self._want_reading = True
-        if self._early is None:  # before start(), the held bytes go first
-            self._resume()
-
-    def _resume(self) -> None:
-        with contextlib.suppress(RuntimeError):
-            self._transport.resume_reading()
-
-    def close(self, linger: float = 0.0) -> None:
-        if self._lost:
-            return
-        self._flush()
-        if linger > 0 and self._linger is None:
-            # Keep reading so the peer's EOF is seen; close if it never comes.
-            self.resume_reading()
-            self._linger = self._runtime.loop.call_later(linger, self._transport.close)
-        else:
-            self._transport.close()
-
-    def abort(self) -> None:
-        self._pending = None
-        self._transport.abort()
-
-    async def wait_closed(self) -> None:
-        if not self._lost:
-            await self._closed.wait()
-
-
-# --------------------------------------------------------------- any stream
-
-
 class StreamChannel:
-    """Reader and writer tasks over an httpcore network stream (any backend).
+    """Reader and writer tasks over a byte stream (any backend, any transport).
 
     The writer sends everything queued since its last send in one write; the
     bound counts queued frames plus the bytes of the send in progress.
+    ``read`` and ``send`` default to the stream's own ``read``/``write``; a
+    backend passes faster ones when it can reach below a wrapper.
     """
 
     def __init__(
         self,
         sink: ChannelSink,
-        stream: httpcore.AsyncNetworkStream,
+        stream: ByteStream,
         runtime: Runtime,
         max_messages: int,
         max_bytes: int,
@@ -306,15 +105,15 @@ class StreamChannel:
         self._sink = sink
         self._stream = stream
         self._runtime = runtime
-        self._read = read or (lambda n: stream.read(n))
-        self._send = send or (lambda data: stream.write(data))
+        self._read = read or stream.read
+        self._send = send or stream.write
         self._max_messages = max_messages
         self._max_bytes = max_bytes
         self._out: list[bytes] = []
         self._out_bytes = 0
         self._in_flight = 0
-        self._writable = _Waiters(runtime)
-        self._closed = _Waiters(runtime)
+        self._writable = Waiters(runtime)
+        self._closed = Waiters(runtime)
         self._writer_waiter: Waiter | None = None
         self._resume: Waiter | None = None
         self._eof: Waiter | None = None
@@ -373,8 +172,9 @@ class StreamChannel:
             if self._closing and self._linger > 0 and not self._saw_eof:
                 # RFC 6455 §7.1.1: the server closes TCP first; give it time.
                 self._eof = self._runtime.waiter()
-                with anyio.move_on_after(self._linger):
-                    await self._eof.wait()
+                with contextlib.suppress(TimeoutError):
+                    async with self._runtime.fail_after(self._linger):
+                        await self._eof.wait()
         except Exception as error:
             self._finish(error)
             return
@@ -458,63 +258,3 @@ class StreamChannel:
     async def wait_closed(self) -> None:
         if not self._released:
             await self._closed.wait()
-
-
-# ------------------------------------------------------------------ choosing
-
-
-def _anyio_stream(stream: Any) -> Any:
-    """The anyio stream inside httpcore's stream, or ``None`` if it is something else."""
-    try:
-        from httpcore._backends.anyio import AnyIOStream
-    except ImportError:  # pragma: no cover - httpcore moved its internals
-        return None
-    if isinstance(stream, ClosesOnFailedTLS):  # a plain ws:// connection on trio
-        stream = stream.inner
-    return stream._stream if isinstance(stream, AnyIOStream) else None
-
-
-def open_channel(
-    sink: ChannelSink,
-    network_stream: httpcore.AsyncNetworkStream,
-    runtime: Runtime,
-    *,
-    leading: bytes,
-    max_messages: int,
-    max_bytes: int,
-) -> Channel:
-    """Pick the fastest channel that can carry this connection.
-
-    ``network_stream`` is the socket after the 101 (owned from now on) and
-    ``leading`` the bytes that arrived with the 101.
-    """
-    if isinstance(network_stream, AsyncioStream) and isinstance(runtime, AsyncioRuntime):
-        # From here the transport is ours; the stream's protocol and buffer
-        # are dropped with this frame.
-        transport, buffered, ended = network_stream.take_transport()
-        channel = AsyncioChannel(sink, transport, runtime, max_bytes)
-        transport.set_protocol(channel)
-        runtime.loop.call_soon(channel.start, leading + buffered, ended)
-        return channel
-    inner = _anyio_stream(network_stream)
-    if inner is None:
-        return StreamChannel(
-            sink, network_stream, runtime, max_messages, max_bytes, leading=leading
-        )
-
-    async def receive(n: int) -> bytes:
-        try:
-            return bytes(await inner.receive(n))
-        except anyio.EndOfStream:
-            return b""
-
-    return StreamChannel(
-        sink,
-        network_stream,
-        runtime,
-        max_messages,
-        max_bytes,
-        leading=leading,
-        read=receive,
-        send=inner.send,
-    )

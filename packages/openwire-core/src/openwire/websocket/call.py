@@ -25,8 +25,8 @@ from openwire.engines.registry import registry
 from openwire.errors import HandshakeTimeout
 from openwire.http.call import Call
 from openwire.http.models import Request, Response
-from openwire.io.channel import open_channel
-from openwire.io.runtime import current_runtime
+from openwire.io.backend import current_backend
+from openwire.io.handover import Detached
 from openwire.protocol.handshake import (
     BODY_PREVIEW_LIMIT,
     HandshakeOffer,
@@ -38,8 +38,6 @@ from openwire.websocket.options import WebSocketOptions
 from openwire.websocket.session import Session
 
 if TYPE_CHECKING:
-    import httpcore
-
     from openwire.config import ClientConfig
 
 __all__ = ["HandshakeClient", "WebSocketCall", "to_http_url"]
@@ -101,10 +99,9 @@ class WebSocketCall:
         :class:`~openwire.errors.EngineUnavailable` before connecting.
         """
         options = self.options
-        runtime = current_runtime()
-        info = registry.resolve(
-            options.engine, self.client.config.websocket_engine, runtime.backend
-        )
+        backend = current_backend()
+        runtime = backend.runtime()
+        info = registry.resolve(options.engine, self.client.config.websocket_engine, backend.name)
         engine = info.engine
         deflate = "permessage-deflate" in engine.capabilities.extensions
         compression = options.compression if deflate else None
@@ -113,7 +110,7 @@ class WebSocketCall:
         call = self.client.start_call(request)
         events = call.events
         response: Response | None = None
-        owned: httpcore.AsyncNetworkStream | None = None
+        owned: Detached | None = None
         try:
             try:
                 async with runtime.fail_after(options.handshake_timeout):
@@ -130,12 +127,15 @@ class WebSocketCall:
                     "the HTTP exchange together); check the server or raise the timeout",
                     request=request,
                 ) from None
-            stream = response.extensions["network_stream"]
-            leading = b""
-            if hasattr(stream, "detach"):
-                # The WebSocket owns the socket now; the pool forgets the connection.
-                leading, stream = await stream.detach()
-            owned = stream
+            upgraded = response.upgraded
+            if upgraded is None:
+                raise RuntimeError(
+                    f"the 101 answering {request.url} carries no connection to take over: "
+                    "an interceptor replaced the handshake's response; return the one "
+                    "chain.proceed() gave"
+                )
+            # The WebSocket owns the connection now; the exchange forgets it.
+            owned = detached = upgraded.detach()
             conn = open_engine_connection(
                 engine,
                 EngineSettings(
@@ -163,11 +163,10 @@ class WebSocketCall:
             reason=response.reason,
         )
         session = Session(conn, options, events, runtime, engine.name)
-        channel = open_channel(
+        channel = backend.open_channel(
             session,
-            stream,
+            detached,
             runtime,
-            leading=leading,
             max_messages=options.send_queue_size,
             max_bytes=options.send_queue_bytes,
         )
@@ -208,7 +207,6 @@ async def _discard(response: Response) -> None:
     with anyio.CancelScope(shield=True):
         with contextlib.suppress(Exception):
             await response.aclose()
-        stream = response.extensions.get("network_stream")
-        if stream is not None and response.status == 101:
+        if response.upgraded is not None:
             with contextlib.suppress(Exception):
-                await stream.aclose()
+                await response.upgraded.aclose()

@@ -1,0 +1,83 @@
+"""Every private name of a dependency the core relies on, in one place.
+
+Rules of this module:
+
+- Nothing else in ``openwire`` imports a private module or touches a private
+  attribute of httpcore or anyio; what it needs is here, behind a function
+  with a public-looking shape.
+- Each name is used for speed, never for correctness: if an upstream release
+  moves it, the import below fails softly and the callers take the public,
+  slower path (:data:`FAST_ANYIO` is false).
+- ``pyproject.toml`` bounds httpcore and anyio to the releases these names
+  were checked against (:data:`HTTPCORE_SUPPORTED`, :data:`ANYIO_SUPPORTED`),
+  and ``tests/test_compat.py`` imports every name listed in
+  :data:`PRIVATE_NAMES` and checks the attributes relied on, failing with the
+  package and its version when one changes. Raising a bound is a decision
+  made with that test passing, not a surprise in production.
+
+What is used, and why:
+
+``httpcore._backends.anyio.AnyIOStream``
+    httpcore's network stream over an anyio stream. The trio connect builds
+    one around the socket it opened (httpcore then speaks HTTP on it), and
+    after a ``101`` the trio channel reads and writes the anyio stream inside
+    (``._stream``), skipping a timeout scope and an exception map per call.
+``anyio._core._eventloop.get_async_backend``
+    The running loop's plain ``connect_tcp``. ``anyio.connect_tcp`` runs happy
+    eyeballs in a task group even for one address, about a quarter of a
+    WebSocket handshake; openwire resolves and tries addresses itself.
+"""
+
+from __future__ import annotations
+
+import anyio.abc
+import httpcore
+
+__all__ = [
+    "ANYIO_SUPPORTED",
+    "FAST_ANYIO",
+    "HTTPCORE_SUPPORTED",
+    "PRIVATE_NAMES",
+    "anyio_stream_inside",
+    "connect_tcp_plain",
+    "httpcore_stream_over",
+]
+
+# Keep in step with packages/openwire-core/pyproject.toml.
+HTTPCORE_SUPPORTED = ">=1.0.5,<1.1"
+ANYIO_SUPPORTED = ">=4.4,<5"
+
+# (distribution, module, name, attributes of it relied on)
+PRIVATE_NAMES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("httpcore", "httpcore._backends.anyio", "AnyIOStream", ("read", "write", "start_tls")),
+    ("anyio", "anyio._core._eventloop", "get_async_backend", ()),
+)
+
+try:
+    from anyio._core._eventloop import get_async_backend as _get_async_backend
+    from httpcore._backends.anyio import AnyIOStream as _AnyIOStream
+except ImportError:  # pragma: no cover - tests/test_compat.py names the culprit
+    FAST_ANYIO = False
+else:
+    FAST_ANYIO = True
+
+
+def httpcore_stream_over(stream: anyio.abc.ByteStream) -> httpcore.AsyncNetworkStream:
+    """httpcore's own network stream over an anyio stream (only when :data:`FAST_ANYIO`)."""
+    return _AnyIOStream(stream)
+
+
+def anyio_stream_inside(stream: object) -> anyio.abc.ByteStream | None:
+    """The anyio stream inside one of httpcore's network streams, or ``None``.
+
+    ``None`` for anything else (openwire's asyncio stream, a test's fake), and
+    when the private name is gone: callers then use the stream as it is.
+    """
+    if FAST_ANYIO and isinstance(stream, _AnyIOStream):
+        return stream._stream
+    return None
+
+
+async def connect_tcp_plain(host: str, port: int) -> anyio.abc.SocketStream:
+    """The running loop's own TCP connect to one address (only when :data:`FAST_ANYIO`)."""
+    return await _get_async_backend().connect_tcp(host, port, None)

@@ -1,0 +1,105 @@
+"""The private names the core takes from httpcore and anyio still exist, with the shapes used.
+
+``openwire/_compat.py`` holds every one of them, and ``pyproject.toml`` bounds
+both packages to the releases they were checked against. These tests fail
+with the package and its installed version when an upstream release moves
+or changes a name, so raising a bound is a deliberate decision. (The
+adapters' own private names are checked in ``tests/engines/test_compat.py``.)
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import tomllib
+from importlib.metadata import version
+from pathlib import Path
+
+import anyio
+import pytest
+from openwire import _compat
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
+ADVICE = "update openwire/_compat.py and the bound in packages/openwire-core/pyproject.toml"
+PYPROJECT = Path(__file__).parent.parent / "packages" / "openwire-core" / "pyproject.toml"
+
+
+def _declared(distribution: str) -> SpecifierSet:
+    for line in tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]:
+        requirement = Requirement(line)
+        if requirement.name == distribution:
+            return requirement.specifier
+    raise AssertionError(f"{distribution} is not declared in {PYPROJECT}")
+
+
+@pytest.mark.parametrize(
+    ("distribution", "module", "name", "attributes"),
+    _compat.PRIVATE_NAMES,
+    ids=[f"{module}.{name}" for _, module, name, _ in _compat.PRIVATE_NAMES],
+)
+def test_private_names_exist_with_the_attributes_relied_on(
+    distribution: str, module: str, name: str, attributes: tuple[str, ...]
+) -> None:
+    installed = version(distribution)
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        pytest.fail(
+            f"{distribution} {installed} no longer provides {module}.{name} ({exc}); {ADVICE}"
+        )
+    missing = [attribute for attribute in attributes if not hasattr(found, attribute)]
+    assert not missing, (
+        f"{distribution} {installed}: {module}.{name} has no {', '.join(missing)}; {ADVICE}"
+    )
+
+
+def test_the_fast_paths_are_enabled() -> None:
+    assert _compat.FAST_ANYIO, (
+        f"openwire._compat could not import its private names (httpcore "
+        f"{version('httpcore')}, anyio {version('anyio')}): trio connections take the slow "
+        f"path; {ADVICE}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("distribution", "supported"),
+    [("httpcore", _compat.HTTPCORE_SUPPORTED), ("anyio", _compat.ANYIO_SUPPORTED)],
+)
+def test_installed_version_is_within_the_bound_checked(distribution: str, supported: str) -> None:
+    installed = version(distribution)
+    assert installed in SpecifierSet(supported), (
+        f"{distribution} {installed} is outside {supported}, the releases openwire/_compat.py "
+        f"was checked against; {ADVICE}"
+    )
+    assert _declared(distribution) == SpecifierSet(supported), (
+        f"pyproject.toml declares {distribution}{_declared(distribution)} but "
+        f"openwire/_compat.py was checked against {supported}; keep them in step"
+    )
+
+
+def test_httpcore_anyio_stream_keeps_the_anyio_stream_in_private_stream() -> None:
+    # The trio channel reads and writes the anyio stream inside httpcore's
+    # (_stream); if httpcore renames it, anyio_stream_inside must not
+    # silently return something else.
+    send, receive = anyio.create_memory_object_stream[bytes](1)
+    inner = anyio.streams.stapled.StapledObjectStream(send, receive)
+    wrapped = _compat.httpcore_stream_over(inner)  # type: ignore[arg-type]
+    assert _compat.anyio_stream_inside(wrapped) is inner, (
+        f"httpcore {version('httpcore')} no longer keeps the anyio stream in "
+        f"AnyIOStream._stream; {ADVICE}"
+    )
+    assert _compat.anyio_stream_inside(object()) is None
+    send.close()
+    receive.close()
+
+
+def test_anyio_backend_connect_tcp_takes_host_port_and_local_address() -> None:
+    from anyio._core._eventloop import get_async_backend
+
+    backend = get_async_backend("asyncio")
+    parameters = list(inspect.signature(backend.connect_tcp).parameters)
+    assert parameters[:3] == ["host", "port", "local_address"], (
+        f"anyio {version('anyio')}: AsyncBackend.connect_tcp takes {parameters}, "
+        f"openwire/_compat.py calls it as (host, port, None); {ADVICE}"
+    )
