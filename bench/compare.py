@@ -44,6 +44,7 @@ def _run(checkout: Path, out: Path, args: argparse.Namespace) -> Path:
         "--quick",
         "--runs",
         "1",
+        *(["--duration", str(args.duration)] if args.duration else []),
         "--clients",
         args.clients,
         "--workloads",
@@ -76,6 +77,9 @@ def main() -> None:
     parser.add_argument("--before", type=Path, required=True, help="checkout of the old build")
     parser.add_argument("--after", type=Path, default=Path("."), help="checkout of the new build")
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument(
+        "--duration", type=float, help="seconds per timed window (default: --quick's)"
+    )
     parser.add_argument("--clients", default=ENGINES)
     parser.add_argument("--workloads", default=WORKLOADS)
     parser.add_argument("--out", type=Path, default=Path("bench/out/compare"))

@@ -209,3 +209,18 @@ def test_server_no_context_takeover_resets_the_inflater() -> None:
 def test_an_8_bit_client_window_means_no_compression() -> None:
     conn = _deflate_codec(extension="permessage-deflate; client_max_window_bits=8")
     assert parse_client_frame(conn.encode_message(b"x" * 1000))[0] == 0x82
+
+
+def test_messages_never_share_buffers_across_connections() -> None:
+    # The assembler's between-message placeholders are shared by every
+    # connection: a message must always collect into lists of its own.
+    from openwire.protocol import assembler
+
+    first, second = FrameCodec(None, None), FrameCodec(None, None)
+    text = frame(0x1, b"he", fin=False) + frame(0x0, b"llo")
+    binary = frame(0x2, b"\x01", fin=False) + frame(0x0, b"\x02")
+    assert first.receive_data(text[:5]) == []
+    assert second.receive_data(binary) == [Message(b"\x01\x02", 0x2)]
+    assert first.receive_data(text[5:]) == [Message("hello", 0x1)]
+    assert second.receive_data(text) == [Message("hello", 0x1)]
+    assert assembler._NOT_BEGUN_TEXT == [] and assembler._NOT_BEGUN_PARTS == []

@@ -51,11 +51,14 @@ class _ReadingPaused:
     _reading_paused = True
 
 
+_READING_PAUSED = _ReadingPaused()  # stateless: one for every connection
+
+
 class FrameReader(WebSocketReader):
     """aiohttp's compiled reader, its message layer cut off: whole frames land in ``frames``."""
 
     def __init__(self) -> None:
-        protocol = cast("BaseProtocol", _ReadingPaused())
+        protocol = cast("BaseProtocol", _READING_PAUSED)
         queue = WebSocketDataQueue(protocol, _QUEUE_LIMIT, loop=None)  # type: ignore[arg-type]
         # No size limit (the core's), RSV1 allowed (the core decides), no decoding.
         super().__init__(queue, 0, True, False)

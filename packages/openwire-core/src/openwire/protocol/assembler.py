@@ -54,6 +54,11 @@ def utf8_error(exc: UnicodeDecodeError) -> ProtocolError:
     )
 
 
+# Placeholders between messages; never appended to (``_begin`` replaces them).
+_NOT_BEGUN_PARTS: list[bytes] = []
+_NOT_BEGUN_TEXT: list[str] = []
+
+
 class MessageAssembler:
     """One connection's data message in progress.
 
@@ -84,8 +89,10 @@ class MessageAssembler:
         self.size = 0
         self._compressed = False
         self._decoder: codecs.IncrementalDecoder | None = None
-        self._parts: list[bytes] = []
-        self._text: list[str] = []
+        # Allocated when a message begins, not per connection: most
+        # connections are idle, and most messages never come here.
+        self._parts: list[bytes] = _NOT_BEGUN_PARTS
+        self._text: list[str] = _NOT_BEGUN_TEXT
         # The frame at the end of the stream has begun arriving (partial),
         # and how many of its payload bytes were decoded then.
         self._open = False
@@ -95,6 +102,10 @@ class MessageAssembler:
     def _begin(self, opcode: int, rsv1: bool) -> None:
         self.opcode = opcode
         self.size = 0
+        if opcode == 1:
+            self._text = []
+        else:
+            self._parts = []
         self._compressed = rsv1
         self._decoder = _Utf8Decoder() if opcode == 1 else None
 
@@ -163,11 +174,11 @@ class MessageAssembler:
         if decoder is not None:
             text = self._text
             message = Message(text[0] if len(text) == 1 else "".join(text), _TEXT)
-            self._text = []
+            self._text = _NOT_BEGUN_TEXT
         else:
             parts = self._parts
             message = Message(parts[0] if len(parts) == 1 else b"".join(parts), _BINARY)
-            self._parts = []
+            self._parts = _NOT_BEGUN_PARTS
         self.opcode = 0
         self.size = 0
         self._compressed = False
