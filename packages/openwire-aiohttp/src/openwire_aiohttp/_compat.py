@@ -57,6 +57,10 @@ _READING_PAUSED = _ReadingPaused()  # stateless: one for every connection
 class FrameReader(WebSocketReader):
     """aiohttp's compiled reader, its message layer cut off: whole frames land in ``frames``."""
 
+    # The compiled base has no instance dict; slots keep it that way (an
+    # idle connection would otherwise carry a dict of two entries).
+    __slots__ = ("frames", "queue_")
+
     def __init__(self) -> None:
         protocol = cast("BaseProtocol", _READING_PAUSED)
         queue = WebSocketDataQueue(protocol, _QUEUE_LIMIT, loop=None)  # type: ignore[arg-type]
