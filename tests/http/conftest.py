@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.http_peers import Proxy, _debian_binary, _serve, free_port
+from tests.http_peers import Proxy, run_tinyproxy
 
 PROXY_USER = "wire"
 PROXY_PASSWORD = "s3cret"
@@ -27,24 +26,4 @@ def auth_tinyproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     password cannot be told from the origin's 401 there; the tests that need
     repeated 407s use a scripted proxy.)
     """
-    binary = _debian_binary("tinyproxy", "tinyproxy")
-    port = free_port()
-    folder: Path = tmp_path_factory.mktemp("tinyproxy-auth")
-    conf = folder / "tinyproxy.conf"
-    conf.write_text(
-        "\n".join(
-            [
-                "User nobody",
-                "Group nogroup",
-                f"Port {port}",
-                "Listen 127.0.0.1",
-                "Timeout 30",
-                "MaxClients 50",
-                "Allow 127.0.0.1",
-                "LogLevel Critical",
-                f"BasicAuth {PROXY_USER} {PROXY_PASSWORD}",
-                "",
-            ]
-        )
-    )
-    yield from _serve([binary, "-d", "-c", str(conf)], Proxy(f"http://127.0.0.1:{port}", port))
+    yield from run_tinyproxy(tmp_path_factory, [f"BasicAuth {PROXY_USER} {PROXY_PASSWORD}"])
