@@ -47,7 +47,9 @@ def test_demo_server_close_path_too(cli: Runner, demo_server: DemoEchoServer) ->
 
 
 def test_eof_closes_normally_after_replies(cli: Runner, demo_server: DemoEchoServer) -> None:
-    result = cli("ws", demo_server.url, "--grace", "0.3", input="one\ntwo\nthree")
+    # The grace is a fixed wait after EOF: long enough for the echoes on a
+    # machine busy with the rest of the suite (0.3 s was not, under CI load).
+    result = cli("ws", demo_server.url, "--grace", "2", input="one\ntwo\nthree")
     assert result.returncode == 0, result.stderr
     received = [line.rsplit(" ", 1)[-1] for line in result.stdout.splitlines() if line[0] == "<"]
     assert received == ["one", "two", "three"]
