@@ -6,6 +6,13 @@ daemon threads), so a server that closes while the user is not typing would
 leave the command hanging until Enter. Reading the raw descriptor from our
 own daemon thread avoids that, and never holds the lock of ``sys.stdin``'s
 buffer, which a daemon thread must not do at interpreter shutdown.
+
+The thread reads its own duplicate of the descriptor, closed when it is
+done. A pump that is still starting when its caller has finished (the
+server closed at once) must not read whatever the descriptor's number
+refers to by then: once the caller closes its descriptor, the number is
+free for the next file opened, and a pump reading it would swallow another
+reader's input and deliver it to a loop that is gone.
 """
 
 from __future__ import annotations
@@ -26,7 +33,10 @@ __all__ = ["stdin_lines"]
 def _pump(
     fd: int, send: MemoryObjectSendStream[bytes], token: anyio.lowlevel.EventLoopToken
 ) -> None:
-    """Read chunks until EOF and hand them to the loop, waiting while it is busy."""
+    """Read chunks until EOF and hand them to the loop, waiting while it is busy.
+
+    ``fd`` belongs to this thread and is closed here.
+    """
     try:
         while True:
             try:
@@ -48,6 +58,7 @@ def _pump(
             # The loop is gone, so nothing else touches the stream: close it
             # here, or it would only be released (and reported) by the GC.
             send.close()
+        os.close(fd)
 
 
 async def stdin_lines(fd: int | None = None) -> AsyncIterator[bytes]:
@@ -56,8 +67,9 @@ async def stdin_lines(fd: int | None = None) -> AsyncIterator[bytes]:
         fd = sys.stdin.fileno()
     send, receive = anyio.create_memory_object_stream[bytes](4)
     token = anyio.lowlevel.current_token()
+    own = os.dup(fd)
     thread = threading.Thread(
-        target=_pump, args=(fd, send, token), name="openwire-stdin", daemon=True
+        target=_pump, args=(own, send, token), name="openwire-stdin", daemon=True
     )
     thread.start()
     pending = b""
