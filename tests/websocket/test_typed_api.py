@@ -18,6 +18,7 @@ from openwire import (
     Message,
     Opcode,
     ReceiveTimeout,
+    RequestError,
     UnexpectedMessageType,
     WebSocketError,
 )
@@ -103,6 +104,7 @@ async def test_receive_timeout_leaves_the_connection_open(
         error = info.value
         assert isinstance(error, TimeoutError)
         assert isinstance(error, WebSocketError)
+        assert not isinstance(error, RequestError)  # no call failed; the connection is fine
         assert error.timeout == 0.05
         assert "receive(): no message arrived within 0.05 s" in str(error)
         for helper in (ws.receive_text, ws.receive_bytes, ws.receive_json):
