@@ -14,10 +14,11 @@ its constructor.
 
 from __future__ import annotations
 
+import json
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from openwire._version import __version__
 
@@ -28,13 +29,32 @@ __all__ = [
     "BridgeSettings",
     "ClientConfig",
     "FollowUpSettings",
+    "JSONDumps",
+    "JSONLoads",
     "LayerSettings",
     "Limits",
     "Timeouts",
     "TransportSettings",
+    "compact_json_dumps",
 ]
 
 DEFAULT_USER_AGENT = f"openwire/{__version__}"
+
+JSONDumps: TypeAlias = Callable[[Any], str | bytes]
+"""Serialises a JSON value: ``json.dumps``-like, may return ``str`` or UTF-8 ``bytes`` (orjson)."""
+
+JSONLoads: TypeAlias = Callable[[str | bytes], Any]
+"""Parses JSON from ``str`` or ``bytes``: ``json.loads``-like; raises on invalid JSON."""
+
+
+def compact_json_dumps(obj: Any) -> str:
+    """``json.dumps`` without the spaces after ``,`` and ``:``: the default ``json_dumps``.
+
+    Non-ASCII characters stay escaped (``ensure_ascii``), so any ``str``,
+    lone surrogates included, gives valid UTF-8 on the wire; the same bytes
+    as ``client.post(json=...)`` sends.
+    """
+    return json.dumps(obj, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +203,13 @@ class ClientConfig:
         event_listener_factory: called once per call to get its
             :class:`~openwire.EventListener`; ``None`` means no events.
         websocket_engine: WebSocket engine name; ``None`` picks the default.
+        json_dumps: how ``WebSocket.send_json`` serialises: any callable
+            taking the value and returning ``str`` or UTF-8 ``bytes``, so
+            ``orjson.dumps`` fits as is. Default :func:`compact_json_dumps`.
+        json_loads: how ``WebSocket.receive_json`` (and ``iter(decode="json")``)
+            parses a message: any callable taking ``str`` (a text message) or
+            ``bytes`` (a binary one) and raising on invalid JSON, like
+            ``json.loads`` (the default) or ``orjson.loads``.
     """
 
     timeouts: Timeouts = field(default_factory=Timeouts)
@@ -206,6 +233,8 @@ class ClientConfig:
     headers: tuple[tuple[str, str], ...] = ()
     event_listener_factory: EventListenerFactory | None = None
     websocket_engine: str | None = None
+    json_dumps: JSONDumps = compact_json_dumps
+    json_loads: JSONLoads = json.loads
 
     def __post_init__(self) -> None:
         # Accept lists and mappings from keyword callers; store immutable tuples.

@@ -36,7 +36,11 @@ what happened, what was expected, and what to do::
     │   │   ├── ConnectionClosedOK   closed with 1000 or 1001
     │   │   └── ConnectionClosedError  anything else, including 1006
     │   │       └── PongTimeout      no proof of life within pong_timeout (1011)
-    │   └── MessageTooBig            a message to send is larger than allowed
+    │   ├── MessageTooBig            a message to send is larger than allowed
+    │   ├── ReceiveTimeout           receive(timeout=) saw no message in time (also the
+    │   │                            built-in TimeoutError; the connection stays open)
+    │   └── UnexpectedMessageType    receive_text() got binary or receive_bytes() text
+    │                                (also a TypeError; the message is in .data)
     └── EngineError                  engine plugins
         ├── EngineNotFound           no engine by that name (.available)
         ├── EngineUnavailable        installed, but cannot run here (e.g. trio)
@@ -45,6 +49,7 @@ what happened, what was expected, and what to do::
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -83,11 +88,13 @@ __all__ = [
     "ProxyError",
     "ReadError",
     "ReadTimeout",
+    "ReceiveTimeout",
     "RedirectRefused",
     "RequestError",
     "TLSError",
     "TimeoutError",
     "TooManyRedirects",
+    "UnexpectedMessageType",
     "UnexpectedStatus",
     "WebSocketError",
     "WriteError",
@@ -328,6 +335,40 @@ class PayloadTooBig(ProtocolError):
 
 class MessageTooBig(WebSocketError, ValueError):
     """A message passed to ``send`` is larger than ``max_message_size``."""
+
+
+class ReceiveTimeout(WebSocketError, builtins.TimeoutError):
+    """``receive(timeout=...)`` (or a typed ``receive_*``) waited ``timeout`` seconds for nothing.
+
+    Not a failure: the connection stays open and no message is lost (one
+    arriving just after the deadline waits for the next call). A built-in
+    :class:`TimeoutError`, so ``except TimeoutError`` catches it as it
+    catches asyncio's and trio's timeouts; not an :class:`openwire.TimeoutError`,
+    which is a :class:`RequestError`: an HTTP call that failed.
+    """
+
+    def __init__(self, message: str, *, timeout: float) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
+
+class UnexpectedMessageType(WebSocketError, TypeError):
+    """A typed receive got the other kind of message: binary for text, or text for bytes.
+
+    The message was taken from the connection, so it travels here and
+    nothing is lost: ``data`` is ``str`` for a text message and ``bytes`` for
+    a binary one. ``expected`` and ``received`` are ``"text"`` or
+    ``"binary"``. The connection stays open.
+    """
+
+    def __init__(self, message: str, *, data: str | bytes, expected: str) -> None:
+        super().__init__(message)
+        self.data = data
+        self.expected = expected
+
+    @property
+    def received(self) -> str:
+        return "text" if isinstance(self.data, str) else "binary"
 
 
 class ConnectionClosed(WebSocketError):

@@ -172,7 +172,17 @@ class WebSocketCall:
         )
         session.attach(channel)
         events.websocket_open(handshake)
-        return WebSocket(session, handshake, result.subprotocol, extensions, engine.name)
+        config = self.client.config
+        return WebSocket(
+            session,
+            handshake,
+            result.subprotocol,
+            extensions,
+            engine.name,
+            runtime=runtime,
+            json_dumps=config.json_dumps,
+            json_loads=config.json_loads,
+        )
 
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncIterator[WebSocket]:

@@ -6,24 +6,56 @@ Handles that can send (the ``WebSocket`` itself and each
 dropped or garbage-collected, the session closes with 1001 (going away) and
 releases its socket and tasks within ``close_timeout``. A receiver alone does
 not keep the connection open, exactly as in the original Rust design.
+
+Typed messages. ``send`` takes exactly the four types a message can be
+(``str`` for text; ``bytes``, ``bytearray``, ``memoryview`` for binary) and
+refuses the rest with a ``TypeError``, because ``bytes(123)`` would send 123
+zero bytes. ``receive_text``/``receive_bytes``/``receive_json`` and
+``iter(decode=...)`` return plain values; each takes one message from the
+session, which fires the message events exactly once whichever way it is
+taken. ``timeout=`` uses the runtime's own deadline (asyncio's ``timeout``,
+trio's cancel scope): ``Session.receive`` takes a message off its queue only
+after its wait ends, so a deadline can never lose one.
 """
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
+from openwire.config import JSONDumps, JSONLoads, compact_json_dumps
 from openwire.engines.contract import EngineEvent, Message
-from openwire.errors import ConnectionClosedOK
-from openwire.protocol.frames import CloseCode
+from openwire.errors import (
+    ConnectionClosedOK,
+    OpenWireError,
+    ReceiveTimeout,
+    UnexpectedMessageType,
+)
+from openwire.protocol.frames import CloseCode, Opcode
 from openwire.websocket.session import Session, State
 
 if TYPE_CHECKING:
     from openwire.http.models import Response
+    from openwire.io.runtime import Runtime
 
-__all__ = ["WebSocket", "WebSocketReceiver", "WebSocketSender"]
+__all__ = ["Decode", "WebSocket", "WebSocketReceiver", "WebSocketSender"]
+
+Decode = Literal["text", "bytes", "json"]
+"""What ``ws.iter(decode=...)`` turns each message into; ``None`` keeps :class:`Message`."""
+
+_TEXT = Opcode.TEXT
+_BINARY = Opcode.BINARY
+
+
+class _Shared(NamedTuple):
+    """What every handle of one connection uses besides the session."""
+
+    runtime: Runtime
+    json_dumps: JSONDumps
+    json_loads: JSONLoads
 
 
 class _Ownership:
@@ -47,9 +79,10 @@ class _Ownership:
 
 
 class _Base:
-    __slots__ = ("__weakref__", "_session")
+    __slots__ = ("__weakref__", "_session", "_shared")
 
     _session: Session
+    _shared: _Shared
 
     @property
     def state(self) -> State:
@@ -70,19 +103,37 @@ class _SendMixin(_Base):
     __slots__ = ()
 
     async def send(self, data: str | bytes | bytearray | memoryview) -> None:
-        """Send a text (``str``) or binary (``bytes``-like) message.
+        """Send a text (``str``) or binary (``bytes``, ``bytearray``, ``memoryview``) message.
 
         Waits while the send queue is full; nothing is dropped. Safe to call
         from many tasks at once: messages never interleave on the wire, and a
         cancelled ``send`` never leaves half a frame behind.
 
-        Raises :class:`~openwire.errors.ConnectionClosed` once closing has
-        started, :class:`~openwire.errors.MessageTooBig` over
+        Raises ``TypeError`` for any other type (use :meth:`send_json` for
+        dicts and lists), :class:`~openwire.errors.ConnectionClosed` once
+        closing has started, :class:`~openwire.errors.MessageTooBig` over
         ``max_message_size``.
         """
         if not isinstance(data, str | bytes):
-            data = bytes(data)
+            data = _as_bytes(data)
         await self._session.send(data)
+
+    async def send_json(self, obj: Any, *, binary: bool = False) -> None:
+        """Send ``obj`` serialised by the client's ``json_dumps``, as one message.
+
+        A text message by default, also when ``json_dumps`` returns ``bytes``
+        (orjson): JSON is text, and text is what most servers expect. With
+        ``binary=True`` a binary message carrying the UTF-8 JSON. Raises what
+        ``json_dumps`` raises for a value it cannot serialise, and what
+        :meth:`send` raises.
+        """
+        data = self._shared.json_dumps(obj)
+        if binary:
+            if isinstance(data, str):
+                data = data.encode("utf-8")
+        elif not isinstance(data, str):
+            data = _json_text(data)
+        await self.send(data)
 
     async def ping(self, payload: bytes | None = None) -> float:
         """Send a ping; return the round-trip time in seconds when its pong arrives.
@@ -106,20 +157,92 @@ class _SendMixin(_Base):
 class _ReceiveMixin(_Base):
     __slots__ = ()
 
-    async def receive(self) -> Message:
-        """The next message; waits for one.
+    async def receive(self, timeout: float | None = None) -> Message:
+        """The next message; waits for one, at most ``timeout`` seconds if given.
 
         Raises :class:`~openwire.errors.ConnectionClosedOK` after a normal
         close and :class:`~openwire.errors.ConnectionClosedError` otherwise
         (with ``code``, ``reason`` and ``by_peer``), once every message that
-        arrived before the close has been returned. Cancelling it loses no
-        message. With ``deliver_control_frames=True`` this also returns
-        Ping, Pong and Close events.
+        arrived before the close has been returned. After ``timeout``
+        seconds without a message, :class:`~openwire.errors.ReceiveTimeout`
+        (a built-in ``TimeoutError``); the connection stays open. Neither a
+        timeout nor a cancellation loses a message: one that arrives after
+        the deadline is returned by the next call. ``timeout=0`` returns a
+        message already waiting, or raises at once. With
+        ``deliver_control_frames=True`` this also returns Ping, Pong and
+        Close events.
         """
-        return await self._session.receive()  # type: ignore[return-value]
+        if timeout is None:
+            return await self._session.receive()  # type: ignore[return-value]
+        return await self._within(timeout, "receive()", data_only=False)  # type: ignore[return-value]
 
     async def receive_event(self) -> EngineEvent:
         return await self._session.receive()
+
+    async def receive_text(self, timeout: float | None = None) -> str:
+        """The next message's text; a binary message raises ``UnexpectedMessageType``.
+
+        The binary message is not lost: it is the error's ``data``. Use
+        :meth:`receive` where either kind may come. ``timeout`` is
+        :meth:`receive`'s. Control events (``deliver_control_frames=True``)
+        are skipped, as by every typed helper.
+        """
+        data = (await self._data_message(timeout, "receive_text()")).data
+        if isinstance(data, str):
+            return data
+        raise _unexpected(data, "receive_text()", "receive_bytes()", "receive()")
+
+    async def receive_bytes(self, timeout: float | None = None) -> bytes:
+        """The next message's bytes; a text message raises ``UnexpectedMessageType``.
+
+        The text message is not lost: it is the error's ``data``. Use
+        :meth:`receive` where either kind may come. ``timeout`` is
+        :meth:`receive`'s.
+        """
+        data = (await self._data_message(timeout, "receive_bytes()")).data
+        if isinstance(data, bytes):
+            return data
+        raise _unexpected(data, "receive_bytes()", "receive_text()", "receive()")
+
+    async def receive_json(self, timeout: float | None = None) -> Any:
+        """The next message, text or binary, parsed by the client's ``json_loads``.
+
+        Invalid JSON raises what ``json_loads`` raises (``json.JSONDecodeError``,
+        a ``ValueError``, by default), with a note saying so and the message
+        kept on the error as ``websocket_message`` (a :class:`Message`); the
+        connection stays open. ``timeout`` is :meth:`receive`'s.
+        """
+        return self._loads(await self._data_message(timeout, "receive_json()"))
+
+    @overload
+    def iter(self, *, decode: None = None) -> AsyncIterator[Message]: ...
+    @overload
+    def iter(self, *, decode: Literal["text"]) -> AsyncIterator[str]: ...
+    @overload
+    def iter(self, *, decode: Literal["bytes"]) -> AsyncIterator[bytes]: ...
+    @overload
+    def iter(self, *, decode: Literal["json"]) -> AsyncIterator[Any]: ...
+
+    def iter(self, *, decode: Decode | None = None) -> AsyncIterator[Any]:
+        """Iterate over messages as ``decode`` says: ``async for text in ws.iter(decode="text")``.
+
+        ``None`` (the default) gives :class:`Message` objects, like
+        ``async for message in ws``; ``"text"`` gives ``str`` and
+        ``"bytes"`` gives ``bytes`` (the other kind raises
+        ``UnexpectedMessageType``, as :meth:`receive_text` and
+        :meth:`receive_bytes` do); ``"json"`` gives what ``json_loads``
+        returns, from text and binary messages alike. Like ``async for`` it
+        ends quietly after a normal close and raises otherwise; an error
+        ends the iteration, and a new ``iter()`` carries on with the next
+        message.
+        """
+        if decode is None:
+            return self._iterate()
+        if decode not in ("text", "bytes", "json"):
+            raise ValueError(
+                f"decode must be 'text', 'bytes', 'json' or None (Message objects), got {decode!r}"
+            )
+        return self._iterate_decoded(decode)
 
     def __aiter__(self) -> AsyncIterator[Message]:
         return self._iterate()
@@ -132,6 +255,68 @@ class _ReceiveMixin(_Base):
                 yield await receive()  # type: ignore[misc]
             except ConnectionClosedOK:
                 return
+
+    async def _iterate_decoded(self, decode: Decode) -> AsyncIterator[Any]:
+        where = f"iter(decode={decode!r})"
+        while True:
+            try:
+                message = await self._data_message(None, where)
+            except ConnectionClosedOK:
+                return
+            data = message.data
+            if decode == "json":
+                yield self._loads(message)
+            elif decode == "text":
+                if not isinstance(data, str):
+                    raise _unexpected(data, where, "iter(decode='bytes')", "iter()")
+                yield data
+            else:
+                if not isinstance(data, bytes):
+                    raise _unexpected(data, where, "iter(decode='text')", "iter()")
+                yield data
+
+    async def _data_message(self, timeout: float | None, where: str) -> Message:
+        """The next text or binary message; control events on the way are skipped."""
+        if timeout is None:
+            receive = self._session.receive
+            event = await receive()
+            while event.opcode is not _TEXT and event.opcode is not _BINARY:
+                event = await receive()
+            return event  # type: ignore[return-value]
+        return await self._within(timeout, where, data_only=True)  # type: ignore[return-value]
+
+    async def _within(self, timeout: float, where: str, *, data_only: bool) -> EngineEvent:
+        """The next event (or data message) within ``timeout`` seconds, or ReceiveTimeout."""
+        if not timeout >= 0:  # also refuses NaN
+            raise ValueError(f"timeout must be a number of seconds >= 0, or None; got {timeout!r}")
+        receive = self._session.receive
+        try:
+            async with self._shared.runtime.fail_after(timeout):
+                event = await receive()
+                while data_only and event.opcode is not _TEXT and event.opcode is not _BINARY:
+                    event = await receive()
+                return event
+        except TimeoutError as exc:
+            if isinstance(exc, OpenWireError):  # raised by the session, not our deadline
+                raise
+            raise ReceiveTimeout(
+                f"{where}: no message arrived within {timeout:g} s; the connection is still "
+                "open and nothing was lost, so call it again (or close() if the peer is gone)",
+                timeout=timeout,
+            ) from None
+
+    def _loads(self, message: Message) -> Any:
+        try:
+            return self._shared.json_loads(message.data)
+        except Exception as exc:
+            kind = "text" if message.opcode is _TEXT else "binary"
+            exc.websocket_message = message  # type: ignore[attr-defined]
+            exc.add_note(
+                f"while parsing a {kind} WebSocket message of {len(message.data)} "
+                f"{'characters' if kind == 'text' else 'bytes'} as JSON (json_loads); the "
+                "message is this error's .websocket_message, and the connection is still open"
+            )
+            raise
 
 
 class WebSocket(_SendMixin, _ReceiveMixin):
@@ -149,8 +334,13 @@ class WebSocket(_SendMixin, _ReceiveMixin):
         subprotocol: str | None,
         extensions: list[str],
         engine: str,
+        *,
+        runtime: Runtime,
+        json_dumps: JSONDumps = compact_json_dumps,
+        json_loads: JSONLoads = json.loads,
     ) -> None:
         self._session = session
+        self._shared = _Shared(runtime, json_dumps, json_loads)
         self.response = response
         """The 101 response (status and headers), as interceptors saw it."""
         self.subprotocol = subprotocol
@@ -168,7 +358,10 @@ class WebSocket(_SendMixin, _ReceiveMixin):
         The connection stays open while any sender (or this WebSocket) is
         alive; dropping the last one closes it with 1001.
         """
-        return WebSocketSender(self._session, self._owner), WebSocketReceiver(self._session)
+        return (
+            WebSocketSender(self._session, self._owner, self._shared),
+            WebSocketReceiver(self._session, self._shared),
+        )
 
     async def __aenter__(self) -> WebSocket:
         return self
@@ -193,8 +386,9 @@ class WebSocketSender(_SendMixin):
 
     __slots__ = ()
 
-    def __init__(self, session: Session, owner: _Ownership) -> None:
+    def __init__(self, session: Session, owner: _Ownership, shared: _Shared) -> None:
         self._session = session
+        self._shared = shared
         owner.acquire(self)
 
 
@@ -203,5 +397,58 @@ class WebSocketReceiver(_ReceiveMixin):
 
     __slots__ = ()
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, shared: _Shared) -> None:
         self._session = session
+        self._shared = shared
+
+
+def _as_bytes(data: object) -> bytes:
+    """A ``bytearray`` or ``memoryview`` as a binary message's bytes; anything else is refused."""
+    if isinstance(data, bytearray | memoryview):
+        return bytes(data)
+    hint = ""
+    if isinstance(data, dict | list | tuple):
+        hint = "; to send it as JSON, use send_json()"
+    elif isinstance(data, int | float):
+        hint = f"; to send the number, pass str({data!r}) (text) or use send_json()"
+    else:
+        try:
+            memoryview(data)  # type: ignore[arg-type]
+        except TypeError:
+            pass
+        else:
+            hint = "; it holds bytes: pass memoryview(...) of it to send them"
+    raise TypeError(
+        "send() takes str (a text message) or bytes, bytearray or memoryview (a binary "
+        f"message), not {type(data).__name__}{hint}"
+    )
+
+
+def _json_text(data: object) -> str:
+    """What ``json_dumps`` returned, as the text of a text message."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        try:
+            return str(data, "utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                "json_dumps returned bytes that are not UTF-8, which a text message must be "
+                "(RFC 6455 §5.6); fix json_dumps or pass binary=True"
+            ) from exc
+    raise TypeError(
+        f"json_dumps returned {type(data).__name__}; it must return str or bytes "
+        "(like json.dumps or orjson.dumps)"
+    )
+
+
+def _unexpected(data: str | bytes, where: str, instead: str, either: str) -> UnexpectedMessageType:
+    if isinstance(data, str):
+        received, expected, size = "text", "binary", f"{len(data)} characters"
+    else:
+        received, expected, size = "binary", "text", f"{len(data)} bytes"
+    return UnexpectedMessageType(
+        f"{where} expects a {expected} message but a {received} message arrived ({size}); "
+        f"use {instead} for {received} messages, or {either} for either. The message is "
+        "not lost: it is this error's .data",
+        data=data,
+        expected=expected,
+    )
