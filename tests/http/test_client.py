@@ -61,6 +61,16 @@ async def test_execute_streams_and_close_returns_connection(http_server: Server)
         assert again.status == 200
 
 
+async def test_post_json_uses_the_clients_json_dumps(http_server: Server) -> None:
+    def dumps(value: object) -> bytes:
+        return b"<" + repr(value).encode() + b">"
+
+    async with Client(json_dumps=dumps) as client:
+        sent = await (await client.post(f"{http_server.url}/echo", json=[1])).json()
+    assert sent["body"] == "<[1]>"
+    assert header(sent, "content-type") == ["application/json"]
+
+
 async def test_post_bytes_json_and_streamed_body(http_server: Server) -> None:
     async with Client() as client:
         sent = await (await client.post(f"{http_server.url}/echo", json={"a": 1})).json()

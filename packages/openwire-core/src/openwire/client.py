@@ -18,7 +18,6 @@ call when the ``101`` is validated, not when a body is read).
 from __future__ import annotations
 
 import dataclasses
-import json as jsonlib
 from collections.abc import AsyncIterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
@@ -174,7 +173,8 @@ class Client:
         if json is not None:
             if content is not None:
                 raise ValueError("pass either content= or json=, not both")
-            content = jsonlib.dumps(json, separators=(",", ":")).encode("utf-8")
+            encoded = self.config.json_dumps(json)
+            content = encoded.encode("utf-8") if isinstance(encoded, str) else bytes(encoded)
             request_headers.set_default("Content-Type", "application/json")
         request = Request(
             method, target, headers=request_headers, content=content, extensions=extensions

@@ -203,7 +203,8 @@ class ClientConfig:
         event_listener_factory: called once per call to get its
             :class:`~openwire.EventListener`; ``None`` means no events.
         websocket_engine: WebSocket engine name; ``None`` picks the default.
-        json_dumps: how ``WebSocket.send_json`` serialises: any callable
+        json_dumps: how ``WebSocket.send_json`` and ``client.post(json=...)``
+            serialise: any callable
             taking the value and returning ``str`` or UTF-8 ``bytes``, so
             ``orjson.dumps`` fits as is. Default :func:`compact_json_dumps`.
         json_loads: how ``WebSocket.receive_json`` (and ``iter(decode="json")``)
