@@ -163,3 +163,16 @@ def test_the_other_options_keep_their_rules() -> None:
     changed = call.with_options(max_redirects=2, close_timeout=1)
     assert (changed.max_redirects, changed.options.close_timeout) == (2, 1)
     assert changed.request.headers["x-a"] == "1"
+
+
+def test_the_cli_reports_a_refused_header_instead_of_a_traceback(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openwire.cli.main import main
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    code = main(["ws", "ws://127.0.0.1:9/", "-H", "Sec-WebSocket-Protocol: chat"])
+    err = capfd.readouterr().err
+    assert code != 0
+    assert "subprotocols=" in err
+    assert "Traceback" not in err
