@@ -154,7 +154,8 @@ class WebSocketCall:
     handshake sets itself (``Host``, ``Upgrade``, ``Connection``,
     ``Sec-WebSocket-Key``/``-Version``/``-Accept``/``-Protocol``/``-Extensions``):
     each is a :class:`ValueError` naming the option to use instead, because
-    the bridge would replace it silently. ``follow_redirects`` and
+    the bridge would overwrite it silently (``Host``: it would contradict the
+    URL the connection is opened to). ``follow_redirects`` and
     ``max_redirects`` override the client's settings for this call
     (``None``: the client's).
     """
