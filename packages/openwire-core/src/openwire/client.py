@@ -32,7 +32,7 @@ from openwire.http.headers import Headers, HeadersInput
 from openwire.http.models import Request, Response
 from openwire.http.transport import Transport
 from openwire.http.url import URL
-from openwire.websocket.call import WebSocketCall, to_http_url
+from openwire.websocket.call import WebSocketCall, handshake_request
 from openwire.websocket.connection import WebSocket
 from openwire.websocket.options import WebSocketOptions
 
@@ -132,25 +132,67 @@ class Client:
         return call.end_with_body(response)
 
     # -- WebSocket -----------------------------------------------------------
-    def new_websocket(self, request: Request | str | URL, **options: Any) -> WebSocketCall:
+    def new_websocket(
+        self,
+        request: Request | str | URL,
+        *,
+        headers: HeadersInput | None = None,
+        origin: str | None = None,
+        user_agent: str | None = None,
+        follow_redirects: bool | None = None,
+        max_redirects: int | None = None,
+        **options: Any,
+    ) -> WebSocketCall:
         """Prepare a WebSocket call to ``request`` (a ws/wss/http/https URL or a GET Request).
+
+        ``headers`` (a mapping or ``(name, value)`` pairs) replace the
+        request's fields of the same names; ``origin`` sets ``Origin``;
+        ``user_agent`` replaces the client's ``User-Agent`` for this call.
+        Headers the handshake sets itself (``Host``, ``Upgrade``,
+        ``Connection``, ``Sec-WebSocket-*``) are a :class:`ValueError` naming
+        the option to use instead (``subprotocols=``, ``compression=``).
+        ``follow_redirects`` and ``max_redirects`` override the client's
+        settings for this handshake (``None``: the client's; redirects are
+        followed by default, and ``ws.response.request.url`` is where the
+        handshake landed).
 
         ``options`` are :class:`~openwire.websocket.options.WebSocketOptions`
         fields (``handshake_timeout``, ``max_message_size``, ``subprotocols``,
         ``engine``, ...). Nothing touches the network until
         ``await call.execute()``.
         """
-        if not isinstance(request, Request):
-            request = Request("GET", to_http_url(str(request)))
-        elif request.url.scheme in ("ws", "wss"):
-            request = request.replace(url=to_http_url(str(request.url)))
-        return WebSocketCall(self, request, WebSocketOptions.of(**options))
+        return WebSocketCall(
+            self,
+            handshake_request(request, headers=headers, origin=origin, user_agent=user_agent),
+            WebSocketOptions.of(**options),
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
+        )
 
     def websocket(
-        self, request: Request | str | URL, **options: Any
+        self,
+        request: Request | str | URL,
+        *,
+        headers: HeadersInput | None = None,
+        origin: str | None = None,
+        user_agent: str | None = None,
+        follow_redirects: bool | None = None,
+        max_redirects: int | None = None,
+        **options: Any,
     ) -> AbstractAsyncContextManager[WebSocket]:
-        """``async with client.websocket(url) as ws:`` — open, then close with 1000 on exit."""
-        return self.new_websocket(request, **options).connect()
+        """``async with client.websocket(url) as ws:`` — open, then close with 1000 on exit.
+
+        Takes the same arguments as :meth:`new_websocket`.
+        """
+        return self.new_websocket(
+            request,
+            headers=headers,
+            origin=origin,
+            user_agent=user_agent,
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
+            **options,
+        ).connect()
 
     async def request(
         self,

@@ -16,11 +16,14 @@ what happened, what was expected, and what to do::
     │   ├── TooManyRedirects         more hops than max_redirects
     │   ├── RedirectRefused          e.g. https → http without permission
     │   ├── DecodingError            gzip/deflate body could not be decoded
-    │   └── TimeoutError             (.phase: connect/read/write/pool/call/handshake)
+    │   └── TimeoutError             (.phase: connect/read/write/pool/call/handshake;
+    │       │                        also the built-in TimeoutError, see below)
     │       ├── ConnectTimeout, ReadTimeout, WriteTimeout, PoolTimeout
     │       ├── CallTimeout          the whole-call deadline passed
     │       └── HandshakeTimeout     the WebSocket opening handshake took too long
+    │                                (also a WebSocketError)
     ├── WebSocketError
+    │   ├── HandshakeTimeout         (see above)
     │   ├── HandshakeError           the server did not accept the upgrade (RFC 6455 §4.1)
     │   │   ├── UnexpectedStatus     not 101 (.status, .headers, .body)
     │   │   ├── InvalidHandshakeHead the answer's head is malformed or over a limit
@@ -45,6 +48,13 @@ what happened, what was expected, and what to do::
         ├── EngineNotFound           no engine by that name (.available)
         ├── EngineUnavailable        installed, but cannot run here (e.g. trio)
         └── PluginConflict           two plugins claim the same engine name
+
+``openwire.TimeoutError`` is also the built-in :class:`TimeoutError`, as
+asyncio's, anyio's, aiohttp's and websockets' timeouts are, so ``except
+TimeoutError:`` catches every openwire timeout whichever name is in scope.
+The built-in is an :class:`OSError`: its ``errno``, ``strerror`` and
+``filename`` are ``None``, ``str()`` is the message, and ``except OSError:``
+catches openwire timeouts too (not other openwire errors).
 """
 
 from __future__ import annotations
@@ -104,6 +114,10 @@ __all__ = [
 
 class OpenWireError(Exception):
     """Root of every error openwire raises."""
+
+
+class WebSocketError(OpenWireError):
+    """Base class for WebSocket errors."""
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -199,8 +213,15 @@ class DecodingError(RequestError):
     """The response body's Content-Encoding could not be decoded."""
 
 
-class TimeoutError(RequestError):
-    """A deadline passed; ``phase`` names which one."""
+class TimeoutError(RequestError, builtins.TimeoutError):
+    """A deadline passed; ``phase`` names which one.
+
+    Also the built-in :class:`TimeoutError` (an :class:`OSError`), so code
+    written for asyncio or anyio timeouts (``except TimeoutError:``) catches
+    openwire's without importing them. The message is the only argument,
+    so ``errno`` and ``strerror`` are ``None`` and ``str()`` is the message;
+    pickling and copying keep ``request`` (see :class:`RequestError`).
+    """
 
     phase: str = "call"
 
@@ -225,15 +246,17 @@ class CallTimeout(TimeoutError):
     phase = "call"
 
 
-class HandshakeTimeout(TimeoutError):
+class HandshakeTimeout(TimeoutError, WebSocketError):
+    """The WebSocket opening handshake did not complete within ``handshake_timeout``.
+
+    A :class:`TimeoutError` (it carries ``.request``) and, because opening
+    the WebSocket is what failed, a :class:`WebSocketError`.
+    """
+
     phase = "handshake"
 
 
 # ---------------------------------------------------------------------- WebSocket
-
-
-class WebSocketError(OpenWireError):
-    """Base class for WebSocket errors."""
 
 
 class HandshakeError(WebSocketError):

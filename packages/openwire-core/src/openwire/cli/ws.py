@@ -268,7 +268,12 @@ async def _run(args: argparse.Namespace, output: Output) -> int:
     }
     async with Client(**client_settings(args, output)) as client:
         try:
-            ws = await client.new_websocket(request, **options).execute()
+            call = client.new_websocket(request, **options)
+        except ValueError as exc:  # e.g. -H with a header the handshake sets itself
+            output.error(str(exc))
+            return EXIT_FAILED
+        try:
+            ws = await call.execute()
         except OpenWireError as exc:
             output.error(f"could not connect to {args.url}: {explain(exc)}")
             return EXIT_FAILED

@@ -18,7 +18,7 @@ from typing import TypeAlias
 
 import anyio
 
-from openwire.errors import CallTimeout
+from openwire.errors import CallTimeout, OpenWireError
 from openwire.events import ListenerDispatch
 from openwire.http.models import Request, Response
 
@@ -80,7 +80,9 @@ def call_deadline(deadline: float | None, request: Request) -> Iterator[None]:
     try:
         with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
             yield
-    except builtins.TimeoutError:
+    except builtins.TimeoutError as exc:
+        if isinstance(exc, OpenWireError):
+            raise  # a timeout of one step (connect, read, ...), already typed
         raise CallTimeout(
             f"{request.method} {request.url} did not finish within Timeouts.call; "
             "raise it, or stream the body without a whole-call deadline",

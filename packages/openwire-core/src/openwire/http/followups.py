@@ -24,9 +24,18 @@ client-wide ones again. Cookies from the cookie jar still follow the jar's
 own domain and path rules, hop by hop; credentials an authenticator supplies
 in answer to a challenge are kept for that attempt.
 
-WebSocket handshakes are never redirected or authenticated here: the 3xx or
-401 is returned as-is for the WebSocket layer to report. When handshakes learn
-to follow redirects they use the same :class:`CredentialGuard`.
+WebSocket handshakes follow redirects as websockets and aiohttp do: 301, 302,
+303, 307 and 308, up to ``max_redirects``, with the same https → http refusal
+and the same :class:`CredentialGuard`. The ``Location`` may be ``ws://`` or
+``wss://`` (read as ``http://`` and ``https://``) or relative; each hop is a
+GET handshake with a key of its own (:meth:`HandshakeOffer.renewed
+<openwire.protocol.handshake.HandshakeOffer.renewed>`), and the 3xx's
+connection is closed rather than drained, since an upgrade connection is never
+reused. The offer may override the client's ``follow_redirects`` and
+``max_redirects`` for its call; an offer of another type is not redirected,
+because its key cannot be renewed. A 3xx that is not followed, and a 401, go
+back as-is for the WebSocket layer to report: handshakes are not authenticated
+here.
 """
 
 from __future__ import annotations
@@ -43,13 +52,16 @@ from openwire.errors import (
 )
 from openwire.http.chain import Chain
 from openwire.http.models import Request, Response
+from openwire.http.url import URL
 from openwire.interfaces import Authenticator
+from openwire.protocol.handshake import HandshakeOffer
 
 __all__ = ["Authenticator", "CredentialGuard", "FollowUps", "discard"]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DRAIN_LIMIT = 64 * 1024
 _BODY_HEADERS = ("content-length", "content-type", "content-encoding", "transfer-encoding")
+_WEBSOCKET_SCHEMES = {"ws": "http", "wss": "https"}
 
 
 async def discard(response: Response) -> None:
@@ -112,6 +124,7 @@ class FollowUps:
     async def __call__(self, request: Request, chain: Chain) -> Response:
         config = self._config
         websocket = request.is_websocket
+        follow_redirects, max_redirects = _redirect_policy(request, config)
         guard = CredentialGuard(request)
         current = request
         redirects = 0
@@ -127,29 +140,29 @@ class FollowUps:
                 retried = True
                 continue
 
-            if websocket:
-                return response
-
-            if config.follow_redirects and response.status in _REDIRECTS:
+            if follow_redirects and response.status in _REDIRECTS:
                 try:
                     follow = self._redirect(current, response)
                 except RedirectRefused:
-                    await discard(response)
+                    await _release(response, websocket)
                     raise
                 if follow is None:
                     return response
-                if redirects >= config.max_redirects:
-                    await discard(response)
+                if redirects >= max_redirects:
+                    await _release(response, websocket)
                     raise TooManyRedirects(
                         f"{request.method} {request.url} was redirected more than "
-                        f"{config.max_redirects} times (last to {follow.url}); look for a "
+                        f"{max_redirects} times (last to {follow.url}); look for a "
                         "redirect loop, or raise max_redirects",
                         request=current,
                     )
-                await discard(response)
+                await _release(response, websocket)
                 redirects += 1
                 current = guard.hop(follow)
                 continue
+
+            if websocket:
+                return response
 
             if response.status == 401 and config.authenticator is not None:
                 if auth_attempts >= config.max_auth_attempts:
@@ -203,6 +216,10 @@ class FollowUps:
             return None
         try:
             target = request.url.join(location.strip())
+            if request.is_websocket and target.scheme in _WEBSOCKET_SCHEMES:
+                # RFC 6455 §3: ws and wss are http and https on the wire.
+                scheme = _WEBSOCKET_SCHEMES[target.scheme]
+                target = URL(scheme + str(target)[len(target.scheme) :])
         except ValueError:
             return None
         if target.scheme not in ("http", "https"):
@@ -237,7 +254,33 @@ class FollowUps:
             return None  # 307/308 must resend a body we can no longer produce
         if target.origin != request.url.origin:
             headers.remove("host")
-        return request.replace(method=method, url=target, headers=headers, content=content)
+        offer = request.websocket
+        if isinstance(offer, HandshakeOffer):
+            offer = offer.renewed()  # a GET without a body: the rules above kept it one
+        return request.replace(
+            method=method, url=target, headers=headers, content=content, websocket=offer
+        )
+
+
+def _redirect_policy(request: Request, config: FollowUpSettings) -> tuple[bool, int]:
+    """Whether this call follows redirects, and how many: a handshake's offer may say."""
+    offer = request.websocket
+    if offer is None:
+        return config.follow_redirects, config.max_redirects
+    if not isinstance(offer, HandshakeOffer):
+        return False, 0  # its key cannot be renewed, and a key is for one request
+    return (
+        config.follow_redirects if offer.follow_redirects is None else offer.follow_redirects,
+        config.max_redirects if offer.max_redirects is None else offer.max_redirects,
+    )
+
+
+async def _release(response: Response, websocket: bool) -> None:
+    """Close a 3xx we will not return; drained first only if its connection may be reused."""
+    if websocket:
+        await response.aclose()  # an upgrade connection is never reused: nothing to drain for
+    else:
+        await discard(response)
 
 
 async def _ask(authenticator: Authenticator, response: Response) -> Request | None:

@@ -12,7 +12,7 @@ import base64
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from openwire.errors import (
@@ -39,17 +39,32 @@ def accept_key(key: str) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
+def _new_key() -> str:
+    return base64.b64encode(os.urandom(16)).decode("ascii")
+
+
 @dataclass(frozen=True)
 class HandshakeOffer:
-    """What the client asks for; carried in ``request.extensions["openwire.websocket"]``.
+    """What the client asks for; carried in :attr:`Request.websocket <openwire.Request>`.
 
     The bridge calls :meth:`headers` so the handshake headers are added at the
     same layer as Host and User-Agent, and interceptors see them on the wire.
+
+    ``follow_redirects`` and ``max_redirects`` are this handshake's redirect
+    policy (``None``: the client's); the follow-ups read them, nothing sends
+    them. Each redirect hop carries :meth:`renewed`, so every request has a
+    key of its own (RFC 6455 §4.1: a nonce randomly selected per connection).
     """
 
     subprotocols: tuple[str, ...] = ()
     extensions: tuple[str, ...] = ()
-    key: str = field(default_factory=lambda: base64.b64encode(os.urandom(16)).decode("ascii"))
+    key: str = field(default_factory=_new_key)
+    follow_redirects: bool | None = None
+    max_redirects: int | None = None
+
+    def renewed(self) -> HandshakeOffer:
+        """The same offer with a fresh key, for the next hop of a redirect."""
+        return replace(self, key=_new_key())
 
     def headers(self) -> list[tuple[str, str]]:
         headers = [
@@ -77,10 +92,12 @@ def _tokens(values: Sequence[str]) -> list[str]:
 
 def check_status(response: Response, body: bytes) -> None:
     if response.status != 101:
+        location = response.headers.get("location")
         hint = (
-            " The server redirected; WebSocket handshakes do not follow redirects, "
-            "connect to the Location instead."
-            if 300 <= response.status < 400
+            f" The server redirected to {location!r}: redirects are followed unless "
+            "follow_redirects=False (per call or on the client), and only to a ws://, "
+            "wss://, http:// or https:// Location."
+            if 300 <= response.status < 400 and location
             else ""
         )
         raise UnexpectedStatus(

@@ -8,23 +8,33 @@ so the bridge adds the handshake headers and the transport uses an
 HTTP/1.1-only connection. The call ends (``call_end``) once the ``101`` is
 validated and the engine accepted, or fails; the WebSocket's own events
 follow. Everything that can be refused without a network (engine name,
-backend, options) is refused before connecting.
+backend, options, headers the handshake owns) is refused before connecting.
+
+Per-call request options (:func:`handshake_request`): ``headers=`` replace
+the fields of the same name on the request, ``origin=`` sets ``Origin`` and
+``user_agent=`` sets ``User-Agent`` (the bridge adds the client's only when a
+request has none). Redirects are followed by the follow-ups, with the policy
+the call puts in its :class:`HandshakeOffer` (``follow_redirects``,
+``max_redirects``; ``None`` for the client's); the WebSocket's
+``response.request.url`` is where the handshake landed.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import anyio
 
 from openwire.engines.connection import open_engine_connection
 from openwire.engines.contract import EngineSettings
 from openwire.engines.registry import registry
-from openwire.errors import HandshakeTimeout
+from openwire.errors import HandshakeTimeout, OpenWireError
 from openwire.http.call import Call
+from openwire.http.headers import Headers, HeadersInput
 from openwire.http.models import Request, Response
+from openwire.http.url import URL
 from openwire.io.backend import current_backend
 from openwire.io.handover import Detached
 from openwire.protocol.handshake import (
@@ -40,9 +50,21 @@ from openwire.websocket.session import Session
 if TYPE_CHECKING:
     from openwire.config import ClientConfig
 
-__all__ = ["HandshakeClient", "WebSocketCall", "to_http_url"]
+__all__ = ["HandshakeClient", "WebSocketCall", "handshake_request", "to_http_url"]
 
 _SCHEMES = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
+
+_OWNED: Final = {
+    "host": "it is taken from the URL; put the host you want in the URL",
+    "upgrade": "the handshake sets it",
+    "connection": "the handshake sets it",
+    "sec-websocket-key": "the handshake sets a fresh key per request",
+    "sec-websocket-version": "the handshake sets it (13, RFC 6455)",
+    "sec-websocket-accept": "it is the server's answer, not a request header",
+    "sec-websocket-protocol": "pass subprotocols=[...] instead",
+    "sec-websocket-extensions": 'pass compression= instead ("deflate" or None)',
+}
+"""Header fields the opening handshake owns, and what to do instead of setting them."""
 
 
 def to_http_url(url: str) -> str:
@@ -56,6 +78,59 @@ def to_http_url(url: str) -> str:
     if "#" in rest:
         raise ValueError(f"WebSocket URLs must not have a fragment (RFC 6455 §3): {url!r}")
     return f"{mapped}://{rest}"
+
+
+def handshake_request(
+    target: Request | str | URL,
+    *,
+    headers: HeadersInput | None = None,
+    origin: str | None = None,
+    user_agent: str | None = None,
+) -> Request:
+    """The GET request of a handshake to ``target``, with the per-call options applied.
+
+    ``target`` is a ws/wss/http/https URL or a :class:`Request` (its URL
+    mapped to http/https). ``headers`` (a mapping or ``(name, value)``
+    pairs) replace the request's fields of the same names; a name given
+    several times keeps every value. ``origin`` and ``user_agent`` set
+    ``Origin`` and ``User-Agent`` (the client's ``user_agent`` is added only
+    when a request has none). Naming one field twice (``origin=`` and an
+    ``Origin`` in ``headers=``) is a :class:`ValueError`, as is any header
+    the handshake owns (see :class:`WebSocketCall`).
+    """
+    if isinstance(target, Request):
+        request = target
+        if request.url.scheme in ("ws", "wss"):
+            request = request.replace(url=to_http_url(str(request.url)))
+    else:
+        request = Request("GET", to_http_url(str(target)))
+    extra = Headers(headers)
+    for name, value, keyword in (
+        ("Origin", origin, "origin"),
+        ("User-Agent", user_agent, "user_agent"),
+    ):
+        if value is None:
+            continue
+        if name in extra:
+            raise ValueError(f"{name} is given twice, as {keyword}= and in headers=; pass it once")
+        extra.add(name, value)
+    if not extra:
+        return request
+    merged = request.headers.copy()
+    for name in {n.lower() for n, _ in extra.items()}:
+        merged.remove(name)
+    for name, value in extra.items():
+        merged.add(name, value)
+    return request.replace(headers=merged)
+
+
+def _check_headers(request: Request) -> None:
+    for name, _ in request.headers.items():
+        why = _OWNED.get(name.lower())
+        if why is not None:
+            raise ValueError(
+                f"the WebSocket handshake does not take a {name} header from the application: {why}"
+            )
 
 
 class HandshakeClient(Protocol):
@@ -73,21 +148,51 @@ class HandshakeClient(Protocol):
 
 
 class WebSocketCall:
-    """A WebSocket call, ready to :meth:`execute`. Options are frozen at creation."""
+    """A WebSocket call, ready to :meth:`execute`. Options are frozen at creation.
+
+    The request must be a GET and must not carry the header fields the
+    handshake sets itself (``Host``, ``Upgrade``, ``Connection``,
+    ``Sec-WebSocket-Key``/``-Version``/``-Accept``/``-Protocol``/``-Extensions``):
+    each is a :class:`ValueError` naming the option to use instead, because
+    the bridge would overwrite it silently (``Host``: it would contradict the
+    URL the connection is opened to). ``follow_redirects`` and
+    ``max_redirects`` override the client's settings for this call
+    (``None``: the client's).
+    """
 
     def __init__(
-        self, client: HandshakeClient, request: Request, options: WebSocketOptions
+        self,
+        client: HandshakeClient,
+        request: Request,
+        options: WebSocketOptions,
+        *,
+        follow_redirects: bool | None = None,
+        max_redirects: int | None = None,
     ) -> None:
         if request.method.upper() != "GET":
             raise ValueError(
                 f"a WebSocket handshake is a GET request (RFC 6455 §4.1), got {request.method}"
             )
+        _check_headers(request)
+        if max_redirects is not None and max_redirects < 0:
+            raise ValueError(f"max_redirects must not be negative, got {max_redirects}")
         self.client = client
         self.request = request
         self.options = options
+        self.follow_redirects = follow_redirects
+        self.max_redirects = max_redirects
 
     def with_options(self, **changes: Any) -> WebSocketCall:
-        return WebSocketCall(self.client, self.request, self.options.with_changes(**changes))
+        """A copy with some options changed (``follow_redirects``/``max_redirects`` too)."""
+        follow_redirects = changes.pop("follow_redirects", self.follow_redirects)
+        max_redirects = changes.pop("max_redirects", self.max_redirects)
+        return WebSocketCall(
+            self.client,
+            self.request,
+            self.options.with_changes(**changes),
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
+        )
 
     async def execute(self) -> WebSocket:
         """Run the handshake and return the open :class:`WebSocket`.
@@ -105,7 +210,12 @@ class WebSocketCall:
         engine = info.engine
         deflate = "permessage-deflate" in engine.capabilities.extensions
         compression = options.compression if deflate else None
-        offer = HandshakeOffer(options.subprotocols, tuple(engine.extension_offers(compression)))
+        offer = HandshakeOffer(
+            options.subprotocols,
+            tuple(engine.extension_offers(compression)),
+            follow_redirects=self.follow_redirects,
+            max_redirects=self.max_redirects,
+        )
         request = self.request.replace(websocket=offer)
         call = self.client.start_call(request)
         events = call.events
@@ -118,9 +228,15 @@ class WebSocketCall:
                     if response.status != 101:
                         body = await _read_preview(response)
                         check_status(response, body)
-                    result = validate_response(response, offer)
+                    # After a redirect the 101 answers the last hop's key.
+                    sent = response.request.websocket if response.request is not None else None
+                    result = validate_response(
+                        response, sent if isinstance(sent, HandshakeOffer) else offer
+                    )
                     extensions = engine.accept_extensions(result.extensions)
-            except TimeoutError:
+            except TimeoutError as exc:
+                if isinstance(exc, OpenWireError):
+                    raise  # a timeout of one step (connect, read, ...), already typed
                 raise HandshakeTimeout(
                     f"the WebSocket handshake with {request.url} did not complete within "
                     f"handshake_timeout={options.handshake_timeout}s (DNS, connect, TLS and "

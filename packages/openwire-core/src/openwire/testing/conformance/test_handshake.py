@@ -92,16 +92,41 @@ async def test_unexpected_status_body_is_capped_at_64_kib(
     assert len(info.value.body) == 64 * 1024
 
 
-async def test_redirect_is_reported_not_followed(engine: str, connect: Any, scripted: Any) -> None:
+async def test_redirect_is_followed_with_a_fresh_key(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.read_request()
+        if peer.path == "/":
+            await peer.send(b"HTTP/1.1 302 Found\r\nLocation: /landed\r\nContent-Length: 0\r\n\r\n")
+            return
+        await peer.send(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + peer.accept_value().encode() + b"\r\n\r\n"
+        )
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with connect(server.url) as ws:
+        assert ws.response.request.url.path == "/landed"
+    assert [peer.path for peer in server.peers] == ["/", "/landed"]
+    keys = {peer.request_headers["sec-websocket-key"] for peer in server.peers}
+    assert len(keys) == 2, "each hop must send a key of its own"
+
+
+async def test_redirect_is_reported_when_not_followed(
+    engine: str, connect: Any, scripted: Any
+) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake(status="302 Found", headers=[("Location", "/elsewhere")])
 
     server = scripted(script)
     with pytest.raises(UnexpectedStatus) as info:
-        async with connect(server.url):
+        async with connect(server.url, follow_redirects=False):
             pass
     assert info.value.status == 302
-    assert len(server.peers) == 1, "a WebSocket handshake must not follow redirects"
+    assert "/elsewhere" in str(info.value)
+    assert len(server.peers) == 1, "follow_redirects=False must not follow the redirect"
 
 
 @pytest.mark.parametrize(
