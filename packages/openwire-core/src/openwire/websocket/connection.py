@@ -352,6 +352,13 @@ class WebSocket(_SendMixin, _ReceiveMixin):
         self._owner = _Ownership(session)
         self._owner.acquire(self)
 
+    @property
+    def url(self) -> str:
+        """Where the WebSocket landed, after any handshake redirects (``http``/``https`` form)."""
+        request = self.response.request
+        assert request is not None, "the handshake's response always carries its request"
+        return str(request.url)
+
     def split(self) -> tuple[WebSocketSender, WebSocketReceiver]:
         """Two handles for two tasks: a sender (shareable) and a receiver (one consumer).
 
