@@ -145,6 +145,7 @@ class Client:
             request = Request("GET", to_http_url(str(request)))
         elif request.url.scheme in ("ws", "wss"):
             request = request.replace(url=to_http_url(str(request.url)))
+        options.setdefault("compression", self.config.websocket_compression)
         return WebSocketCall(self, request, WebSocketOptions.of(**options))
 
     def websocket(

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from openwire._version import __version__
+from openwire.compression import Deflate
 
 if TYPE_CHECKING:
     from openwire.interfaces import Authenticator, CookieJar, EventListenerFactory, Interceptor
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BridgeSettings",
     "ClientConfig",
+    "Deflate",
     "FollowUpSettings",
     "LayerSettings",
     "Limits",
@@ -183,6 +185,10 @@ class ClientConfig:
         event_listener_factory: called once per call to get its
             :class:`~openwire.EventListener`; ``None`` means no events.
         websocket_engine: WebSocket engine name; ``None`` picks the default.
+        websocket_compression: the permessage-deflate policy of every
+            WebSocket of this client unless a call passes ``compression=``:
+            ``"deflate"`` (default, ``Deflate()``), a :class:`Deflate`, or
+            ``None`` to offer nothing.
     """
 
     timeouts: Timeouts = field(default_factory=Timeouts)
@@ -206,8 +212,10 @@ class ClientConfig:
     headers: tuple[tuple[str, str], ...] = ()
     event_listener_factory: EventListenerFactory | None = None
     websocket_engine: str | None = None
+    websocket_compression: Deflate | str | None = "deflate"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "websocket_compression", Deflate.of(self.websocket_compression))
         # Accept lists and mappings from keyword callers; store immutable tuples.
         for name in ("interceptors", "network_interceptors"):
             value: Sequence[Interceptor] = getattr(self, name)

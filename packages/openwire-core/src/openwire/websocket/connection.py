@@ -69,12 +69,19 @@ class _Base:
 class _SendMixin(_Base):
     __slots__ = ()
 
-    async def send(self, data: str | bytes | bytearray | memoryview) -> None:
+    async def send(
+        self, data: str | bytes | bytearray | memoryview, compress: bool | None = None
+    ) -> None:
         """Send a text (``str``) or binary (``bytes``-like) message.
 
         Waits while the send queue is full; nothing is dropped. Safe to call
         from many tasks at once: messages never interleave on the wire, and a
         cancelled ``send`` never leaves half a frame behind.
+
+        ``compress`` (with permessage-deflate negotiated): ``None`` follows
+        the policy (compressed from ``Deflate.min_size`` up), ``False`` sends
+        this message uncompressed, ``True`` compresses it even if smaller.
+        Without the extension it changes nothing.
 
         Raises :class:`~openwire.errors.ConnectionClosed` once closing has
         started, :class:`~openwire.errors.MessageTooBig` over
@@ -82,7 +89,7 @@ class _SendMixin(_Base):
         """
         if not isinstance(data, str | bytes):
             data = bytes(data)
-        await self._session.send(data)
+        await self._session.send(data, compress)
 
     async def ping(self, payload: bytes | None = None) -> float:
         """Send a ping; return the round-trip time in seconds when its pong arrives.
