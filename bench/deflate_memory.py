@@ -6,7 +6,10 @@ so its allocations are not counted) and reads ``tracemalloc`` at three points:
 - idle, with ``compression=None`` (nothing negotiated);
 - idle, with deflate negotiated (``Deflate()``): no zlib state yet;
 - after one compressed message each way on every connection: the
-  compressor and decompressor now exist and, with context takeover, stay.
+  compressor and decompressor now exist and, with context takeover, stay;
+  with no context takeover either way
+  (``Deflate(client_no_context_takeover=True, server_no_context_takeover=True)``)
+  they are dropped after each message.
 
 Each figure is the traced memory divided by N, the client's share only.
 ``--server-bits 12`` makes the server ask for 12-bit windows, as websockets'
@@ -77,34 +80,27 @@ async def _measure(url: str, engine: str, n: int, compression: Deflate | None) -
         return [(idle - base) / n, (used - base) / n]
 
 
-async def _main(args: argparse.Namespace) -> None:
-    server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(args.server_bits)],
-        stdout=subprocess.PIPE,
-        text=True,
+async def _main(args: argparse.Namespace, url: str) -> None:
+    tracemalloc.start()
+    # A warm-up round first, so imports and caches are not charged to a figure.
+    for engine in args.engines:
+        await _measure(url, engine, 2, Deflate())
+    print(
+        f"{args.n} connections, server windows {args.server_bits} bits, "
+        f"message {len(MESSAGE)} B; KiB per connection"
     )
-    try:
-        assert server.stdout is not None
-        url = f"ws://127.0.0.1:{server.stdout.readline().strip()}"
-        tracemalloc.start()
-        # One untraced round first, so imports and caches are not charged.
-        for engine in args.engines:
-            await _measure(url, engine, 2, Deflate())
-        print(
-            f"{args.n} connections, server windows {args.server_bits} bits, "
-            f"message {len(MESSAGE)} B; KiB per connection"
-        )
-        print("| engine | no deflate, idle | no deflate, 1 msg each way "
-              "| deflate, idle | deflate, 1 msg each way |")
-        print("| --- | --- | --- | --- | --- |")
-        for engine in args.engines:
-            off = await _measure(url, engine, args.n, None)
-            on = await _measure(url, engine, args.n, Deflate())
-            cells = " | ".join(f"{v / 1024:.1f}" for v in (*off, *on))
-            print(f"| {engine} | {cells} |")
-    finally:
-        server.terminate()
-        server.wait()
+    print(
+        "| engine | no deflate, idle | no deflate, 1 msg each way "
+        "| deflate, idle | deflate, 1 msg each way | no takeover, 1 msg each way |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    fresh = Deflate(client_no_context_takeover=True, server_no_context_takeover=True)
+    for engine in args.engines:
+        off = await _measure(url, engine, args.n, None)
+        on = await _measure(url, engine, args.n, Deflate())
+        no_takeover = await _measure(url, engine, args.n, fresh)
+        cells = " | ".join(f"{v / 1024:.1f}" for v in (*off, *on, no_takeover[1]))
+        print(f"| {engine} | {cells} |")
 
 
 def main() -> None:
@@ -118,7 +114,17 @@ def main() -> None:
         asyncio.run(_serve(args.serve))
         return
     args.engines = args.engines.split(",")
-    asyncio.run(_main(args))
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(args.server_bits)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        asyncio.run(_main(args, f"ws://127.0.0.1:{server.stdout.readline().strip()}"))
+    finally:
+        server.terminate()
+        server.wait()
 
 
 if __name__ == "__main__":

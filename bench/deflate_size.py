@@ -33,14 +33,15 @@ from openwire.protocol.deflate import PerMessageDeflate, negotiate
 
 SIZES = (16, 32, 64, 128, 256, 512, 1024, 4096, 16384)
 COUNT = 2000
-_WORDS = (
+_VOCABULARY = (
     "the of and to in is you that it he was for on are as with his they at be this have "
     "from or one had by word but not what all were we when your can said there use an each "
     "which she do how their if will up other about out many then them these so some her "
     "would make like him into time has look two more write go see number no way could "
     "people my than first water been call who oil its now find long down day did get come "
     "made may part ok thanks deploy build error server client release merge review"
-).split()
+)
+_WORDS = _VOCABULARY.split()
 
 
 def _json_message(rng: random.Random, size: int) -> str:

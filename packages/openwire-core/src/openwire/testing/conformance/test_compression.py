@@ -18,8 +18,10 @@ from typing import Any
 
 import anyio
 import pytest
+from openwire.client import Client
 from openwire.compression import Deflate
 from openwire.errors import InvalidExtension
+from openwire.events import EventListener
 from openwire.testing.conformance.scenarios import assert_fails_with
 from openwire.testing.frames import ClientFrame, compress, frame, inflate
 from openwire.testing.servers import RawPeer
@@ -794,3 +796,76 @@ async def test_policy_with_real_servers(
                 await ws.send(message)
                 assert (await ws.receive()).data == message
         await ws.close()
+
+
+# ------------------------------------------------------------------- events
+
+
+class _Negotiated(EventListener):
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+
+    def websocket_open(self, response: Any) -> None:
+        self.events.append(("open",))
+
+    def websocket_compression(
+        self,
+        client_max_window_bits: int,
+        server_max_window_bits: int,
+        client_no_context_takeover: bool,
+        server_no_context_takeover: bool,
+    ) -> None:
+        self.events.append(
+            (
+                client_max_window_bits,
+                server_max_window_bits,
+                client_no_context_takeover,
+                server_no_context_takeover,
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    ("answer", "policy", "expected"),
+    [
+        pytest.param(None, Deflate(), [("open",)], id="declined"),
+        pytest.param(
+            "permessage-deflate",
+            Deflate(),
+            [("open",), (15, 15, False, False)],
+            id="plain",
+            marks=deflate,
+        ),
+        pytest.param(
+            "permessage-deflate; client_max_window_bits=9; server_max_window_bits=10; "
+            "server_no_context_takeover",
+            Deflate(server_no_context_takeover=True),
+            [("open",), (9, 10, False, True)],
+            id="answered",
+            marks=deflate,
+        ),
+        pytest.param(
+            "permessage-deflate",
+            Deflate(client_max_window_bits=11, client_no_context_takeover=True),
+            [("open",), (11, 15, True, False)],
+            id="from-the-offer",
+            marks=deflate,
+        ),
+    ],
+)
+async def test_websocket_compression_event_reports_what_was_agreed(
+    engine: str, scripted: Any, answer: str | None, policy: Deflate, expected: list[Any]
+) -> None:
+    async def script(peer: RawPeer) -> None:
+        extra = [] if answer is None else [("Sec-WebSocket-Extensions", answer)]
+        await peer.handshake(extra_headers=extra)
+        await peer.read_until_close()
+
+    server = scripted(script)
+    listener = _Negotiated()
+    async with Client(event_listener_factory=lambda: listener) as client:
+        call = client.new_websocket(server.url, engine=engine, compression=policy)
+        async with call.connect():
+            pass
+    await server.wait()
+    assert listener.events == expected
