@@ -45,7 +45,7 @@ def test_the_compression_shorthand() -> None:
     assert Deflate.of(None) is None
     policy = Deflate(min_size=0)
     assert Deflate.of(policy) is policy
-    with pytest.raises(ValueError, match='"deflate", an openwire.Deflate'):
+    with pytest.raises(ValueError, match=r'"deflate", an openwire\.Deflate'):
         Deflate.of("gzip")
 
 
