@@ -174,7 +174,7 @@ class WebSocketEngine(Protocol):
     def extension_offers(self, compression: Deflate | str | None) -> list[str]:
         """``Sec-WebSocket-Extensions`` values to offer in the handshake request.
 
-        ``compression`` is the call's :class:`~openwire.config.Deflate` policy
+        ``compression`` is the call's :class:`~openwire.compression.Deflate` policy
         when the engine lists ``"permessage-deflate"`` in its capabilities,
         else ``None`` (``"deflate"`` stands for the default policy). Inherit
         :class:`openwire.protocol.deflate.DeflateNegotiation` and every engine

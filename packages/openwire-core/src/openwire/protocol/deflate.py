@@ -3,7 +3,7 @@
 Three pieces, used for every engine:
 
 - :func:`offer`, what the client asks for, built from the call's
-  :class:`~openwire.config.Deflate` policy (RFC 7692 §7.1 parameters);
+  :class:`~openwire.compression.Deflate` policy (RFC 7692 §7.1 parameters);
 - :func:`negotiate`, which checks the server's ``Sec-WebSocket-Extensions``
   against §7.1 *and against the offer* and returns the agreed
   :class:`DeflateParameters`;
@@ -26,8 +26,9 @@ Choices, and why:
 - The compressor uses ``memLevel=5`` by default (as websockets does): about
   144 KiB per connection at a 15-bit window instead of 256 KiB, for a
   slightly lower ratio. zlib objects are created on first use, so an idle
-  connection costs nothing; with context takeover they then live as long as
-  the connection, without it they are dropped after each message.
+  connection holds none (``bench/deflate_memory.py``); with context takeover
+  they then live as long as the connection, without it they are dropped
+  after each message.
 - When our window is limited to 8 bits (``client_max_window_bits=8``),
   messages are sent uncompressed only: zlib cannot produce raw deflate with
   a 256-byte window, and sending uncompressed is always allowed (§6).
@@ -151,7 +152,7 @@ def negotiate(
     twice; so must it when the server accepts something we did not offer,
     accepts our single offer twice (RFC 6455 §9.1), answers a window we
     asked to limit with a larger one or none (§7.1.2.1), limits our window
-    unasked or beyond our own limit (§7.1.2.2), or leaves out the
+    beyond the limit we offered (§7.1.2.2), or leaves out the
     ``server_no_context_takeover`` we asked for (§7.1.1.1).
     """
     elements = _parse(accepted)
