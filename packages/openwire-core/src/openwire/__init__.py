@@ -2,6 +2,7 @@
 
 from openwire._version import __version__
 from openwire.client import Client
+from openwire.compression import Deflate
 from openwire.config import ClientConfig, Limits, Timeouts
 from openwire.engines.registry import registry as engines
 from openwire.errors import (
@@ -85,6 +86,7 @@ __all__ = [
     "ConnectionClosedOK",
     "CookieJar",
     "DecodingError",
+    "Deflate",
     "EngineCapabilities",
     "EngineError",
     "EngineNotFound",

@@ -161,6 +161,7 @@ class Client:
         ``engine``, ...). Nothing touches the network until
         ``await call.execute()``.
         """
+        options.setdefault("compression", self.config.websocket_compression)
         return WebSocketCall(
             self,
             handshake_request(request, headers=headers, origin=origin, user_agent=user_agent),

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from openwire._version import __version__
+from openwire.compression import Deflate
 
 if TYPE_CHECKING:
     from openwire.interfaces import Authenticator, CookieJar, EventListenerFactory, Interceptor
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BridgeSettings",
     "ClientConfig",
+    "Deflate",
     "FollowUpSettings",
     "JSONDumps",
     "JSONLoads",
@@ -211,6 +213,10 @@ class ClientConfig:
             parses a message: any callable taking ``str`` (a text message) or
             ``bytes`` (a binary one) and raising on invalid JSON, like
             ``json.loads`` (the default) or ``orjson.loads``.
+        websocket_compression: the permessage-deflate policy of every
+            WebSocket of this client unless a call passes ``compression=``:
+            ``"deflate"`` (default, ``Deflate()``), a :class:`Deflate`, or
+            ``None`` to offer nothing.
     """
 
     timeouts: Timeouts = field(default_factory=Timeouts)
@@ -236,8 +242,10 @@ class ClientConfig:
     websocket_engine: str | None = None
     json_dumps: JSONDumps = compact_json_dumps
     json_loads: JSONLoads = json.loads
+    websocket_compression: Deflate | str | None = "deflate"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "websocket_compression", Deflate.of(self.websocket_compression))
         # Accept lists and mappings from keyword callers; store immutable tuples.
         for name in ("interceptors", "network_interceptors"):
             value: Sequence[Interceptor] = getattr(self, name)

@@ -25,6 +25,7 @@ events for its opening handshake (ending in ``call_end`` once the 101 is
 validated, or ``call_failed``), then::
 
     websocket_open
+      websocket_compression                      (once, when permessage-deflate was agreed)
       websocket_message_sent / websocket_message_received (any order, many)
       websocket_ping_sent / websocket_pong_received
       websocket_closing                          (when a close handshake starts)
@@ -90,6 +91,20 @@ class EventListener:
     def websocket_closing(self, code: int, reason: str, by_peer: bool) -> None: ...
     def websocket_closed(self, code: int, reason: str) -> None: ...
     def websocket_failed(self, error: BaseException) -> None: ...
+    def websocket_compression(
+        self,
+        client_max_window_bits: int,
+        server_max_window_bits: int,
+        client_no_context_takeover: bool,
+        server_no_context_takeover: bool,
+    ) -> None:
+        """permessage-deflate was agreed, with these parameters (right after ``websocket_open``).
+
+        The windows decide the memory each side's zlib state takes once
+        used (``2 ** bits`` bytes of history, more for the compressor), and
+        context takeover whether small similar messages compress well;
+        compare them with what the policy asked for.
+        """
 
 
 EventListenerFactory = Callable[[], EventListener]
@@ -270,6 +285,22 @@ class ListenerDispatch:
     def websocket_failed(self, error: BaseException) -> None:
         if "websocket_failed" in self._overridden:
             self._fire("websocket_failed", error)
+
+    def websocket_compression(
+        self,
+        client_max_window_bits: int,
+        server_max_window_bits: int,
+        client_no_context_takeover: bool,
+        server_no_context_takeover: bool,
+    ) -> None:
+        if "websocket_compression" in self._overridden:
+            self._fire(
+                "websocket_compression",
+                client_max_window_bits,
+                server_max_window_bits,
+                client_no_context_takeover,
+                server_no_context_takeover,
+            )
 
 
 class LoggingEventListener(EventListener):

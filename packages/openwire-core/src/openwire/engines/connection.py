@@ -25,17 +25,21 @@ __all__ = ["open_engine_connection"]
 def open_engine_connection(engine: WebSocketEngine, settings: EngineSettings) -> MessageCodec:
     """The codec the session drives for one upgraded connection.
 
-    The engine's frame codec goes behind a :class:`FrameReader` (a
+    The server's extension answer is checked against the call's offer
+    (``settings.compression``) first: :class:`~openwire.errors.InvalidExtension`
+    for one the rules refuse, before the engine is asked for anything.
+    The engine's frame codec then goes behind a :class:`FrameReader` (a
     :class:`DeflateFrameReader` when the server accepted permessage-deflate,
-    bounded by ``settings.max_message_size``). The core's own fused codec,
-    which the native engine returns, already applies the same rules and is
-    used as it is. Raises :class:`~openwire.errors.InvalidExtension` for an
-    extension answer the rules refuse (``accept_extensions`` normally has).
+    bounded by ``settings.max_message_size`` and compressing by the agreed
+    parameters). The core's own fused codec, which the native engine
+    returns, already applies the same rules and is used as it is. No zlib
+    state is allocated here, on any engine: ``PerMessageDeflate`` creates its
+    compressor and decompressor on first use.
     """
+    params = deflate.negotiate(settings.extensions, settings.compression)
     conn = engine.connect(settings)
     if isinstance(conn, FrameCodec):
         return conn
-    params = deflate.negotiate(settings.extensions)
     if params is None:
         return FrameReader(conn, settings.max_frame_size, settings.max_message_size)
     pmd = deflate.PerMessageDeflate(params, settings.max_message_size)

@@ -47,6 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from openwire.compression import Deflate
 from openwire.protocol.codec import FrameCodec
 from openwire.protocol.frames import Frame, Opcode
 from openwire.protocol.messages import Close, EngineEvent, Message, Ping, Pong
@@ -93,13 +94,17 @@ class EngineSettings:
 
     The core enforces the limits from each header before the engine sees it;
     an engine may pass ``max_frame_size`` to its library as a second bound.
-    ``extensions`` is what ``accept_extensions`` returned.
+    ``extensions`` is what ``accept_extensions`` returned. ``compression``
+    is the permessage-deflate policy the call offered (``None``: nothing was
+    offered); the core negotiates against it and applies it, so an engine
+    that only parses frames may ignore it.
     """
 
     max_frame_size: int | None
     max_message_size: int | None
     subprotocol: str | None = None
     extensions: Sequence[str] = field(default_factory=tuple)
+    compression: Deflate | None = field(default_factory=Deflate)
 
 
 @runtime_checkable
@@ -143,7 +148,14 @@ class MessageCodec(Protocol):
 
     def receive_data(self, data: bytes) -> list[EngineEvent]: ...
 
-    def encode_message(self, data: str | bytes) -> bytes: ...
+    def encode_message(self, data: str | bytes, compress: bool | None = None) -> bytes:
+        """A data message as wire bytes.
+
+        ``compress`` overrides the permessage-deflate policy for this message
+        (``None``: compress from ``min_size`` up; ``False``: never; ``True``:
+        whatever its size); without the extension negotiated it is ignored.
+        """
+        ...
 
     def encode_ping(self, payload: bytes) -> bytes: ...
 
@@ -159,13 +171,14 @@ class WebSocketEngine(Protocol):
     name: str
     capabilities: EngineCapabilities
 
-    def extension_offers(self, compression: str | None) -> list[str]:
+    def extension_offers(self, compression: Deflate | str | None) -> list[str]:
         """``Sec-WebSocket-Extensions`` values to offer in the handshake request.
 
-        ``compression`` is the call's ``compression`` option (``"deflate"``)
+        ``compression`` is the call's :class:`~openwire.compression.Deflate` policy
         when the engine lists ``"permessage-deflate"`` in its capabilities,
-        else ``None``. Inherit :class:`openwire.protocol.deflate.DeflateNegotiation`
-        and every engine offers the same.
+        else ``None`` (``"deflate"`` stands for the default policy). Inherit
+        :class:`openwire.protocol.deflate.DeflateNegotiation` and every engine
+        offers the same.
         """
         ...
 

@@ -27,7 +27,7 @@ class NativeEngine(deflate.DeflateNegotiation):
     capabilities = EngineCapabilities(extensions=(deflate.NAME,), backends=("asyncio", "trio"))
 
     def connect(self, settings: EngineSettings) -> FrameCodec:
-        params = deflate.negotiate(settings.extensions)
+        params = deflate.negotiate(settings.extensions, settings.compression)
         if params is None:
             return FrameCodec(settings.max_frame_size, settings.max_message_size)
         pmd = deflate.PerMessageDeflate(params, settings.max_message_size)

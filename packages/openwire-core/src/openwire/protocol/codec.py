@@ -76,7 +76,9 @@ class FrameEncoder:
 
     __slots__ = ()
 
-    def encode_message(self: _Framer, data: str | bytes) -> bytes:
+    def encode_message(self: _Framer, data: str | bytes, compress: bool | None = None) -> bytes:
+        # Nothing was negotiated, so ``compress`` has nothing to ask for (RFC 7692 §6:
+        # without the extension every message goes as it is).
         if isinstance(data, str):
             return self.encode_frame(1, data.encode("utf-8"))
         return self.encode_frame(2, data)

@@ -1,30 +1,37 @@
 """permessage-deflate (RFC 7692): the offer, the server's answer, and the transform.
 
-Three pieces, used by the native engine:
+Three pieces, used for every engine:
 
-- :data:`OFFER`, what the client asks for;
+- :func:`offer`, what the client asks for, built from the call's
+  :class:`~openwire.compression.Deflate` policy (RFC 7692 §7.1 parameters);
 - :func:`negotiate`, which checks the server's ``Sec-WebSocket-Extensions``
-  against RFC 7692 §7.1 and returns the agreed :class:`DeflateParameters`;
+  against §7.1 *and against the offer* and returns the agreed
+  :class:`DeflateParameters`;
 - :class:`PerMessageDeflate`, one connection's compressor and decompressor
-  (§7.2), with the decompressed size bounded by ``max_message_size``.
+  (§7.2), honouring the agreed windows and context takeover, with the
+  decompressed size bounded by ``max_message_size``.
 
 Choices, and why:
 
-- The offer is ``permessage-deflate; client_max_window_bits``, as websockets'
-  client sends it: the server may shrink our compression window (saving
-  *its* memory), and picks its own window freely. We do not ask for a small
-  server window, because servers that cannot honour one must decline the
-  whole offer (§7.1.2.1), which would cost compression altogether.
-- Messages shorter than :data:`MIN_COMPRESS_SIZE` are sent uncompressed
-  (RSV1 clear), which §6 allows in a deflate session: they fit in one small
-  frame either way, and a zlib call would cost more than the bytes it saves.
-- The compressor uses ``memLevel=5`` (as websockets does): about 144 KiB per
-  connection at a 15-bit window instead of 256 KiB, for a slightly lower
-  ratio. zlib objects are created on first use, so an idle connection costs
-  nothing; with context takeover they then live as long as the connection.
-- A server that limits our window to 8 bits (``client_max_window_bits=8``)
-  gets uncompressed messages only: zlib cannot produce raw deflate with a
-  256-byte window, and sending uncompressed is always allowed (§6).
+- The default offer is ``permessage-deflate; client_max_window_bits``, as
+  websockets' client sends it: the server may shrink our compression window
+  (saving *its* memory), and picks its own window freely. We do not ask for a
+  small server window unless the policy says so, because servers that cannot
+  honour one must decline the whole offer (§7.1.2.1), which would cost
+  compression altogether.
+- Messages shorter than the policy's ``min_size`` (:data:`MIN_COMPRESS_SIZE`
+  by default) are sent uncompressed (RSV1 clear), which §6 allows in a
+  deflate session; ``send(data, compress=...)`` overrides that per message.
+  The default is measured in ``bench/deflate_size.py``.
+- The compressor uses ``memLevel=5`` by default (as websockets does): about
+  144 KiB per connection at a 15-bit window instead of 256 KiB, for a
+  slightly lower ratio. zlib objects are created on first use, so an idle
+  connection holds none (``bench/deflate_memory.py``); with context takeover
+  they then live as long as the connection, without it they are dropped
+  after each message.
+- When our window is limited to 8 bits (``client_max_window_bits=8``),
+  messages are sent uncompressed only: zlib cannot produce raw deflate with
+  a 256-byte window, and sending uncompressed is always allowed (§6).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from openwire.compression import Deflate
 from openwire.errors import InvalidExtension, PayloadTooBig, ProtocolError
 from openwire.protocol.frames import CloseCode
 
@@ -47,16 +55,16 @@ __all__ = [
     "DeflateParameters",
     "PerMessageDeflate",
     "negotiate",
+    "offer",
 ]
 
 NAME = "permessage-deflate"
-OFFER = f"{NAME}; client_max_window_bits"
-MIN_COMPRESS_SIZE = 128
+_DEFAULT = Deflate()
+MIN_COMPRESS_SIZE = _DEFAULT.min_size
 
 # §7.2.1: the compressor's sync flush ends with this empty stored block,
 # which the sender strips and the receiver (§7.2.2) appends again.
 _TAIL = b"\x00\x00\xff\xff"
-_MEM_LEVEL = 5
 _NEVER = 1 << 62
 
 # RFC 6455 §9.1: extension = token *(";" token ["=" (token | quoted-string)]).
@@ -69,12 +77,39 @@ _WINDOW_BITS = re.compile(r"8|9|1[0-5]")
 
 @dataclass(frozen=True, slots=True)
 class DeflateParameters:
-    """What the server agreed to (RFC 7692 §7.1); defaults are the RFC's."""
+    """What was agreed (RFC 7692 §7.1), with the policy's local knobs; defaults are the RFC's.
+
+    ``client_no_context_takeover`` is true when either side asked for it
+    (ours is a promise we keep, §7.1.1.2); ``client_max_window_bits`` is the
+    server's limit or the one we offered.
+    """
 
     server_no_context_takeover: bool = False
     client_no_context_takeover: bool = False
     server_max_window_bits: int = 15
     client_max_window_bits: int = 15
+    min_size: int = MIN_COMPRESS_SIZE
+    level: int = _DEFAULT.level
+    mem_level: int = _DEFAULT.mem_level
+
+
+def offer(policy: Deflate) -> str:
+    """The ``Sec-WebSocket-Extensions`` value offering ``policy`` (RFC 7692 §7.1)."""
+    parts = [NAME]
+    if policy.server_no_context_takeover:
+        parts.append("server_no_context_takeover")
+    if policy.client_no_context_takeover:
+        parts.append("client_no_context_takeover")
+    if policy.server_max_window_bits is not None:
+        parts.append(f"server_max_window_bits={policy.server_max_window_bits}")
+    if policy.client_max_window_bits is None:
+        parts.append("client_max_window_bits")
+    else:
+        parts.append(f"client_max_window_bits={policy.client_max_window_bits}")
+    return "; ".join(parts)
+
+
+OFFER = offer(_DEFAULT)
 
 
 def _parse(values: Sequence[str]) -> list[tuple[str, list[tuple[str, str | None]]]]:
@@ -106,18 +141,30 @@ def _parse(values: Sequence[str]) -> list[tuple[str, list[tuple[str, str | None]
     return elements
 
 
-def negotiate(accepted: Sequence[str]) -> DeflateParameters | None:
+def negotiate(
+    accepted: Sequence[str], policy: Deflate | None = _DEFAULT
+) -> DeflateParameters | None:
     """The parameters the server's answer selects, ``None`` if it accepted nothing.
 
-    RFC 7692 §7.1: the client must fail the connection when the response has
-    a parameter not defined for responses, an invalid value, or the same
-    parameter twice; so must it when the server accepts something we did
-    not offer, or accepts our single offer twice (RFC 6455 §9.1).
+    ``policy`` is what was offered (``None``: nothing was). RFC 7692 §7.1:
+    the client must fail the connection when the response has a parameter
+    not defined for responses, an invalid value, or the same parameter
+    twice; so must it when the server accepts something we did not offer,
+    accepts our single offer twice (RFC 6455 §9.1), answers a window we
+    asked to limit with a larger one or none (§7.1.2.1), limits our window
+    beyond the limit we offered (§7.1.2.2), or leaves out the
+    ``server_no_context_takeover`` we asked for (§7.1.1.1).
     """
     elements = _parse(accepted)
     if not elements:
         return None
     names = [name for name, _ in elements]
+    if policy is None:
+        raise InvalidExtension(
+            f"the server accepted extensions {names}, but none was offered "
+            "(compression=None); a server may only accept what the client offers "
+            "(RFC 6455 §9.1)"
+        )
     if names != [NAME]:
         raise InvalidExtension(
             f"the server accepted extensions {names}; only one {NAME} was offered"
@@ -138,7 +185,7 @@ def negotiate(accepted: Sequence[str]) -> DeflateParameters | None:
                 )
         elif param in ("server_max_window_bits", "client_max_window_bits"):
             # §7.1.2.1: the server may state its own window unasked; §7.1.2.2:
-            # it may limit ours because OFFER carries client_max_window_bits.
+            # it may limit ours because the offer carries client_max_window_bits.
             # In a response both need a value.
             if value is None or not _WINDOW_BITS.fullmatch(value):
                 raise InvalidExtension(
@@ -149,11 +196,40 @@ def negotiate(accepted: Sequence[str]) -> DeflateParameters | None:
             raise InvalidExtension(
                 f"the server's {NAME} response has unknown parameter {param!r} (RFC 7692 §7.1)"
             )
+    if policy.server_no_context_takeover and "server_no_context_takeover" not in seen:
+        raise InvalidExtension(
+            f"the server accepted {NAME} without the server_no_context_takeover that was "
+            "offered; a server that cannot honour it must decline the offer "
+            "(RFC 7692 §7.1.1.1). Drop server_no_context_takeover from the policy to "
+            "talk to this server"
+        )
+    server_bits = int(seen.get("server_max_window_bits") or 15)
+    limit = policy.server_max_window_bits
+    if limit is not None and ("server_max_window_bits" not in seen or server_bits > limit):
+        raise InvalidExtension(
+            f"the server answered server_max_window_bits="
+            f"{seen.get('server_max_window_bits')} to an offer of {limit}; it must answer "
+            "the same or a smaller value, or decline (RFC 7692 §7.1.2.1)"
+        )
+    client_bits = policy.client_max_window_bits or 15
+    if "client_max_window_bits" in seen:
+        asked = int(seen["client_max_window_bits"] or 15)
+        if asked > client_bits:
+            raise InvalidExtension(
+                f"the server answered client_max_window_bits={asked} to an offer of "
+                f"{client_bits}; it may only lower our window (RFC 7692 §7.1.2.2)"
+            )
+        client_bits = asked
     return DeflateParameters(
         server_no_context_takeover="server_no_context_takeover" in seen,
-        client_no_context_takeover="client_no_context_takeover" in seen,
-        server_max_window_bits=int(seen.get("server_max_window_bits") or 15),
-        client_max_window_bits=int(seen.get("client_max_window_bits") or 15),
+        client_no_context_takeover=(
+            policy.client_no_context_takeover or "client_no_context_takeover" in seen
+        ),
+        server_max_window_bits=server_bits,
+        client_max_window_bits=client_bits,
+        min_size=policy.min_size,
+        level=policy.level,
+        mem_level=policy.mem_level,
     )
 
 
@@ -171,14 +247,19 @@ class PerMessageDeflate:
         "_decoder",
         "_encoder",
         "_inflate_bits",
+        "_level",
         "_limit",
+        "_mem_level",
         "_reset_decoder",
         "_reset_encoder",
         "_size",
+        "can_compress",
         "min_size",
+        "parameters",
     )
 
     def __init__(self, params: DeflateParameters, max_message_size: int | None) -> None:
+        self.parameters = params
         self._limit = max_message_size
         self._size = 0
         self._reset_decoder = params.server_no_context_takeover
@@ -187,10 +268,14 @@ class PerMessageDeflate:
         # also covers zlib-based servers, which silently turn 8 into 9.
         self._inflate_bits = max(params.server_max_window_bits, 9)
         self._compress_bits = params.client_max_window_bits
+        self._level = params.level
+        self._mem_level = params.mem_level
         self._decoder: zlib._Decompress | None = None
         self._encoder: zlib._Compress | None = None
-        # Shorter messages are sent uncompressed (module docstring).
-        self.min_size = MIN_COMPRESS_SIZE if self._compress_bits > 8 else _NEVER
+        # Shorter messages are sent uncompressed (module docstring), and
+        # none at all with an 8-bit window.
+        self.can_compress = self._compress_bits > 8
+        self.min_size = params.min_size if self.can_compress else _NEVER
 
     def decompress(self, payload: bytes, final: bool) -> bytes:
         """Inflate one frame of a compressed message; ``final`` on its last frame.
@@ -238,7 +323,7 @@ class PerMessageDeflate:
         encoder = self._encoder
         if encoder is None:
             encoder = self._encoder = zlib.compressobj(
-                zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -self._compress_bits, _MEM_LEVEL
+                self._level, zlib.DEFLATED, -self._compress_bits, self._mem_level
             )
         out = encoder.compress(data) + encoder.flush(zlib.Z_SYNC_FLUSH)
         if self._reset_encoder:
@@ -254,12 +339,15 @@ class DeflateNegotiation:
     accepts or refuses the same server answers (RFC 7692 §7.1).
     """
 
-    def extension_offers(self, compression: str | None) -> list[str]:
-        return [OFFER] if compression == "deflate" else []
+    def extension_offers(self, compression: Deflate | str | None) -> list[str]:
+        policy = Deflate.of(compression)
+        return [] if policy is None else [offer(policy)]
 
     def accept_extensions(self, accepted: list[str]) -> list[str]:
-        # Raises InvalidExtension for anything §7.1 tells a client to refuse;
-        # what it accepts is passed back to connect() unchanged.
+        # Raises InvalidExtension for anything §7.1 tells a client to refuse
+        # whatever was offered; the core checks the answer against the
+        # call's own offer when it opens the connection (negotiate with the
+        # policy). What it accepts is passed back to connect() unchanged.
         negotiate(accepted)
         return list(accepted)
 
@@ -284,14 +372,21 @@ class CompressingEncoder:
 
     __slots__ = ()
 
-    def encode_message(self: _Framing, data: str | bytes) -> bytes:
-        """A data message, compressed with RSV1 set unless it is short (RFC 7692 §6)."""
+    def encode_message(self: _Framing, data: str | bytes, compress: bool | None = None) -> bytes:
+        """A data message, compressed with RSV1 set unless it stays plain (RFC 7692 §6).
+
+        ``compress``: ``None`` compresses from the policy's ``min_size`` up,
+        ``False`` never, ``True`` whatever the size (when the window allows).
+        """
         deflate = self._deflate
         assert deflate is not None
         if isinstance(data, str):
             opcode, payload = 1, data.encode("utf-8")
         else:
             opcode, payload = 2, data
-        if len(payload) < deflate.min_size:
+        if compress is None:
+            if len(payload) < deflate.min_size:
+                return self.encode_frame(opcode, payload)
+        elif not (compress and deflate.can_compress):
             return self.encode_frame(opcode, payload)
         return self.encode_frame(opcode, deflate.compress(payload), True, True)

@@ -251,8 +251,12 @@ class FrameReader:
 
     # ----------------------------------------------------------------- output
 
-    def encode_message(self, data: str | bytes) -> bytes:
-        """A text (``str``) or binary (``bytes``) message as one masked frame."""
+    def encode_message(self, data: str | bytes, compress: bool | None = None) -> bytes:
+        """A text (``str``) or binary (``bytes``) message as one masked frame.
+
+        ``compress`` is ignored: without permessage-deflate negotiated every
+        message goes uncompressed (:class:`DeflateFrameReader` honours it).
+        """
         if isinstance(data, str):
             return self._encode(1, data.encode("utf-8"))
         return self._encode(2, data)
@@ -287,12 +291,20 @@ class DeflateFrameReader(FrameReader):
         super().__init__(conn, max_frame_size, max_message_size, deflate)
         self._deflate = deflate
 
-    def encode_message(self, data: str | bytes) -> bytes:
-        """A data message, compressed with RSV1 set unless it is short (RFC 7692 §6)."""
+    def encode_message(self, data: str | bytes, compress: bool | None = None) -> bytes:
+        """A data message, compressed with RSV1 set unless it stays plain (RFC 7692 §6).
+
+        ``compress``: ``None`` compresses from the policy's ``min_size`` up,
+        ``False`` never, ``True`` whatever the size (when the window allows).
+        """
         if isinstance(data, str):
             opcode, payload = 1, data.encode("utf-8")
         else:
             opcode, payload = 2, data
-        if len(payload) < self._deflate.min_size:
+        deflate = self._deflate
+        if compress is None:
+            if len(payload) < deflate.min_size:
+                return self._encode(opcode, payload)
+        elif not (compress and deflate.can_compress):
             return self._encode(opcode, payload)
-        return self._encode(opcode, self._deflate.compress(payload), True, True)
+        return self._encode(opcode, deflate.compress(payload), True, True)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import anyio
 
+from openwire.compression import Deflate
 from openwire.engines.connection import open_engine_connection
 from openwire.engines.contract import EngineSettings
 from openwire.engines.registry import registry
@@ -37,6 +38,7 @@ from openwire.http.models import Request, Response
 from openwire.http.url import URL
 from openwire.io.backend import current_backend
 from openwire.io.handover import Detached
+from openwire.protocol.deflate import negotiate
 from openwire.protocol.handshake import (
     BODY_PREVIEW_LIMIT,
     HandshakeOffer,
@@ -209,7 +211,7 @@ class WebSocketCall:
         info = registry.resolve(options.engine, self.client.config.websocket_engine, backend.name)
         engine = info.engine
         deflate = "permessage-deflate" in engine.capabilities.extensions
-        compression = options.compression if deflate else None
+        compression = Deflate.of(options.compression) if deflate else None
         offer = HandshakeOffer(
             options.subprotocols,
             tuple(engine.extension_offers(compression)),
@@ -259,6 +261,7 @@ class WebSocketCall:
                     max_message_size=options.max_message_size,
                     subprotocol=result.subprotocol,
                     extensions=tuple(extensions),
+                    compression=compression,
                 ),
             )
         except BaseException as exc:
@@ -288,6 +291,15 @@ class WebSocketCall:
         )
         session.attach(channel)
         events.websocket_open(handshake)
+        if compression is not None and events.wants("websocket_compression"):
+            agreed = negotiate(extensions, compression)
+            if agreed is not None:
+                events.websocket_compression(
+                    agreed.client_max_window_bits,
+                    agreed.server_max_window_bits,
+                    agreed.client_no_context_takeover,
+                    agreed.server_no_context_takeover,
+                )
         config = self.client.config
         return WebSocket(
             session,

@@ -102,12 +102,19 @@ class _Base:
 class _SendMixin(_Base):
     __slots__ = ()
 
-    async def send(self, data: str | bytes | bytearray | memoryview) -> None:
+    async def send(
+        self, data: str | bytes | bytearray | memoryview, compress: bool | None = None
+    ) -> None:
         """Send a text (``str``) or binary (``bytes``, ``bytearray``, ``memoryview``) message.
 
         Waits while the send queue is full; nothing is dropped. Safe to call
         from many tasks at once: messages never interleave on the wire, and a
         cancelled ``send`` never leaves half a frame behind.
+
+        ``compress`` (with permessage-deflate negotiated): ``None`` follows
+        the policy (compressed from ``Deflate.min_size`` up), ``False`` sends
+        this message uncompressed, ``True`` compresses it even if smaller.
+        Without the extension it changes nothing.
 
         Raises ``TypeError`` for any other type (use :meth:`send_json` for
         dicts and lists), :class:`~openwire.errors.ConnectionClosed` once
@@ -116,7 +123,7 @@ class _SendMixin(_Base):
         """
         if not isinstance(data, str | bytes):
             data = _as_bytes(data)
-        await self._session.send(data)
+        await self._session.send(data, compress)
 
     async def send_json(self, obj: Any, *, binary: bool = False) -> None:
         """Send ``obj`` serialised by the client's ``json_dumps``, as one message.

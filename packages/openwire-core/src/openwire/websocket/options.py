@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from openwire.compression import Deflate
+
 __all__ = ["WebSocketOptions"]
 
 MiB = 1024 * 1024
@@ -46,12 +48,15 @@ class WebSocketOptions:
         Also return Ping, Pong and Close events from ``receive`` (they are
         still answered automatically). Default ``False``.
     compression
-        ``"deflate"`` offers permessage-deflate (RFC 7692) when the engine
-        implements it (the native engine does); the server decides, and
-        ``ws.extensions`` shows the outcome. ``None`` offers nothing, for
-        peers that mishandle the extension or traffic that does not
-        compress (already-compressed media, tiny messages), where it costs
-        CPU for nothing. Default ``"deflate"``.
+        The permessage-deflate policy (RFC 7692): a :class:`~openwire.Deflate`
+        (window bits, context takeover, ``min_size``, zlib level), or
+        ``"deflate"`` for ``Deflate()``, offered when the engine implements
+        the extension (every engine shipped with openwire does); the server
+        decides, and ``ws.extensions`` shows the outcome. ``None`` offers
+        nothing, for peers that mishandle the extension or traffic that does
+        not compress (already-compressed media), where it costs CPU for
+        nothing. Stored as a ``Deflate`` or ``None``. Default: the client's
+        ``websocket_compression`` (``"deflate"`` unless set).
     """
 
     handshake_timeout: float | None = 10.0
@@ -67,7 +72,7 @@ class WebSocketOptions:
     subprotocols: tuple[str, ...] = field(default=())
     engine: str | None = None
     deliver_control_frames: bool = False
-    compression: str | None = "deflate"
+    compression: Deflate | str | None = "deflate"
 
     def __post_init__(self) -> None:
         for name in (
@@ -88,8 +93,7 @@ class WebSocketOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be positive or None, got {value}")
-        if self.compression not in (None, "deflate"):
-            raise ValueError(f'compression must be "deflate" or None, got {self.compression!r}')
+        object.__setattr__(self, "compression", Deflate.of(self.compression))
         names: object = self.subprotocols
         if isinstance(names, str):
             raise TypeError("subprotocols must be a sequence of names, not one string")

@@ -292,7 +292,7 @@ class Session:
         self._finish(CloseCode.INTERNAL_ERROR, "", False, error)
         return error
 
-    async def send(self, data: str | bytes) -> None:
+    async def send(self, data: str | bytes, compress: bool | None = None) -> None:
         if self.state is not State.OPEN:
             raise self._closed_error()
         if self._max_message is not None and len(data) > self._max_message // 4:
@@ -310,7 +310,7 @@ class Session:
                 raise self._closed_error()
         # encode + write is synchronous: a cancelled send never leaves half a frame.
         try:
-            frame = self._conn.encode_message(data)
+            frame = self._conn.encode_message(data, compress)
         except Exception as exc:
             raise self._engine_failed("encoding a message", exc) from exc
         channel.write(frame)
