@@ -5,6 +5,7 @@ from openwire.client import Client
 from openwire.config import ClientConfig, Limits, Timeouts
 from openwire.engines.registry import registry as engines
 from openwire.errors import (
+    AuthenticationFailed,
     CallTimeout,
     ConnectError,
     ConnectionClosed,
@@ -36,6 +37,7 @@ from openwire.errors import (
     ProxyError,
     ReadError,
     ReadTimeout,
+    ReconnectGaveUp,
     RedirectRefused,
     RequestError,
     TimeoutError,
@@ -67,9 +69,11 @@ from openwire.websocket import (
     WebSocketReceiver,
     WebSocketSender,
 )
+from openwire.websocket.reconnect import ReconnectingWebSocket, ReconnectPolicy
 
 __all__ = [
     "URL",
+    "AuthenticationFailed",
     "Authenticator",
     "CallTimeout",
     "Chain",
@@ -118,6 +122,9 @@ __all__ = [
     "ProxyError",
     "ReadError",
     "ReadTimeout",
+    "ReconnectGaveUp",
+    "ReconnectPolicy",
+    "ReconnectingWebSocket",
     "RedirectRefused",
     "Request",
     "RequestError",
