@@ -238,6 +238,72 @@ class ReconnectingWebSocket:
     :class:`~openwire.errors.ReconnectGaveUp`.
     """
 
+    __slots__ = ("_loop",)
+
+    def __init__(
+        self,
+        call: WebSocketCall,
+        policy: ReconnectPolicy,
+        on_connect: OnConnect | None,
+        new_listener: Callable[[], ListenerDispatch],
+    ) -> None:
+        self._loop = _Loop(call, policy, on_connect, new_listener)
+
+    @property
+    def call(self) -> WebSocketCall:
+        """The prepared call each attempt executes (URL, options)."""
+        return self._loop.call
+
+    @property
+    def policy(self) -> ReconnectPolicy:
+        return self._loop.policy
+
+    @property
+    def attempt(self) -> int:
+        """Failed attempts in a row so far (0 after a stable connection)."""
+        return self._loop.failures
+
+    def __aiter__(self) -> ReconnectingWebSocket:
+        return self
+
+    def __anext__(self) -> Awaitable[WebSocket]:
+        # Not a coroutine of its own: no frame of this handle is on the stack
+        # while connecting, so the tracebacks of retried failures (a listener
+        # may keep them as causes) never keep the handle alive after break.
+        return self._loop.next()
+
+    async def aclose(self) -> None:
+        """End the loop: close the current connection with 1000 and wait until it is closed."""
+        await self._loop.aclose(None)
+
+    async def __aenter__(self) -> ReconnectingWebSocket:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._loop.aclose(exc)
+
+    def __del__(self) -> None:
+        # Left by break or an exception without ``async with``: nothing can
+        # be awaited here, so the connection starts closing in the background.
+        loop = getattr(self, "_loop", None)
+        if loop is not None:
+            loop.abandon()
+
+
+class _Loop:
+    """The loop's state and decisions, apart from the handle the user iterates.
+
+    Kept apart so that what references it (the frames in the tracebacks of
+    the failures it retried, which a listener may keep as causes, reach it
+    and their callers) never keeps the user's handle alive: dropping that
+    handle is what closes the last connection after ``break``.
+    """
+
     def __init__(
         self,
         call: WebSocketCall,
@@ -246,28 +312,18 @@ class ReconnectingWebSocket:
         new_listener: Callable[[], ListenerDispatch],
     ) -> None:
         self.call = call
-        """The prepared call each attempt executes (URL, options)."""
         self.policy = policy
         self._on_connect = on_connect
         self._new_listener = new_listener
         self._events: ListenerDispatch | None = None
         self._ws: WebSocket | None = None
         self._opened_at = 0.0
-        self._failures = 0
+        self.failures = 0
         self._lost_at = 0.0
         self._running = False
         self._stopped = False
 
-    @property
-    def attempt(self) -> int:
-        """Failed attempts in a row so far (0 after a stable connection)."""
-        return self._failures
-
-    # -- iteration -----------------------------------------------------------
-    def __aiter__(self) -> ReconnectingWebSocket:
-        return self
-
-    async def __anext__(self) -> WebSocket:
+    async def next(self) -> WebSocket:
         if self._stopped:
             raise StopAsyncIteration
         if self._running:
@@ -305,7 +361,7 @@ class ReconnectingWebSocket:
         """A connection ended with ``cause``: wait for the retry, or end the loop."""
         now = anyio.current_time()
         if now - self._opened_at >= self.policy.stable_after:
-            self._failures = 0
+            self.failures = 0
             self._lost_at = now
         code = cause.code
         if self.policy.retries_close(code):
@@ -345,37 +401,34 @@ class ReconnectingWebSocket:
                     with anyio.CancelScope(shield=True):
                         await ws.close()
                     raise
-            events.websocket_reconnect_connected(self._failures)
+            events.websocket_reconnect_connected(self.failures)
             return ws
 
     async def _wait(self, cause: BaseException, asked: float | None) -> None:
         """Count a failure, check the give-up limits, announce the retry and sleep."""
         policy = self.policy
-        self._failures += 1
+        self.failures += 1
         now = anyio.current_time()
         elapsed = now - self._lost_at
-        if policy.max_retries is not None and self._failures > policy.max_retries:
+        if policy.max_retries is not None and self.failures > policy.max_retries:
             raise self._give_up(cause, elapsed, f"max_retries={policy.max_retries}")
-        if asked is not None:
-            delay = min(asked, policy.max_delay)
-        else:
-            delay = policy.backoff(self._failures)
+        delay = policy.backoff(self.failures) if asked is None else min(asked, policy.max_delay)
         if policy.max_elapsed is not None:
             remaining = self._lost_at + policy.max_elapsed - now
             if remaining <= 0:
                 raise self._give_up(cause, elapsed, f"max_elapsed={policy.max_elapsed}s")
             delay = min(delay, remaining)
         assert self._events is not None
-        self._events.websocket_reconnect_scheduled(self._failures, delay, cause)
+        self._events.websocket_reconnect_scheduled(self.failures, delay, cause)
         await anyio.sleep(delay)
 
     def _give_up(self, cause: BaseException, elapsed: float, limit: str) -> ReconnectGaveUp:
         error = ReconnectGaveUp(
-            f"gave up reconnecting to {self.call.request.url} after {self._failures} failed "
+            f"gave up reconnecting to {self.call.request.url} after {self.failures} failed "
             f"attempt(s) in a row over {elapsed:.3f}s ({limit}); the last failure was "
             f"{type(cause).__name__}: {cause}. Check the server, or loosen the "
             "ReconnectPolicy limits",
-            attempts=self._failures,
+            attempts=self.failures,
             elapsed=elapsed,
             cause=cause,
         )
@@ -390,37 +443,20 @@ class ReconnectingWebSocket:
             self._events.websocket_reconnect_stopped(error)
 
     # -- ending --------------------------------------------------------------
-    async def aclose(self) -> None:
-        """End the loop: close the current connection with 1000 and wait until it is closed."""
+    async def aclose(self, error: BaseException | None) -> None:
+        self._stop(error)
         ws, self._ws = self._ws, None
-        try:
-            if ws is not None:
-                with anyio.CancelScope(shield=True):
-                    await ws.close()
-        finally:
-            self._stop(None)
+        if ws is not None:
+            with anyio.CancelScope(shield=True):
+                await ws.close()
 
-    async def __aenter__(self) -> ReconnectingWebSocket:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop(exc)
-        await self.aclose()
-
-    def __del__(self) -> None:
-        # Left by break or an exception without ``async with``: nothing awaits
-        # here, so the connection starts closing (1001) on the loop's next turn.
-        ws = getattr(self, "_ws", None)
+    def abandon(self) -> None:
+        """The loop was dropped: close the last connection (1001) on the event loop's next turn."""
+        ws, self._ws = self._ws, None
         if ws is not None and ws.state is State.OPEN:
             with contextlib.suppress(Exception):
                 ws._session.abandon_soon()
-        if not getattr(self, "_stopped", True):
-            self._stop(None)
+        self._stop(None)
 
 
 async def _close_after_failure(ws: WebSocket) -> None:
