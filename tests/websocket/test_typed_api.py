@@ -15,6 +15,8 @@ from typing import Any
 import anyio
 import pytest
 from openwire import (
+    ConnectionClosedError,
+    ConnectionClosedOK,
     Message,
     Opcode,
     ReceiveTimeout,
@@ -404,3 +406,34 @@ async def _first(iterator: Any) -> Any:
         yield await anext(iterator)
     finally:
         await iterator.aclose()
+
+
+# ------------------------------------------------------------------ close_error
+
+
+async def test_close_error_is_none_while_open_then_what_receive_raises(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        await peer.send(frame(0x8, close_payload(4001, "go")))
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with connect(server.url) as ws:
+        assert ws.close_error is None or ws.close_code == 4001
+        with pytest.raises(ConnectionClosedError) as info:
+            await ws.receive()
+        error = ws.close_error
+        assert type(error) is type(info.value)
+        assert error is not None
+        assert (error.code, error.reason, error.by_peer) == (4001, "go", True)
+
+
+async def test_close_error_after_a_clean_close(engine: str, connect: Any, echo_server: Any) -> None:
+    async with connect(echo_server.url) as ws:
+        assert ws.close_error is None
+        await ws.close()
+        error = ws.close_error
+        assert isinstance(error, ConnectionClosedOK)
+        assert error.code == 1000

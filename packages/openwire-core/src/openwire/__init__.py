@@ -6,6 +6,7 @@ from openwire.compression import Deflate
 from openwire.config import ClientConfig, Limits, Timeouts
 from openwire.engines.registry import registry as engines
 from openwire.errors import (
+    AuthenticationFailed,
     CallTimeout,
     ConnectError,
     ConnectionClosed,
@@ -38,6 +39,7 @@ from openwire.errors import (
     ReadError,
     ReadTimeout,
     ReceiveTimeout,
+    ReconnectGaveUp,
     RedirectRefused,
     RequestError,
     TimeoutError,
@@ -70,9 +72,11 @@ from openwire.websocket import (
     WebSocketReceiver,
     WebSocketSender,
 )
+from openwire.websocket.reconnect import ReconnectingWebSocket, ReconnectPolicy
 
 __all__ = [
     "URL",
+    "AuthenticationFailed",
     "Authenticator",
     "CallTimeout",
     "Chain",
@@ -123,6 +127,9 @@ __all__ = [
     "ReadError",
     "ReadTimeout",
     "ReceiveTimeout",
+    "ReconnectGaveUp",
+    "ReconnectPolicy",
+    "ReconnectingWebSocket",
     "RedirectRefused",
     "Request",
     "RequestError",

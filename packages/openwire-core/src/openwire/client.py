@@ -35,6 +35,7 @@ from openwire.http.url import URL
 from openwire.websocket.call import WebSocketCall, handshake_request
 from openwire.websocket.connection import WebSocket
 from openwire.websocket.options import WebSocketOptions
+from openwire.websocket.reconnect import OnConnect, ReconnectingWebSocket, ReconnectPolicy
 
 __all__ = ["Client"]
 
@@ -194,6 +195,32 @@ class Client:
             max_redirects=max_redirects,
             **options,
         ).connect()
+
+    def websocket_reconnecting(
+        self,
+        request: Request | str | URL,
+        *,
+        policy: ReconnectPolicy | None = None,
+        on_connect: OnConnect | None = None,
+        **options: Any,
+    ) -> ReconnectingWebSocket:
+        """``async for ws in client.websocket_reconnecting(url):`` a new connection per loss.
+
+        ``options`` are those of :meth:`websocket`, checked now. Each
+        iteration yields an open WebSocket; when the body is done with it,
+        the loop decides from how it ended (see :class:`ReconnectingWebSocket`)
+        whether to wait ``policy``'s backoff and connect again, end, or
+        raise. ``on_connect(ws)`` runs on every new connection before it is
+        yielded (to log in or resubscribe). Wrap the loop in ``async with``
+        to have the last connection closed (1000) and awaited on exit;
+        otherwise ``break`` or an exception closes it in the background.
+        """
+        return ReconnectingWebSocket(
+            self.new_websocket(request, **options),
+            policy if policy is not None else ReconnectPolicy(),
+            on_connect,
+            self.new_listener,
+        )
 
     async def request(
         self,

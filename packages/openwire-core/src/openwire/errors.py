@@ -26,6 +26,7 @@ what happened, what was expected, and what to do::
     │   ├── HandshakeTimeout         (see above)
     │   ├── HandshakeError           the server did not accept the upgrade (RFC 6455 §4.1)
     │   │   ├── UnexpectedStatus     not 101 (.status, .headers, .body)
+    │   │   │   └── AuthenticationFailed  401, 403 or 407: credentials missing or refused
     │   │   ├── InvalidHandshakeHead the answer's head is malformed or over a limit
     │   │   │                        (.limit, .maximum; also an HTTPProtocolError)
     │   │   ├── InvalidUpgrade       Upgrade is not "websocket"
@@ -42,8 +43,9 @@ what happened, what was expected, and what to do::
     │   ├── MessageTooBig            a message to send is larger than allowed
     │   ├── ReceiveTimeout           receive(timeout=) saw no message in time (also the
     │   │                            built-in TimeoutError; the connection stays open)
-    │   └── UnexpectedMessageType    receive_text() got binary or receive_bytes() text
-    │                                (also a TypeError; the message is in .data)
+    │   ├── UnexpectedMessageType    receive_text() got binary or receive_bytes() text
+    │   │                            (also a TypeError; the message is in .data)
+    │   └── ReconnectGaveUp          a reconnecting loop hit its give-up limit (.cause)
     └── EngineError                  engine plugins
         ├── EngineNotFound           no engine by that name (.available)
         ├── EngineUnavailable        installed, but cannot run here (e.g. trio)
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
     from openwire.http.models import Request
 
 __all__ = [
+    "AuthenticationFailed",
     "CallTimeout",
     "ConnectError",
     "ConnectTimeout",
@@ -99,6 +102,7 @@ __all__ = [
     "ReadError",
     "ReadTimeout",
     "ReceiveTimeout",
+    "ReconnectGaveUp",
     "RedirectRefused",
     "RequestError",
     "TLSError",
@@ -284,6 +288,32 @@ class UnexpectedStatus(HandshakeError):
         self.body = body
 
 
+class AuthenticationFailed(UnexpectedStatus):
+    """The server refused the handshake for want of credentials: 401, 403 or 407.
+
+    401 (no or wrong credentials), 403 (credentials refused, or without the
+    right to this resource) and 407 (a proxy wants credentials) are answers
+    that the same request will get again, so a reconnecting loop raises this
+    at once instead of retrying. ``reason`` is the status line's reason
+    phrase and ``challenges`` the ``WWW-Authenticate`` (or, for 407,
+    ``Proxy-Authenticate``) values, which say what the server accepts.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        reason: str = "",
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
+    ) -> None:
+        super().__init__(message, status=status, headers=headers, body=body)
+        self.reason = reason
+        wanted = "proxy-authenticate" if status == 407 else "www-authenticate"
+        self.challenges = [value for name, value in self.headers if name.lower() == wanted]
+
+
 class InvalidHandshakeHead(HandshakeError, HTTPProtocolError):
     """The head of the answer to the upgrade is not one we read.
 
@@ -392,6 +422,24 @@ class UnexpectedMessageType(WebSocketError, TypeError):
     @property
     def received(self) -> str:
         return "text" if isinstance(self.data, str) else "binary"
+
+
+class ReconnectGaveUp(WebSocketError):
+    """A reconnecting WebSocket loop stopped retrying: its give-up limit was reached.
+
+    ``attempts`` counts the connection attempts that failed in a row (a
+    connection that closed before it was stable counts as failed), ``elapsed``
+    the seconds since the loop lost its last stable connection (or started),
+    and ``cause`` (also ``__cause__``) is the last failure: what to look at.
+    """
+
+    def __init__(
+        self, message: str, *, attempts: int, elapsed: float, cause: BaseException
+    ) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.elapsed = elapsed
+        self.cause = cause
 
 
 class ConnectionClosed(WebSocketError):

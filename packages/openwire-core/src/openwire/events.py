@@ -31,6 +31,15 @@ validated, or ``call_failed``), then::
       websocket_closing                          (when a close handshake starts)
     websocket_closed | websocket_failed          (exactly one of the two)
 
+A reconnecting loop (``client.websocket_reconnecting``) takes one listener of
+its own from the factory when it starts; each connection attempt is a call
+with its own listener as above, and the loop's listener sees only::
+
+    websocket_reconnect_connected                (a connection is ready: one per ws yielded)
+    websocket_reconnect_scheduled                (one per retry: attempt, delay, cause)
+      ... repeated as the loop goes on ...
+    websocket_reconnect_stopped                  (exactly once: the error it raised, or None)
+
 A listener that raises never breaks the call: :class:`ListenerDispatch` logs the
 error on the ``openwire.events`` logger and carries on.
 """
@@ -105,6 +114,12 @@ class EventListener:
         context takeover whether small similar messages compress well;
         compare them with what the policy asked for.
         """
+
+    def websocket_reconnect_connected(self, attempt: int) -> None: ...
+    def websocket_reconnect_scheduled(
+        self, attempt: int, delay: float, cause: BaseException
+    ) -> None: ...
+    def websocket_reconnect_stopped(self, error: BaseException | None) -> None: ...
 
 
 EventListenerFactory = Callable[[], EventListener]
@@ -301,6 +316,20 @@ class ListenerDispatch:
                 client_no_context_takeover,
                 server_no_context_takeover,
             )
+
+    def websocket_reconnect_connected(self, attempt: int) -> None:
+        if "websocket_reconnect_connected" in self._overridden:
+            self._fire("websocket_reconnect_connected", attempt)
+
+    def websocket_reconnect_scheduled(
+        self, attempt: int, delay: float, cause: BaseException
+    ) -> None:
+        if "websocket_reconnect_scheduled" in self._overridden:
+            self._fire("websocket_reconnect_scheduled", attempt, delay, cause)
+
+    def websocket_reconnect_stopped(self, error: BaseException | None) -> None:
+        if "websocket_reconnect_stopped" in self._overridden:
+            self._fire("websocket_reconnect_stopped", error)
 
 
 class LoggingEventListener(EventListener):

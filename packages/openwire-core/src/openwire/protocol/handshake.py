@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from openwire.errors import (
+    AuthenticationFailed,
     InvalidAccept,
     InvalidConnection,
     InvalidExtension,
@@ -90,23 +91,54 @@ def _tokens(values: Sequence[str]) -> list[str]:
     return [token.strip() for value in values for token in value.split(",") if token.strip()]
 
 
+_AUTH_HINTS = {
+    401: "the server wants credentials it did not get or did not accept; send an "
+    "Authorization header it accepts",
+    403: "the server refused the credentials sent, or they lack the right to this resource; "
+    "check the credentials and the URL",
+    407: "a proxy wants credentials; put them in the proxy URL or set proxy_authenticator",
+}
+
+
 def check_status(response: Response, body: bytes) -> None:
-    if response.status != 101:
-        location = response.headers.get("location")
-        hint = (
-            f" The server redirected to {location!r}: redirects are followed unless "
-            "follow_redirects=False (per call or on the client), and only to a ws://, "
-            "wss://, http:// or https:// Location."
-            if 300 <= response.status < 400 and location
-            else ""
-        )
-        raise UnexpectedStatus(
-            f"expected status 101 Switching Protocols for the WebSocket handshake, got "
-            f"{response.status} {response.reason}.{hint}",
-            status=response.status,
-            headers=list(response.headers.items()),
+    """Raise for anything but 101: :class:`AuthenticationFailed` for 401/403/407.
+
+    Authentication failures get their own type because the remedy is new
+    credentials, never the same request again (a reconnecting loop raises
+    them at once).
+    """
+    if response.status == 101:
+        return
+    status = response.status
+    headers = list(response.headers.items())
+    hint = _AUTH_HINTS.get(status)
+    if hint is not None:
+        wanted = "Proxy-Authenticate" if status == 407 else "WWW-Authenticate"
+        challenges = "; ".join(response.headers.get_list(wanted))
+        raise AuthenticationFailed(
+            f"the server refused the WebSocket handshake with {status} {response.reason}: "
+            f"authentication failed{f' ({wanted}: {challenges})' if challenges else ''}; "
+            f"{hint}. Retrying with the same request will not help.",
+            status=status,
+            reason=response.reason,
+            headers=headers,
             body=body,
         )
+    location = response.headers.get("location")
+    hint = (
+        f" The server redirected to {location!r}: redirects are followed unless "
+        "follow_redirects=False (per call or on the client), and only to a ws://, "
+        "wss://, http:// or https:// Location."
+        if 300 <= status < 400 and location
+        else ""
+    )
+    raise UnexpectedStatus(
+        f"expected status 101 Switching Protocols for the WebSocket handshake, got "
+        f"{status} {response.reason}.{hint}",
+        status=status,
+        headers=headers,
+        body=body,
+    )
 
 
 def validate_response(response: Response, offer: HandshakeOffer) -> HandshakeResult:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 from openwire.config import JSONDumps, JSONLoads, compact_json_dumps
 from openwire.engines.contract import EngineEvent, Message
 from openwire.errors import (
+    ConnectionClosed,
     ConnectionClosedOK,
     OpenWireError,
     ReceiveTimeout,
@@ -97,6 +98,21 @@ class _Base:
     @property
     def close_reason(self) -> str:
         return self._session.close_reason
+
+    @property
+    def close_error(self) -> ConnectionClosed | None:
+        """How the connection ended, typed, once it is closing or closed; ``None`` while open.
+
+        The exception ``send``/``receive`` raise from now on:
+        :class:`~openwire.errors.ConnectionClosedOK` after a clean close,
+        :class:`~openwire.errors.ConnectionClosedError` or a subclass naming
+        the cause (:class:`~openwire.errors.PongTimeout`, ...) otherwise. For
+        code that learns of the end without catching it, as a reconnecting
+        loop does.
+        """
+        if self._session.state is State.OPEN:
+            return None
+        return self._session._closed_error()
 
 
 class _SendMixin(_Base):
