@@ -49,10 +49,11 @@ from typing import Protocol, runtime_checkable
 
 from openwire.protocol.codec import FrameCodec
 from openwire.protocol.frames import Frame, Opcode
-from openwire.protocol.messages import Close, EngineEvent, Message, Ping, Pong
+from openwire.protocol.messages import Chunk, Close, EngineEvent, Message, Ping, Pong
 
 __all__ = [
     "ENGINE_API_VERSION",
+    "Chunk",
     "Close",
     "EngineCapabilities",
     "EngineConnection",
@@ -143,7 +144,15 @@ class MessageCodec(Protocol):
 
     def receive_data(self, data: bytes) -> list[EngineEvent]: ...
 
+    def stream_messages(self, max_stream_size: int | None) -> None:
+        """From now on, hand data messages out as ``Chunk`` events as they arrive."""
+        ...
+
     def encode_message(self, data: str | bytes) -> bytes: ...
+
+    def encode_fragment(self, opcode: int, payload: bytes, fin: bool) -> bytes:
+        """One uncompressed frame of a message sent in pieces."""
+        ...
 
     def encode_ping(self, payload: bytes) -> bytes: ...
 
