@@ -1,0 +1,308 @@
+"""Streaming messages beyond the conformance suite: memory, events, the consumer's rules.
+
+The memory tests push a few hundred MiB through one connection, both ways,
+while ``tracemalloc`` watches every allocation of the process (the peer's
+thread included): the peak must stay far below the size of the message, so
+the message was never held whole on either side. One engine and backend
+runs the large size in the default suite; the others run a smaller one, and
+the multi-GiB variant is a ``soak`` test.
+"""
+
+from __future__ import annotations
+
+import struct
+import tracemalloc
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+import pytest
+from openwire import Client, MessageStream
+from openwire.errors import ConnectionClosedOK
+from openwire.events import EventListener
+from openwire.testing.conformance.test_streaming import Signal
+from openwire.testing.frames import frame
+from openwire.testing.servers import RawPeer
+from openwire.websocket.options import WebSocketOptions
+
+pytestmark = pytest.mark.anyio
+
+MiB = 1024 * 1024
+PIECE = MiB
+# The bound: queues (4 MiB each way here) plus a frame or two in flight, with
+# room to spare, and far below any message size the tests stream.
+MEMORY_BOUND = 32 * MiB
+
+
+async def _count_client_message(peer: RawPeer) -> int:
+    """Read one message the client sends, skipping payloads: its size, nothing kept."""
+    reader = peer.reader
+    total = 0
+    while True:
+        b0, b1 = await reader.readexactly(2)
+        length = b1 & 0x7F
+        if length == 126:
+            (length,) = struct.unpack("!H", await reader.readexactly(2))
+        elif length == 127:
+            (length,) = struct.unpack("!Q", await reader.readexactly(8))
+        await reader.readexactly(4)  # the mask key
+        left = length
+        while left:
+            data = await reader.read(min(left, 256 * 1024))
+            if not data:
+                raise EOFError("the client closed TCP in the middle of a message")
+            left -= len(data)
+        if b0 & 0x0F < 8:
+            total += length
+            if b0 & 0x80:
+                return total
+
+
+async def _stream_both_ways(
+    engine: str, scripted: Any, size: int, *, one_frame: bool = False, **options: Any
+) -> int:
+    """Stream ``size`` bytes to the peer and ``size`` back; the traced peak in bytes."""
+    sent_by_client: dict[str, int] = {}
+    payload = bytes(PIECE)
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        sent_by_client["size"] = await _count_client_message(peer)
+        count = size // PIECE
+        if one_frame:
+            peer.writer.write(frame(0x2, b"", length=size)[:10])
+        for i in range(count):
+            if not one_frame:
+                peer.writer.write(frame(0x0 if i else 0x2, b"", fin=i == count - 1, length=PIECE))
+            peer.writer.write(payload)
+            await peer.writer.drain()
+        await peer.read_until_close()
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(size // PIECE):
+            yield payload  # the same object: the producer allocates nothing
+
+    server = scripted(script)
+    options.setdefault("max_frame_size", 2 * size if one_frame else 2 * PIECE)
+    async with (
+        Client() as client,
+        client.websocket(
+            server.url,
+            engine=engine,
+            streaming=True,
+            max_stream_size=None,
+            send_queue_bytes=4 * MiB,
+            receive_queue_bytes=4 * MiB,
+            ping_interval=None,
+            **options,
+        ) as ws,
+    ):
+        tracemalloc.start()
+        try:
+            with anyio.fail_after(120):
+                await ws.send_stream(chunks())
+                received = 0
+                async with ws.receive_stream() as stream:
+                    async for chunk in stream:
+                        received += len(chunk)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    await server.wait()
+    assert sent_by_client["size"] == size
+    assert received == size
+    return peak
+
+
+def _is_asyncio(anyio_backend: Any) -> bool:
+    return anyio_backend == "asyncio"  # uvloop's parameter is a tuple
+
+
+async def test_streaming_both_ways_keeps_memory_bounded(
+    engine: str, scripted: Any, anyio_backend: Any
+) -> None:
+    big = engine == "native" and _is_asyncio(anyio_backend)
+    size = 256 * MiB if big else 16 * MiB
+    peak = await _stream_both_ways(engine, scripted, size)
+    assert peak < MEMORY_BOUND, f"traced peak {peak / MiB:.1f} MiB streaming {size // MiB} MiB"
+
+
+async def test_one_huge_frame_passes_the_native_codec_without_being_held(
+    scripted: Any, anyio_backend: Any
+) -> None:
+    # max_frame_size raised to let a 64 MiB frame in: the native codec hands
+    # its payload out as it arrives instead of collecting the frame.
+    peak = await _stream_both_ways("native", scripted, 64 * MiB, one_frame=True)
+    assert peak < MEMORY_BOUND, f"traced peak {peak / MiB:.1f} MiB"
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(600)
+async def test_soak_streaming_gibibytes_both_ways(engine: str, scripted: Any) -> None:
+    peak = await _stream_both_ways(engine, scripted, 4096 * MiB)
+    assert peak < MEMORY_BOUND, f"traced peak {peak / MiB:.1f} MiB"
+
+
+# -------------------------------------------------------------------- events
+
+
+class _Messages(EventListener):
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, int]] = []
+
+    def websocket_message_sent(self, kind: str, size: int) -> None:
+        self.events.append(("sent", kind, size))
+
+    def websocket_message_received(self, kind: str, size: int) -> None:
+        self.events.append(("received", kind, size))
+
+
+async def test_message_events_fire_once_per_streamed_message(engine: str, scripted: Any) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        for _ in range(2):
+            while (got := await peer.read_frame()) is not None and not got.fin:
+                pass
+        await peer.send(
+            frame(0x2, b"x" * 10, fin=False) + frame(0x0, b"y" * 20, fin=False) + frame(0x0, b"z")
+        )
+        await peer.send(frame(0x1, "é".encode(), fin=False) + frame(0x0, b"!"))
+        await peer.read_until_close()
+
+    listener = _Messages()
+    server = scripted(script)
+    async with (
+        Client(event_listener_factory=lambda: listener) as client,
+        client.websocket(server.url, engine=engine, streaming=True, ping_interval=None) as ws,
+    ):
+        with anyio.fail_after(10):
+            await ws.send_stream(["ab", "cd", "é"])
+            await ws.send_stream([b"x" * 3000, b"y" * 5])
+            async with ws.receive_stream() as stream:
+                await stream.__anext__()  # left early: the event still counts the whole message
+            assert (await ws.receive()).data == "é!"
+    await server.wait()
+    assert listener.events == [
+        ("sent", "text", 5),
+        ("sent", "binary", 3005),
+        ("received", "binary", 31),
+        ("received", "text", 2),
+    ]
+
+
+# ------------------------------------------------------------- the consumer
+
+
+async def test_a_cancelled_receive_loses_none_of_a_message_arriving_in_pieces(
+    scripted: Any,
+) -> None:
+    rest = Signal()
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        await peer.send(frame(0x2, b"first half ", fin=False))
+        ping = await peer.read_frame()
+        assert ping is not None and ping.opcode == 0x9
+        await peer.send(frame(0xA, ping.payload))
+        await rest.peer_wait()
+        await peer.send(frame(0x0, b"second half"))
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with (
+        Client() as client,
+        client.websocket(server.url, streaming=True, ping_interval=None) as ws,
+    ):
+        with anyio.fail_after(10):
+            await ws.ping()  # its pong follows the first piece: that piece is in
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(ws.receive)
+                await anyio.wait_all_tasks_blocked()  # it holds the first piece
+                tg.cancel_scope.cancel()
+            rest.set()
+            assert (await ws.receive()).data == b"first half second half"
+    await server.wait()
+
+
+async def test_one_consumer_at_a_time(scripted: Any) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        await peer.send(frame(0x2, b"a", fin=False) + frame(0x0, b"b") + frame(0x1, b"next"))
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with (
+        Client() as client,
+        client.websocket(server.url, streaming=True, ping_interval=None) as ws,
+    ):
+        with anyio.fail_after(10):
+            async with ws.receive_stream() as stream:
+                assert isinstance(stream, MessageStream)
+                with pytest.raises(RuntimeError, match="stream is open"):
+                    await ws.receive()
+                with pytest.raises(RuntimeError, match="already open"):
+                    async with ws.receive_stream():
+                        pass  # pragma: no cover
+                assert [c async for c in stream] == [b"a", b"b"]
+            assert (await ws.receive()).data == "next"
+    await server.wait()
+
+
+async def test_a_stream_that_the_connection_ends_raises(scripted: Any) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        await peer.send(frame(0x2, b"unfinished", fin=False) + frame(0x8, b"\x03\xe8"))
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with (
+        Client() as client,
+        client.websocket(server.url, streaming=True, ping_interval=None) as ws,
+    ):
+        got: list[Any] = []
+        with anyio.fail_after(10), pytest.raises(ConnectionClosedOK) as info:  # noqa: PT012
+            async with ws.receive_stream() as stream:
+                async for chunk in stream:
+                    got.append(chunk)
+        # An incomplete message never looks complete, even after a normal close.
+        assert got == [b"unfinished"]
+        assert info.value.code == 1000
+    await server.wait()
+
+
+async def test_send_stream_from_an_async_generator_of_text(scripted: Any) -> None:
+    frames: list[tuple[int, bool, bytes]] = []
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        while (got := await peer.read_frame()) is not None:
+            frames.append((got.opcode, got.fin, got.payload))
+            if got.fin:
+                break
+        await peer.read_until_close()
+
+    async def tokens() -> AsyncIterator[str]:
+        for token in ("Stream", "ing ", "tokens"):
+            yield token
+
+    server = scripted(script)
+    async with (
+        Client() as client,
+        client.websocket(server.url, ping_interval=None) as ws,
+    ):
+        await ws.send_stream(tokens())
+    await server.wait()
+    assert frames == [
+        (0x1, False, b"Stream"),
+        (0x0, False, b"ing "),
+        (0x0, False, b"tokens"),
+        (0x0, True, b""),
+    ]
+
+
+def test_options_validate_the_stream_limit() -> None:
+    assert WebSocketOptions().streaming is False
+    assert WebSocketOptions().max_stream_size == 1024 * MiB
+    assert WebSocketOptions(max_stream_size=None).max_stream_size is None
+    with pytest.raises(ValueError, match="max_stream_size"):
+        WebSocketOptions(max_stream_size=0)
