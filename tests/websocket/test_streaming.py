@@ -17,13 +17,21 @@ from typing import Any
 
 import anyio
 import pytest
+from hypothesis import HealthCheck, given, settings
 from openwire import Client, MessageStream
-from openwire.errors import ConnectionClosedOK
+from openwire.engines.connection import open_engine_connection
+from openwire.engines.contract import EngineSettings
+from openwire.engines.registry import registry
+from openwire.errors import ConnectionClosedOK, ProtocolError
 from openwire.events import EventListener
+from openwire.protocol.frames import Opcode
 from openwire.testing.conformance.test_streaming import Signal
 from openwire.testing.frames import frame
 from openwire.testing.servers import RawPeer
 from openwire.websocket.options import WebSocketOptions
+
+from tests.fuzz.strategies import deflate_streams as fuzz_deflate_streams
+from tests.fuzz.strategies import streams as fuzz_streams
 
 pytestmark = pytest.mark.anyio
 
@@ -306,3 +314,89 @@ def test_options_validate_the_stream_limit() -> None:
     assert WebSocketOptions(max_stream_size=None).max_stream_size is None
     with pytest.raises(ValueError, match="max_stream_size"):
         WebSocketOptions(max_stream_size=0)
+
+
+# ---------------------------------------------- streaming = assembling, per engine
+
+
+def _engine_codec(name: str, limits: Any, deflate: bool, stream: bool) -> Any:
+    """The codec the session would drive for ``name``, in message or streaming mode."""
+    settings = EngineSettings(
+        max_frame_size=limits.max_frame,
+        max_message_size=limits.max_message,
+        extensions=("permessage-deflate",) if deflate else (),
+    )
+    codec = open_engine_connection(registry.get(name).engine, settings)
+    if stream:
+        # The stream limit equals max_message_size, so the header rules decide alike.
+        codec.stream_messages(limits.max_message)
+    return codec
+
+
+def _outcome(codec: Any, chunks: list[bytes]) -> tuple[list[tuple[Any, ...]], int | None]:
+    """What a consumer gets: messages (pieces joined at their ``fin``) and control events."""
+    got: list[tuple[Any, ...]] = []
+    pieces: list[str | bytes] = []
+    for data in chunks:
+        try:
+            events = codec.receive_data(data)
+            code = None
+        except ProtocolError as exc:
+            events, code = exc.events, exc.close_code
+        for event in events:
+            if event.opcode == Opcode.CONTINUATION:
+                assert event.data or event.fin, "an empty piece before the last one"
+                pieces.append(event.data)
+                if event.fin:
+                    text = isinstance(event.data, str)
+                    joined = "".join(pieces) if text else b"".join(pieces)  # type: ignore[arg-type]
+                    got.append(("message", 1 if text else 2, joined))
+                    pieces = []
+            elif event.opcode in (Opcode.TEXT, Opcode.BINARY):
+                assert not pieces, "a whole message inside a message arriving in pieces"
+                got.append(("message", int(event.opcode), event.data))
+            else:
+                got.append((int(event.opcode), bytes(event.data)))
+        if code is not None:
+            return got, code
+    return got, None
+
+
+FUZZ = settings(
+    derandomize=True,
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    database=None,
+)
+ENGINES = [info.name for info in registry.engines()]
+
+
+@pytest.mark.parametrize("name", ENGINES)
+@FUZZ
+@given(stream=fuzz_streams())
+def test_streaming_hands_out_exactly_what_assembling_would(name: str, stream: Any) -> None:
+    """Any server bytes, any cuts: the pieces join to the same messages, fail the same way."""
+    chunks = stream.chunks()
+    whole = _outcome(_engine_codec(name, stream.limits, False, False), chunks)
+    pieces = _outcome(_engine_codec(name, stream.limits, False, True), chunks)
+    assert pieces == whole
+
+
+@pytest.mark.parametrize("name", ENGINES)
+@FUZZ
+@given(stream=fuzz_deflate_streams())
+def test_streaming_compressed_messages_matches_assembling(name: str, stream: Any) -> None:
+    """The same with permessage-deflate, where streaming bounds each frame once inflated."""
+    if "permessage-deflate" not in registry.get(name).capabilities.extensions:
+        pytest.skip(f"engine {name!r} does not implement permessage-deflate")
+    chunks = stream.chunks()
+    whole_events, whole_code = _outcome(_engine_codec(name, stream.limits, True, False), chunks)
+    piece_events, piece_code = _outcome(_engine_codec(name, stream.limits, True, True), chunks)
+    if piece_code == 1009 and whole_code != 1009:
+        # A compressed frame inflating past max_frame_size is refused when
+        # streaming (max_frame_size bounds a frame in memory), not when the
+        # message stays within max_message_size: up to there, the same.
+        assert piece_events == whole_events[: len(piece_events)]
+        return
+    assert (piece_events, piece_code) == (whole_events, whole_code)
