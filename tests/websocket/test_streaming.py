@@ -308,6 +308,82 @@ async def test_send_stream_from_an_async_generator_of_text(scripted: Any) -> Non
     ]
 
 
+async def test_a_slow_stream_consumer_stops_the_socket_being_read(scripted: Any) -> None:
+    count, size = 1024, 64 * 1024  # one 64 MiB message
+    progress = {"written": 0}
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        payload = bytes(size)
+        for i in range(count):
+            peer.writer.write(frame(0x0 if i else 0x2, b"", fin=i == count - 1, length=size))
+            peer.writer.write(payload)
+            await peer.writer.drain()  # blocks once the client stops reading
+            progress["written"] += 1
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with (
+        Client() as client,
+        client.websocket(
+            server.url, streaming=True, receive_queue_bytes=256 * 1024, ping_interval=None
+        ) as ws,
+    ):
+        async with ws.receive_stream() as stream:
+            got = len(await stream.__anext__())
+            await anyio.sleep(0.5)  # the consumer is slow on purpose
+            # Only the queue and the socket buffers may have been taken.
+            assert progress["written"] < count // 2, progress
+            with anyio.fail_after(30):
+                async for chunk in stream:
+                    got += len(chunk)
+        assert got == count * size
+    await server.wait()
+
+
+async def test_closing_during_a_streamed_send_ends_it_cleanly(scripted: Any) -> None:
+    seen: list[tuple[int, bool, bytes]] = []
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        while (got := await peer.read_frame()) is not None:
+            seen.append((got.opcode, got.fin, got.payload))
+            if got.opcode == 0x8:
+                await peer.send(frame(0x8, got.payload))
+                break
+
+    release = anyio.Event()
+    outcome: list[BaseException] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"begun"
+        await release.wait()
+        yield b"after the close"
+
+    async def send(ws: Any) -> None:
+        try:
+            await ws.send_stream(chunks())
+        except ConnectionClosedOK as exc:
+            outcome.append(exc)
+
+    server = scripted(script)
+    async with (
+        Client() as client,
+        client.websocket(server.url, ping_interval=None) as ws,
+    ):
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(send, ws)
+                await anyio.wait_all_tasks_blocked()
+                await ws.close()  # a Close may come between fragments
+                release.set()
+        assert ws.close_code == 1000
+    await server.wait()
+    assert len(outcome) == 1 and outcome[0].code == 1000
+    assert seen[0] == (0x2, False, b"begun")
+    assert [opcode for opcode, _, _ in seen] == [0x2, 0x8]
+
+
 def test_options_validate_the_stream_limit() -> None:
     assert WebSocketOptions().streaming is False
     assert WebSocketOptions().max_stream_size == 1024 * MiB
