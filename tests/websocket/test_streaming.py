@@ -232,6 +232,33 @@ async def test_a_cancelled_receive_loses_none_of_a_message_arriving_in_pieces(
     await server.wait()
 
 
+async def test_receive_takes_many_messages_in_pieces_through_a_small_queue(
+    scripted: Any,
+) -> None:
+    # Far more than the receive queue holds, so its accounting must come back
+    # to zero after every message receive() assembles, or reading stalls.
+    count = 300
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        for i in range(count):
+            body = i.to_bytes(2, "big") * 1000
+            await peer.send(frame(0x2, body[:1500], fin=False) + frame(0x0, body[1500:]))
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with (
+        Client() as client,
+        client.websocket(
+            server.url, streaming=True, receive_queue_bytes=16 * 1024, ping_interval=None
+        ) as ws,
+    ):
+        with anyio.fail_after(20):
+            for i in range(count):
+                assert (await ws.receive()).data == i.to_bytes(2, "big") * 1000
+    await server.wait()
+
+
 async def test_one_consumer_at_a_time(scripted: Any) -> None:
     async def script(peer: RawPeer) -> None:
         await peer.handshake()

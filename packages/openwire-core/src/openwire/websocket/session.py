@@ -609,10 +609,16 @@ class Session:
         """``receive()`` with streaming on: assemble a chunked message (max_message_size)."""
         opcode = event.opcode
         if opcode is _CONT:
+            self._inbox_bytes -= len(event.data)  # receive() counts whole messages only
             return await self._assemble(event)  # type: ignore[arg-type]
-        if (opcode is _TEXT or opcode is _BINARY) and self._max_message is not None:
-            # A whole frame within max_frame_size and max_stream_size, but not
-            # within max_message_size (the header rules use the stream limit).
+        limit = self._max_message
+        if (
+            (opcode is _TEXT or opcode is _BINARY)
+            and limit is not None
+            and len(event.data) > limit // 4
+        ):
+            # A whole frame within max_frame_size and max_stream_size, but maybe
+            # not within max_message_size (the header rules use the stream limit).
             self._check_size(_nbytes(event.data))
         return event
 
