@@ -449,6 +449,12 @@ class Session:
         often compressed already. ``max_message_size`` does not apply: the
         message is never held whole here, and the peer's limit is its own.
         """
+        if isinstance(chunks, str | bytes | bytearray | memoryview):
+            # Iterable too, by character or by int: surely not what was meant.
+            raise TypeError(
+                f"send_stream() takes an iterable of chunks, not one {type(chunks).__name__}; "
+                "send a whole message with send(), or wrap it: send_stream([data])"
+            )
         if self.state is not State.OPEN:
             raise self._closed_error()
         channel = self._channel

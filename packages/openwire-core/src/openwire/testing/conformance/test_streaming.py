@@ -158,6 +158,8 @@ async def test_mixed_or_foreign_chunks_are_a_type_error(
         # Refused before anything is sent: the connection stays usable.
         with pytest.raises(TypeError, match="int chunk"):
             await ws.send_stream([123])
+        with pytest.raises(TypeError, match="not one str"):
+            await ws.send_stream("one string")
         await ws.send("still open")
         # Refused after a fragment left: that message can never be finished.
         with pytest.raises(TypeError, match="bytes chunk in a text message"):
