@@ -279,6 +279,10 @@ async def test_one_consumer_at_a_time(scripted: Any) -> None:
                     async with ws.receive_stream():
                         pass  # pragma: no cover
                 assert [c async for c in stream] == [b"a", b"b"]
+            assert [c async for c in stream] == []  # after the block: nothing more
+            with pytest.raises(RuntimeError, match="inside its block"):
+                async for _ in ws.receive_stream():
+                    pass  # pragma: no cover
             assert (await ws.receive()).data == "next"
     await server.wait()
 

@@ -209,11 +209,17 @@ class MessageStream:
     ) -> None:
         self._first = None
         self._session.close_stream(self._last_taken)
+        self._last_taken = True  # iterating after the block ends at once
 
     def __aiter__(self) -> MessageStream:
         return self
 
     async def __anext__(self) -> str | bytes:
+        if self.opcode is Opcode.CONTINUATION and not self._last_taken:
+            raise RuntimeError(
+                "iterate a message stream inside its block: "
+                "async with ws.receive_stream() as stream: async for chunk in stream: ..."
+            )
         first = self._first
         if first is not None:
             self._first = None
