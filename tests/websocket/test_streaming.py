@@ -29,9 +29,11 @@ from openwire.testing.conformance.test_streaming import Signal
 from openwire.testing.frames import frame
 from openwire.testing.servers import RawPeer
 from openwire.websocket.options import WebSocketOptions
+from openwire.websocket.session import _Turns
 
 from tests.fuzz.strategies import deflate_streams as fuzz_deflate_streams
 from tests.fuzz.strategies import streams as fuzz_streams
+from tests.sansio.fakes import FakeRuntime, Step
 
 pytestmark = pytest.mark.anyio
 
@@ -507,3 +509,31 @@ def test_streaming_compressed_messages_matches_assembling(name: str, stream: Any
         assert piece_events == whole_events[: len(piece_events)]
         return
     assert (piece_events, piece_code) == (whole_events, whole_code)
+
+
+def test_turns_keep_their_order_and_a_cancelled_waiter_passes_its_turn_on() -> None:
+    runtime = FakeRuntime()
+    turns = _Turns(runtime)  # type: ignore[arg-type]
+    order: list[str] = []
+
+    async def take(name: str) -> None:
+        await turns.acquire()
+        order.append(name)
+
+    assert Step(take("a")).done and turns.busy
+    b, c, d = Step(take("b")), Step(take("c")), Step(take("d"))
+    assert not (b.done or c.done or d.done)
+    turns.release()  # a hands over to b...
+    b.cancel()  # ...which is cancelled before it runs: the turn goes on to c
+    assert c.resume().done and not d.resume().done
+    turns.release()
+    assert d.resume().done
+    assert order == ["a", "c", "d"]
+    # Cancelled while still queued: it just leaves the queue.
+    e = Step(take("e"))
+    turns.release()
+    assert e.resume().done and turns.busy
+    Step(take("f")).cancel()
+    turns.release()
+    assert not turns.busy
+    assert order == ["a", "c", "d", "e"]
