@@ -31,7 +31,11 @@ object the core's reader uses for every other engine, so incremental UTF-8
 (invalid text fails as soon as it is certain, even inside a frame that has
 not fully arrived), reassembly and bounded inflate are written once.
 Compressing on send lives in :class:`DeflateFrameCodec`, so a session without
-deflate pays nothing for it.
+deflate pays nothing for it. With a streaming receive
+(:meth:`FrameCodec.stream_messages`) an uncompressed data frame that has not
+fully arrived is not collected at all: its bytes leave as
+:class:`~openwire.protocol.messages.Chunk` events as they come, and only
+their count is kept, so even one huge frame costs no memory.
 
 This codec is the native engine's parser *and* reader at once: fusing them
 saves a call and a tuple per frame, which is why the native engine stays the
