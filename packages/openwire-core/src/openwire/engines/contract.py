@@ -50,10 +50,11 @@ from typing import Protocol, runtime_checkable
 from openwire.compression import Deflate
 from openwire.protocol.codec import FrameCodec
 from openwire.protocol.frames import Frame, Opcode
-from openwire.protocol.messages import Close, EngineEvent, Message, Ping, Pong
+from openwire.protocol.messages import Chunk, Close, EngineEvent, Message, Ping, Pong
 
 __all__ = [
     "ENGINE_API_VERSION",
+    "Chunk",
     "Close",
     "EngineCapabilities",
     "EngineConnection",
@@ -148,6 +149,10 @@ class MessageCodec(Protocol):
 
     def receive_data(self, data: bytes) -> list[EngineEvent]: ...
 
+    def stream_messages(self, max_stream_size: int | None) -> None:
+        """From now on, hand data messages out as ``Chunk`` events as they arrive."""
+        ...
+
     def encode_message(self, data: str | bytes, compress: bool | None = None) -> bytes:
         """A data message as wire bytes.
 
@@ -155,6 +160,10 @@ class MessageCodec(Protocol):
         (``None``: compress from ``min_size`` up; ``False``: never; ``True``:
         whatever its size); without the extension negotiated it is ignored.
         """
+        ...
+
+    def encode_fragment(self, opcode: int, payload: bytes, fin: bool) -> bytes:
+        """One uncompressed frame of a message sent in pieces."""
         ...
 
     def encode_ping(self, payload: bytes) -> bytes: ...

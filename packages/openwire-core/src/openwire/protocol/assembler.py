@@ -27,16 +27,27 @@ the bytes already decoded. Whole unfragmented frames never need this class:
 the native codec and the core reader decode them inline (one
 ``bytes.decode``), and call here only for fragments, compressed frames and
 frames that arrive in pieces.
+
+Streaming receive (:meth:`MessageAssembler.stream_chunks`). Instead of
+assembling, every piece of a data message that reaches this class leaves as
+a :class:`~openwire.protocol.messages.Chunk` as soon as it is decoded: the
+partial payloads of a frame still arriving (binary ones too), fragments, and
+each compressed frame once inflated. Nothing of the message is kept, so its
+size is bounded only by ``max_stream_size``; what a piece may cost is bounded
+per frame (``max_frame_size``, which also bounds a compressed frame's
+inflated size in this mode). A parser that does not keep a streamed frame
+either (the native codec) ends it with :meth:`MessageAssembler.frame_rest`,
+passing only the bytes not yet shown.
 """
 
 from __future__ import annotations
 
 import codecs
 
-from openwire.errors import ProtocolError
+from openwire.errors import PayloadTooBig, ProtocolError
 from openwire.protocol.deflate import PerMessageDeflate
 from openwire.protocol.frames import CloseCode, Opcode
-from openwire.protocol.messages import Message
+from openwire.protocol.messages import Chunk, Message
 
 __all__ = ["MessageAssembler", "utf8_error"]
 
@@ -71,12 +82,16 @@ class MessageAssembler:
     """
 
     __slots__ = (
+        "_chunks",
         "_compressed",
         "_decoder",
         "_deflate",
+        "_frame_limit",
+        "_inflated",
         "_open",
         "_parts",
         "_seen",
+        "_stream_limit",
         "_text",
         "began",
         "opcode",
@@ -98,11 +113,35 @@ class MessageAssembler:
         self._open = False
         self._seen = 0
         self.began = False
+        # Streaming receive (stream_chunks): off until asked for.
+        self._chunks = False
+        self._frame_limit = 0
+        self._stream_limit: int | None = None
+        self._inflated = 0
+
+    def stream_chunks(self, max_frame_size: int, max_stream_size: int | None) -> None:
+        """Hand data messages out as :class:`Chunk` events instead of assembling them.
+
+        ``max_frame_size`` bounds each compressed frame once inflated,
+        ``max_stream_size`` (``None``: unlimited) a compressed message's
+        inflated total; the header rules bound the wire sizes.
+        """
+        self._chunks = True
+        # zlib takes a Py_ssize_t: an "unlimited" frame size is clamped.
+        self._frame_limit = min(max_frame_size, 1 << 62)
+        self._stream_limit = max_stream_size
+
+    @property
+    def streaming(self) -> bool:
+        """Whether data messages leave as :class:`Chunk` events (:meth:`stream_chunks`)."""
+        return self._chunks
 
     def _begin(self, opcode: int, rsv1: bool) -> None:
         self.opcode = opcode
         self.size = 0
-        if opcode == 1:
+        if self._chunks:
+            self._inflated = 0
+        elif opcode == 1:
             self._text = []
         else:
             self._parts = []
@@ -114,15 +153,23 @@ class MessageAssembler:
 
         Only uncompressed text can fail before its frame is complete; binary
         and compressed payloads are left to the parser, so a large frame is
-        not sliced once more per chunk for nothing.
+        not sliced once more per chunk for nothing. A streaming receive also
+        wants uncompressed binary: that is what it hands out.
         """
         opcode = b0 & 0x0F
         if opcode == 1:
             return not b0 & 0x40
-        return opcode == 0 and self._decoder is not None and not self._compressed
+        if opcode == 2:
+            return self._chunks and not b0 & 0x40
+        return (
+            opcode == 0
+            and self.opcode != 0
+            and not self._compressed
+            and (self._chunks or self._decoder is not None)
+        )
 
-    def partial(self, opcode: int, rsv1: bool, chunk: bytes) -> None:
-        """Payload bytes of the data frame still arriving.
+    def partial(self, opcode: int, rsv1: bool, chunk: bytes) -> Chunk | None:
+        """Payload bytes of the data frame still arriving; a :class:`Chunk` when streaming.
 
         Uncompressed text is decoded now, so invalid UTF-8 fails before the
         frame is complete. Compressed payloads wait for their frame: inflating
@@ -134,16 +181,32 @@ class MessageAssembler:
                 self._begin(opcode, rsv1)
                 self.began = True
         decoder = self._decoder
+        if self._chunks:
+            if self._compressed or not chunk:
+                return None
+            self._seen += len(chunk)
+            if decoder is None:
+                return Chunk(chunk, False)
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                raise utf8_error(exc) from None
+            return Chunk(text, False) if text else None
         if decoder is None or self._compressed or not chunk:
-            return
+            return None
         try:
             self._text.append(decoder.decode(chunk))
         except UnicodeDecodeError as exc:
             raise utf8_error(exc) from None
         self._seen += len(chunk)
+        return None
 
-    def frame(self, opcode: int, fin: bool, rsv1: bool, payload: bytes) -> Message | None:
-        """A complete data frame; the message once its last frame (FIN) is in."""
+    def frame(self, opcode: int, fin: bool, rsv1: bool, payload: bytes) -> Message | Chunk | None:
+        """A complete data frame; the message once its last frame (FIN) is in.
+
+        When streaming, the frame's bytes not yet shown, as a :class:`Chunk`
+        (``None`` for nothing new before the last frame).
+        """
         if self._open:
             self._open = False
             self.began = False
@@ -154,6 +217,8 @@ class MessageAssembler:
             if opcode:
                 self._begin(opcode, rsv1)
         self.size += len(payload)
+        if self._chunks:
+            return self._chunk(payload[seen:] if seen else payload, fin)
         decoder = self._decoder
         try:
             if self._compressed:
@@ -184,3 +249,56 @@ class MessageAssembler:
         self._compressed = False
         self._decoder = None
         return message
+
+    def frame_rest(self, fin: bool, rest: bytes) -> Chunk | None:
+        """The end of a streamed frame whose earlier bytes went through :meth:`partial`.
+
+        For a parser that does not keep the frame (the native codec): ``rest``
+        is only the payload not yet shown, so no frame is ever held whole.
+        """
+        self._open = False
+        self.began = False
+        self.size += self._seen + len(rest)
+        self._seen = 0
+        return self._chunk(rest, fin)
+
+    def _chunk(self, data: bytes, fin: bool) -> Chunk | None:
+        """Decode (inflate, then UTF-8) one streamed piece; the message ends on ``fin``."""
+        decoder = self._decoder
+        out: str | bytes
+        try:
+            if self._compressed:
+                data = self._inflate(data, fin)
+            out = data if decoder is None else decoder.decode(data, fin)
+        except UnicodeDecodeError as exc:
+            raise utf8_error(exc) from None
+        if not fin:
+            return Chunk(out, False) if out else None
+        self.opcode = 0
+        self.size = 0
+        self._compressed = False
+        self._decoder = None
+        return Chunk(out, True)
+
+    def _inflate(self, payload: bytes, fin: bool) -> bytes:
+        """One compressed frame, inflated whole but bounded by the frame and stream limits."""
+        assert self._deflate is not None
+        bound = self._frame_limit
+        limit = self._stream_limit
+        if limit is not None and limit - self._inflated < bound:
+            bound = limit - self._inflated
+        try:
+            data = self._deflate.decompress(payload, fin, bound)
+        except PayloadTooBig:
+            if bound == self._frame_limit:
+                raise PayloadTooBig(
+                    f"received a compressed frame that inflates past max_frame_size "
+                    f"({self._frame_limit} bytes); a streaming receive inflates a frame "
+                    "whole, so max_frame_size bounds it (RFC 6455 §10.4)"
+                ) from None
+            raise PayloadTooBig(
+                f"received a compressed message that inflates past max_stream_size "
+                f"({limit} bytes); stopped inflating there (RFC 6455 §10.4)"
+            ) from None
+        self._inflated += len(data)
+        return data

@@ -31,7 +31,11 @@ object the core's reader uses for every other engine, so incremental UTF-8
 (invalid text fails as soon as it is certain, even inside a frame that has
 not fully arrived), reassembly and bounded inflate are written once.
 Compressing on send lives in :class:`DeflateFrameCodec`, so a session without
-deflate pays nothing for it.
+deflate pays nothing for it. With a streaming receive
+(:meth:`FrameCodec.stream_messages`) an uncompressed data frame that has not
+fully arrived is not collected at all: its bytes leave as
+:class:`~openwire.protocol.messages.Chunk` events as they come, and only
+their count is kept, so even one huge frame costs no memory.
 
 This codec is the native engine's parser *and* reader at once: fusing them
 saves a call and a tuple per frame, which is why the native engine stays the
@@ -83,6 +87,10 @@ class FrameEncoder:
             return self.encode_frame(1, data.encode("utf-8"))
         return self.encode_frame(2, data)
 
+    def encode_fragment(self: _Framer, opcode: int, payload: bytes, fin: bool) -> bytes:
+        """One uncompressed frame of a message sent in pieces (opcode 0 after the first)."""
+        return self.encode_frame(opcode, payload, fin)
+
     def encode_ping(self: _Framer, payload: bytes) -> bytes:
         return self.encode_frame(9, payload)
 
@@ -112,6 +120,7 @@ class FrameCodec(FrameEncoder, FrameMasker):
         "_max_frame",
         "_max_message",
         "_need",
+        "_passing",
         "_pending",
         "_pending_len",
         "_wait_opcode",
@@ -139,8 +148,23 @@ class FrameCodec(FrameEncoder, FrameMasker):
         # The first header byte of that frame when its payload is shown to
         # the assembler as it arrives (a data frame), else -1.
         self._wait_opcode = -1
+        # Streaming receive: that frame's payload is handed out as it arrives
+        # and not kept (only _pending_len counts it).
+        self._passing = False
         # Fragments, incremental UTF-8 and inflate: the rules every engine shares.
         self._asm = MessageAssembler(deflate)
+
+    def stream_messages(self, max_stream_size: int | None) -> None:
+        """Hand data messages out as :class:`~openwire.protocol.messages.Chunk` events.
+
+        The streaming receive: ``max_stream_size`` (``None``: unlimited)
+        replaces ``max_message_size`` in the header rules and bounds a
+        compressed message once inflated. An uncompressed data frame is
+        passed through as it arrives and never held, whatever its size.
+        """
+        self._max_message = max_stream_size if max_stream_size is not None else 1 << 63
+        self._max_data = min(self._max_frame, self._max_message)
+        self._asm.stream_chunks(self._max_frame, max_stream_size)
 
     # ------------------------------------------------------------------ input
 
@@ -156,6 +180,26 @@ class FrameCodec(FrameEncoder, FrameMasker):
             raise
 
     def _parse(self, data: bytes, events: list[EngineEvent]) -> list[EngineEvent]:
+        if self._passing:
+            # A streamed frame: hand its bytes out, keep none of them.
+            missing = self._need - self._pending_len
+            b0 = self._wait_opcode
+            if len(data) < missing:
+                self._pending_len += len(data)
+                chunk = self._asm.partial(b0 & 0x0F, bool(b0 & 0x40), data)
+                if chunk is not None:
+                    events.append(chunk)
+                return events
+            self._passing = False
+            self._need = 0
+            self._pending_len = 0
+            self._wait_opcode = -1
+            end_chunk = self._asm.frame_rest(bool(b0 & 0x80), data[:missing])
+            if end_chunk is not None:
+                events.append(end_chunk)
+            if missing == len(data):
+                return events
+            data = data[missing:]
         if self._need:
             self._pending.append(data)
             self._pending_len += len(data)
@@ -215,7 +259,7 @@ class FrameCodec(FrameEncoder, FrameMasker):
             start = pos + header
             stop = start + length
             if stop > end:
-                self._wait_for_frame(buf, pos, stop, start, b0)
+                self._wait_for_frame(buf, pos, stop, start, b0, events)
                 return events
             payload = buf[start:stop]
             pos = stop
@@ -239,7 +283,9 @@ class FrameCodec(FrameEncoder, FrameMasker):
         self._buf = buf[pos:] if pos < end else b""
         return events
 
-    def _wait_for_frame(self, buf: bytes, pos: int, stop: int, start: int, b0: int) -> None:
+    def _wait_for_frame(
+        self, buf: bytes, pos: int, stop: int, start: int, b0: int, events: list[EngineEvent]
+    ) -> None:
         """Keep an incomplete frame; show a data frame's payload to the assembler as it comes."""
         rest = buf[pos:] if pos else buf
         self._buf = b""
@@ -250,7 +296,13 @@ class FrameCodec(FrameEncoder, FrameMasker):
             self._wait_opcode = -1
             return
         self._wait_opcode = b0
-        self._asm.partial(b0 & 0x0F, bool(b0 & 0x40), rest[start - pos :])
+        chunk = self._asm.partial(b0 & 0x0F, bool(b0 & 0x40), rest[start - pos :])
+        if self._asm.streaming:
+            # Nothing of a streamed frame is kept: its bytes are handed out.
+            self._pending = []
+            self._passing = True
+        if chunk is not None:
+            events.append(chunk)
 
 
 class DeflateFrameCodec(CompressingEncoder, FrameCodec):

@@ -277,7 +277,7 @@ class PerMessageDeflate:
         self.can_compress = self._compress_bits > 8
         self.min_size = params.min_size if self.can_compress else _NEVER
 
-    def decompress(self, payload: bytes, final: bool) -> bytes:
+    def decompress(self, payload: bytes, final: bool, bound: int | None = None) -> bytes:
         """Inflate one frame of a compressed message; ``final`` on its last frame.
 
         Raises :class:`~openwire.errors.PayloadTooBig` once the message would
@@ -285,6 +285,11 @@ class PerMessageDeflate:
         and :class:`~openwire.errors.ProtocolError` with 1007 for data that is
         not valid deflate: like invalid UTF-8 in text, the payload does not
         match what the frame claims to carry (RFC 6455 §7.4.1).
+
+        ``bound``, when given, replaces that per-message limit for this call:
+        the frame may inflate to at most ``bound`` bytes (a streaming receive
+        hands each frame out as it is inflated and keeps the message's count
+        itself, so it bounds the frame).
         """
         decoder = self._decoder
         if decoder is None:
@@ -292,7 +297,14 @@ class PerMessageDeflate:
         if final:
             payload += _TAIL  # §7.2.2
         try:
-            if self._limit is None:
+            if bound is not None:
+                data = decoder.decompress(payload, bound + 1)
+                if len(data) > bound:
+                    raise PayloadTooBig(
+                        f"received a compressed frame that inflates past {bound} bytes; "
+                        "stopped inflating there (RFC 6455 §10.4)"
+                    )
+            elif self._limit is None:
                 data = decoder.decompress(payload)
             else:
                 room = self._limit - self._size

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from openwire.protocol.frames import Opcode
 
-__all__ = ["Close", "EngineEvent", "Message", "Ping", "Pong"]
+__all__ = ["Chunk", "Close", "EngineEvent", "Message", "Ping", "Pong"]
 
 
 class Message(NamedTuple):
@@ -60,4 +60,20 @@ class Close(NamedTuple):
     opcode: Opcode = Opcode.CLOSE
 
 
-EngineEvent = Message | Ping | Pong | Close
+class Chunk(NamedTuple):
+    """A piece of a data message, handed out as it arrives (a connection with ``streaming=True``).
+
+    ``data`` is ``str`` for a text message (UTF-8 already checked, a
+    character split across pieces held back until it is complete) and
+    ``bytes`` for a binary one; ``fin`` marks the message's last piece (its
+    ``data`` may be empty). Messages never interleave, so the pieces up to a
+    ``fin`` are one message. ``opcode`` is ``CONTINUATION`` for every piece,
+    which is how the session tells a piece from a whole :class:`Message`.
+    """
+
+    data: str | bytes
+    fin: bool
+    opcode: Opcode = Opcode.CONTINUATION
+
+
+EngineEvent = Message | Ping | Pong | Close | Chunk

@@ -32,9 +32,12 @@ the engine only ever sees headers the rules accepted. When the walk ends
 inside a payload, the reader knows that frame's header and where its payload
 starts in this chunk, so the partial payload is handed to the assembler as it
 arrives: invalid UTF-8 in a single huge frame fails at the first bad byte on
-every engine, and a streaming receive can be built on the same spot. Frames
-the engine completes become events in stream order; whole unfragmented
-uncompressed frames, the common case, are decoded inline without a call.
+every engine. A streaming receive (:meth:`FrameReader.stream_messages`) is
+built on the same spot: those partial payloads leave as
+:class:`~openwire.protocol.messages.Chunk` events as they arrive, binary ones
+too. Frames the engine completes become events in stream order; whole
+unfragmented uncompressed frames, the common case, are decoded inline
+without a call.
 """
 
 from __future__ import annotations
@@ -220,7 +223,9 @@ class FrameReader:
             if self._skip:
                 self._b0 = b0
                 if start < end and self._asm.wants_partial(b0):
-                    self._asm.partial(b0 & 0x0F, bool(b0 & 0x40), data[start:])
+                    chunk = self._asm.partial(b0 & 0x0F, bool(b0 & 0x40), data[start:])
+                    if chunk is not None:
+                        events.append(chunk)
             return events
         except ProtocolError as exc:
             exc.events = events
@@ -249,6 +254,19 @@ class FrameReader:
             self._message_size = self._message_size + length if b0 & 0x0F == 0 else length
         return None
 
+    def stream_messages(self, max_stream_size: int | None) -> None:
+        """Hand data messages out as :class:`~openwire.protocol.messages.Chunk` events.
+
+        The streaming receive: ``max_stream_size`` (``None``: unlimited)
+        replaces ``max_message_size`` in the header rules and bounds a
+        compressed message once inflated; ``max_frame_size`` still bounds
+        every frame (the engine completes frames whole). The session applies
+        ``max_message_size`` to the messages it assembles itself.
+        """
+        self._max_message = _UNLIMITED if max_stream_size is None else max_stream_size
+        self._max_data = min(self._max_frame, self._max_message)
+        self._asm.stream_chunks(self._max_frame, max_stream_size)
+
     # ----------------------------------------------------------------- output
 
     def encode_message(self, data: str | bytes, compress: bool | None = None) -> bytes:
@@ -260,6 +278,10 @@ class FrameReader:
         if isinstance(data, str):
             return self._encode(1, data.encode("utf-8"))
         return self._encode(2, data)
+
+    def encode_fragment(self, opcode: int, payload: bytes, fin: bool) -> bytes:
+        """One uncompressed frame of a message sent in pieces (opcode 0 after the first)."""
+        return self._encode(opcode, payload, fin)
 
     def encode_ping(self, payload: bytes) -> bytes:
         return self._encode(9, payload)

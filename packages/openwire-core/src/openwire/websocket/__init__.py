@@ -26,7 +26,12 @@ from openwire.engines.contract import (
 )
 from openwire.protocol.frames import CloseCode, Opcode
 from openwire.websocket.call import WebSocketCall
-from openwire.websocket.connection import WebSocket, WebSocketReceiver, WebSocketSender
+from openwire.websocket.connection import (
+    MessageStream,
+    WebSocket,
+    WebSocketReceiver,
+    WebSocketSender,
+)
 from openwire.websocket.options import WebSocketOptions
 from openwire.websocket.session import State
 
@@ -37,6 +42,7 @@ __all__ = [
     "EngineConnection",
     "EngineSettings",
     "Message",
+    "MessageStream",
     "Opcode",
     "Ping",
     "Pong",

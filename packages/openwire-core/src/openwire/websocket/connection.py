@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
@@ -36,13 +36,13 @@ from openwire.errors import (
     UnexpectedMessageType,
 )
 from openwire.protocol.frames import CloseCode, Opcode
-from openwire.websocket.session import Session, State
+from openwire.websocket.session import Session, State, StreamChunk
 
 if TYPE_CHECKING:
     from openwire.http.models import Response
     from openwire.io.runtime import Runtime
 
-__all__ = ["Decode", "WebSocket", "WebSocketReceiver", "WebSocketSender"]
+__all__ = ["Decode", "MessageStream", "WebSocket", "WebSocketReceiver", "WebSocketSender"]
 
 Decode = Literal["text", "bytes", "json"]
 """What ``ws.iter(decode=...)`` turns each message into; ``None`` keeps :class:`Message`."""
@@ -158,6 +158,27 @@ class _SendMixin(_Base):
             data = _json_text(data)
         await self.send(data)
 
+    async def send_stream(self, chunks: Iterable[StreamChunk] | AsyncIterable[StreamChunk]) -> None:
+        """Send one message made of ``chunks``, as fragments, as they come.
+
+        ``chunks`` is a sync or async iterable of ``str`` (a text message) or
+        of bytes-like objects (a binary message); mixing them is a
+        ``TypeError``. Each chunk goes out at once as one frame, or several
+        of at most 1 MiB, and an empty final frame ends the message; an empty
+        iterable sends an empty binary message. The message is never held
+        whole, is not held to ``max_message_size``, and goes uncompressed.
+
+        While it runs, other ``send`` calls wait (in order) rather than
+        interleave; pongs and heartbeat pings still go out between fragments.
+        If the iterable raises or the call is cancelled after the first
+        fragment left, the message can never be finished, so the connection
+        is failed with 1011 and every later call raises
+        :class:`~openwire.errors.ConnectionClosed`; the original exception
+        propagates. Before the first fragment, nothing is sent and the
+        connection stays open.
+        """
+        await self._session.send_stream(chunks)
+
     async def ping(self, payload: bytes | None = None) -> float:
         """Send a ping; return the round-trip time in seconds when its pong arrives.
 
@@ -267,6 +288,18 @@ class _ReceiveMixin(_Base):
             )
         return self._iterate_decoded(decode)
 
+    def receive_stream(self) -> MessageStream:
+        """The next message in pieces: ``async with ws.receive_stream() as stream``.
+
+        Needs ``streaming=True`` when the WebSocket is opened. Entering the
+        block waits for the message to begin (``stream.is_text`` then tells
+        its type); ``async for chunk in stream`` yields ``str`` pieces of a
+        text message (UTF-8 checked across pieces) or ``bytes`` pieces of a
+        binary one, as its frames arrive. Leaving the block before the last
+        piece discards the rest of the message.
+        """
+        return MessageStream(self._session)
+
     def __aiter__(self) -> AsyncIterator[Message]:
         return self._iterate()
 
@@ -340,6 +373,72 @@ class _ReceiveMixin(_Base):
                 "message is this error's .websocket_message, and the connection is still open"
             )
             raise
+
+
+class MessageStream:
+    """One received message, as the pieces of its frames arrive (``ws.receive_stream()``).
+
+    Use it as an async context manager, then iterate: pieces are ``str`` for
+    a text message and ``bytes`` for a binary one, never empty. The
+    iteration ends after the message's last piece; it raises
+    :class:`~openwire.errors.ConnectionClosed` if the connection ends first
+    (the message is incomplete), :class:`~openwire.errors.ConnectionClosedError`
+    with 1007 at the first invalid UTF-8 of a text message. Leaving the block
+    early discards the rest of the message, so the next ``receive`` or
+    stream starts at the next message.
+    """
+
+    __slots__ = ("_first", "_last_taken", "_session", "opcode")
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._first: str | bytes | None = None
+        self._last_taken = False
+        self.opcode = Opcode.CONTINUATION
+        """``Opcode.TEXT`` or ``Opcode.BINARY`` once the block is entered."""
+
+    @property
+    def is_text(self) -> bool:
+        return self.opcode == Opcode.TEXT
+
+    async def __aenter__(self) -> MessageStream:
+        event = await self._session.open_stream()
+        self._first = event.data
+        self.opcode = Opcode.TEXT if isinstance(event.data, str) else Opcode.BINARY
+        # A whole message (it arrived in one piece) has no later piece.
+        self._last_taken = event.opcode != Opcode.CONTINUATION or bool(event.fin)  # type: ignore[union-attr]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._first = None
+        self._session.close_stream(self._last_taken)
+        self._last_taken = True  # iterating after the block ends at once
+
+    def __aiter__(self) -> MessageStream:
+        return self
+
+    async def __anext__(self) -> str | bytes:
+        if self.opcode is Opcode.CONTINUATION and not self._last_taken:
+            raise RuntimeError(
+                "iterate a message stream inside its block: "
+                "async with ws.receive_stream() as stream: async for chunk in stream: ..."
+            )
+        first = self._first
+        if first is not None:
+            self._first = None
+            if first:
+                return first
+        while not self._last_taken:
+            chunk = await self._session.next_chunk()
+            self._last_taken = chunk.fin
+            if chunk.data:
+                return chunk.data
+        raise StopAsyncIteration
 
 
 class WebSocket(_SendMixin, _ReceiveMixin):

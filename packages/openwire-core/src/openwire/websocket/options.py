@@ -57,6 +57,21 @@ class WebSocketOptions:
         not compress (already-compressed media), where it costs CPU for
         nothing. Stored as a ``Deflate`` or ``None``. Default: the client's
         ``websocket_compression`` (``"deflate"`` unless set).
+    streaming, max_stream_size
+        ``streaming=True`` opts the connection in to ``receive_stream()``:
+        each data message is then handed over in pieces as its frames
+        arrive, so one message may be far larger than memory. The frame
+        headers are then held to ``max_stream_size`` instead of
+        ``max_message_size``, which ``receive()`` still enforces (1009) on
+        the messages it assembles; ``max_frame_size`` still bounds every
+        frame, and a compressed frame once inflated. ``max_stream_size``
+        defaults to 1 GiB (``None``: unlimited): memory is bounded by the
+        receive queue whatever a streamed message's size, so the limit is
+        not there for memory but so that a peer that never ends a message,
+        or an application that gathers a stream after all, meets a clear
+        1009 naming the knob. Default ``streaming=False``: ``receive()``
+        users get whole messages and the header-time ``max_message_size``
+        check, at no cost.
     """
 
     handshake_timeout: float | None = 10.0
@@ -73,6 +88,8 @@ class WebSocketOptions:
     engine: str | None = None
     deliver_control_frames: bool = False
     compression: Deflate | str | None = "deflate"
+    streaming: bool = False
+    max_stream_size: int | None = 1024 * MiB
 
     def __post_init__(self) -> None:
         for name in (
@@ -89,7 +106,7 @@ class WebSocketOptions:
                 raise ValueError(
                     f"{name} must be a positive number of seconds or None, got {value}"
                 )
-        for name in ("max_message_size", "max_frame_size"):
+        for name in ("max_message_size", "max_frame_size", "max_stream_size"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be positive or None, got {value}")

@@ -18,6 +18,19 @@ await. State moves one way::
 
 Exactly one of ``websocket_closed`` (a close handshake completed) or
 ``websocket_failed`` (anything else) is emitted, when CLOSED is reached.
+
+Streaming. With ``streaming=True`` the codec hands data messages out as
+:class:`~openwire.protocol.messages.Chunk` events as they arrive; they wait
+in the same bounded inbox as whole messages, and the consumer decides per
+message: ``receive()`` assembles one (enforcing ``max_message_size``, 1009
+beyond), a message stream (``open_stream``/``next_chunk``/``close_stream``)
+takes the pieces one by one and discards what is left when it is closed
+early. Sending, ``send_stream`` writes one message as fragments while
+holding the *turn* (:class:`_Turns`): other messages wait for it in order,
+while control frames (pongs, heartbeat pings, Close) go out between
+fragments as RFC 6455 §5.4 allows. A streamed send that stops half-way
+(its iterable raised, or it was cancelled) leaves a message that can never
+be finished nor followed by another, so the connection is failed with 1011.
 """
 
 from __future__ import annotations
@@ -26,15 +39,18 @@ import contextlib
 import enum
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterable, Callable, Iterable
 from typing import TYPE_CHECKING
 
-from openwire.engines.contract import EngineEvent, MessageCodec
+import anyio.lowlevel
+
+from openwire.engines.contract import Chunk, EngineEvent, Message, MessageCodec
 from openwire.errors import (
     ConnectionClosed,
     ConnectionClosedError,
     ConnectionClosedOK,
     MessageTooBig,
+    PayloadTooBig,
     PongTimeout,
     ProtocolError,
 )
@@ -58,6 +74,17 @@ _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
 _PING = Opcode.PING
 _PONG = Opcode.PONG
+_CONT = Opcode.CONTINUATION
+
+# A streamed send splits chunks into frames of at most this many bytes, so a
+# control frame waits behind at most one such frame of the message, and
+# yields to the event loop after this many bytes or frames written without
+# an await, so pongs and the heartbeat go out during a long message.
+_FRAGMENT = 1024 * 1024
+_YIELD_FRAMES = 64
+
+StreamChunk = str | bytes | bytearray | memoryview
+_END = object()
 
 # Reasons reading is paused (bits of Session._paused).
 _INBOX_FULL = 1
@@ -68,6 +95,43 @@ class State(enum.Enum):
     OPEN = "open"
     CLOSING = "closing"
     CLOSED = "closed"
+
+
+class _Turns:
+    """Whose turn it is to write a data message: FIFO while a streamed message holds the wire.
+
+    ``busy`` is false in the common case (nobody streams), so a plain send
+    pays one attribute test. When a holder releases, the turn goes straight
+    to the longest waiter, so those that waited keep their order.
+    """
+
+    __slots__ = ("_queue", "_runtime", "busy")
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._queue: deque[Waiter] = deque()
+        self.busy = False
+
+    async def acquire(self) -> None:
+        if not self.busy:
+            self.busy = True
+            return
+        waiter = self._runtime.waiter()
+        self._queue.append(waiter)
+        try:
+            await waiter.wait()
+        except BaseException:
+            try:
+                self._queue.remove(waiter)
+            except ValueError:
+                self.release()  # the turn was handed over as we were cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        if self._queue:
+            self._queue.popleft().wake()
+        else:
+            self.busy = False
 
 
 class Session:
@@ -117,6 +181,19 @@ class Session:
         # Events on the hot path are looked up once.
         self._ev_sent = events.wants("websocket_message_sent")
         self._ev_received = events.wants("websocket_message_received")
+        # Streaming (see the module docstring): the turn to send data, and
+        # on the receive side whether chunks come at all, whether a message
+        # stream is open, whether the rest of a message is being dropped,
+        # the size of the message arriving in pieces, and control events set
+        # aside while a message's pieces are taken.
+        self._turns = _Turns(runtime)
+        self._streaming = options.streaming
+        self._stream_open = False
+        self._discarding = False
+        self._rx_chunked = 0
+        self._aside: list[EngineEvent] = []
+        if options.streaming:
+            conn.stream_messages(options.max_stream_size)
 
     def attach(self, channel: Channel) -> None:
         self._channel = channel
@@ -153,6 +230,8 @@ class Session:
                     self._events.websocket_message_received(
                         "text" if opcode is _TEXT else "binary", size
                     )
+            elif opcode is _CONT:
+                self._chunk_received(event)  # type: ignore[arg-type]
             elif opcode is _PING:
                 if self.state is State.OPEN:
                     if not self._encode_and_write(self._conn.encode_pong, event.data):
@@ -182,6 +261,26 @@ class Session:
                 waiter.wake()
             if self.state is State.OPEN and not self._paused & _INBOX_FULL and self._inbox_full():
                 self._pause(_INBOX_FULL)
+
+    def _chunk_received(self, chunk: Chunk) -> None:
+        """A piece of a message arriving in pieces (streaming on)."""
+        size = len(chunk.data)
+        self._rx_chunked += size
+        if chunk.fin:
+            total, self._rx_chunked = self._rx_chunked, 0
+            if self._ev_received:
+                kind = "text" if isinstance(chunk.data, str) else "binary"
+                self._events.websocket_message_received(kind, total)
+        if self._discarding:
+            # The rest of a message whose stream was left early.
+            self._discarding = not chunk.fin
+            return
+        if self.state is State.CLOSING and self._inbox_full():
+            # Nobody drains the inbox while we close: drop the rest of the message.
+            self._discarding = not chunk.fin
+            return
+        self._inbox.append(chunk)
+        self._inbox_bytes += size
 
     def _inbox_full(self) -> bool:
         return len(self._inbox) >= self._inbox_max or self._inbox_bytes >= self._inbox_max_bytes
@@ -304,7 +403,11 @@ class Session:
                 )
         channel = self._channel
         assert channel is not None
-        while not channel.can_write():
+        while self._turns.busy or not channel.can_write():
+            if self._turns.busy:
+                # A streamed message holds the wire: wait for it, in order.
+                await self._wait_turn(channel)
+                break
             await channel.wait_writable()
             if self.state is not State.OPEN:
                 raise self._closed_error()
@@ -319,6 +422,132 @@ class Session:
                 "text" if isinstance(data, str) else "binary",
                 len(data),
             )
+
+    async def _wait_turn(self, channel: Channel) -> None:
+        """Wait for the turn, then for room to write; the caller writes before it awaits again."""
+        await self._turns.acquire()
+        try:
+            if self.state is not State.OPEN:
+                raise self._closed_error()
+            while not channel.can_write():
+                await channel.wait_writable()
+                if self.state is not State.OPEN:
+                    raise self._closed_error()
+        finally:
+            # Handing the turn on wakes the next sender, which runs only after
+            # the caller's synchronous write: nothing can come in between.
+            self._turns.release()
+
+    async def send_stream(self, chunks: Iterable[StreamChunk] | AsyncIterable[StreamChunk]) -> None:
+        """Send one message as fragments, a frame (or more) per chunk as it comes.
+
+        Each chunk is written at once with FIN clear, and an empty frame with
+        FIN ends the message, so a slow producer's data is not held back
+        waiting for the next chunk. Streamed messages go uncompressed (RFC
+        7692 §6 lets the sender choose per message): compressing one would
+        need a compressor flush per fragment, and large streamed payloads are
+        often compressed already. ``max_message_size`` does not apply: the
+        message is never held whole here, and the peer's limit is its own.
+        """
+        if isinstance(chunks, str | bytes | bytearray | memoryview):
+            # Iterable too, by character or by int: surely not what was meant.
+            raise TypeError(
+                f"send_stream() takes an iterable of chunks, not one {type(chunks).__name__}; "
+                "send a whole message with send(), or wrap it: send_stream([data])"
+            )
+        if self.state is not State.OPEN:
+            raise self._closed_error()
+        channel = self._channel
+        assert channel is not None
+        await self._turns.acquire()
+        opcode = 0  # the message's opcode once its first chunk is known
+        started = False  # a frame of it is on the wire
+        total = 0
+        try:
+            if self.state is not State.OPEN:
+                raise self._closed_error()
+            unwritten = 0
+            frames = 0
+            if isinstance(chunks, AsyncIterable):
+                source = aiter(chunks)
+                sync_source = None
+            else:
+                sync_source = iter(chunks)
+            while True:
+                if sync_source is None:
+                    chunk = await anext(source, _END)
+                else:
+                    chunk = next(sync_source, _END)
+                if chunk is _END:
+                    break
+                if isinstance(chunk, str):
+                    kind = 1
+                    payload: bytes | memoryview = chunk.encode("utf-8")
+                elif isinstance(chunk, bytes | bytearray | memoryview):
+                    kind = 2
+                    payload = chunk if isinstance(chunk, bytes) else memoryview(chunk).cast("B")
+                else:
+                    raise TypeError(
+                        f"send_stream() got a {type(chunk).__name__} chunk; a message is sent "
+                        "from str chunks (text) or bytes-like chunks (binary)"
+                    )
+                if opcode != kind:
+                    if opcode:
+                        raise TypeError(
+                            f"send_stream() got a {type(chunk).__name__} chunk in a "
+                            f"{'text' if opcode == 1 else 'binary'} message; all chunks of one "
+                            "message are str (text) or all bytes-like (binary)"
+                        )
+                    opcode = kind
+                size = len(payload)
+                total += len(chunk) if kind == 1 else size
+                for offset in range(0, size, _FRAGMENT):
+                    if offset or size > _FRAGMENT:
+                        piece = bytes(payload[offset : offset + _FRAGMENT])
+                    else:
+                        piece = payload if isinstance(payload, bytes) else bytes(payload)
+                    while not channel.can_write():
+                        unwritten = frames = 0
+                        await channel.wait_writable()
+                    if self.state is not State.OPEN:
+                        raise self._closed_error()
+                    frame = self._conn.encode_fragment(0 if started else opcode, piece, False)
+                    channel.write(frame)
+                    started = True
+                    unwritten += len(frame)
+                    frames += 1
+                    if unwritten >= _FRAGMENT or frames >= _YIELD_FRAMES:
+                        unwritten = frames = 0
+                        await anyio.lowlevel.checkpoint()
+                        if self.state is not State.OPEN:
+                            raise self._closed_error()
+            while not channel.can_write():
+                await channel.wait_writable()
+            if self.state is not State.OPEN:
+                raise self._closed_error()
+            channel.write(self._conn.encode_fragment(0 if started else opcode or 2, b"", True))
+        except BaseException as exc:
+            if started and self.state is State.OPEN:
+                self._abandon_stream(exc, total)
+            raise
+        finally:
+            self._turns.release()
+        if self._ev_sent:
+            self._events.websocket_message_sent("text" if opcode == 1 else "binary", total)
+
+    def _abandon_stream(self, exc: BaseException, sent: int) -> None:
+        """A streamed send stopped half-way: fail the connection with 1011 (see the module doc)."""
+        why = (
+            f"its iterable raised {exc!r}"
+            if isinstance(exc, Exception)
+            else "the task sending it was cancelled"
+        )
+        self._fail(
+            CloseCode.INTERNAL_ERROR,
+            f"a streamed message was abandoned after {sent} bytes because {why}; a message "
+            "cannot be left unfinished nor followed by another, so the connection was failed",
+            exc,
+        )
 
     async def ping(self, payload: bytes | None = None) -> float:
         if self.state is not State.OPEN:
@@ -348,6 +577,11 @@ class Session:
     # ---------------------------------------------------------------- receive
 
     async def receive(self) -> EngineEvent:
+        if self._stream_open:
+            raise RuntimeError(
+                "receive() was called while a message stream is open; leave the "
+                "receive_stream() block first (messages go to one consumer)"
+            )
         inbox = self._inbox
         while not inbox:
             if self.state is State.CLOSED:
@@ -371,7 +605,162 @@ class Session:
             len(inbox) <= self._inbox_max // 2 and self._inbox_bytes <= self._inbox_max_bytes // 2
         ):
             self._unpause(_INBOX_FULL)
+        if self._streaming:
+            return await self._received_streaming(event)
         return event
+
+    # -------------------------------------------------------------- streaming
+
+    async def _received_streaming(self, event: EngineEvent) -> EngineEvent:
+        """``receive()`` with streaming on: assemble a chunked message (max_message_size)."""
+        opcode = event.opcode
+        if opcode is _CONT:
+            self._inbox_bytes -= len(event.data)  # receive() counts whole messages only
+            return await self._assemble(event)  # type: ignore[arg-type]
+        limit = self._max_message
+        if (
+            (opcode is _TEXT or opcode is _BINARY)
+            and limit is not None
+            and len(event.data) > limit // 4
+        ):
+            # A whole frame within max_frame_size and max_stream_size, but maybe
+            # not within max_message_size (the header rules use the stream limit).
+            self._check_size(_nbytes(event.data))
+        return event
+
+    def _check_size(self, size: int) -> None:
+        limit = self._max_message
+        if limit is None or size <= limit:
+            return
+        message = (
+            f"received a message of at least {size} bytes; max_message_size is {limit} "
+            "(streaming is on, so receive() enforces it as it assembles a message: use "
+            "receive_stream() for larger messages, or raise max_message_size)"
+        )
+        self._fail(CloseCode.MESSAGE_TOO_BIG, message, PayloadTooBig(message))
+        raise self._closed_error()
+
+    async def _take(self) -> EngineEvent:
+        """The next event of the inbox for the one consumer (``receive``'s waiting rules)."""
+        inbox = self._inbox
+        while not inbox:
+            if self.state is State.CLOSED:
+                raise self._closed_error()
+            if self._recv_waiter is not None:
+                raise RuntimeError(
+                    "receive() is already waiting in another task; messages go to one "
+                    "consumer (use ws.split() and give the receiver to one task)"
+                )
+            waiter = self._runtime.waiter()
+            self._recv_waiter = waiter
+            try:
+                await waiter.wait()
+            finally:
+                if self._recv_waiter is waiter:
+                    self._recv_waiter = None
+        event = inbox.popleft()
+        if event.opcode is _TEXT or event.opcode is _BINARY or event.opcode is _CONT:
+            self._inbox_bytes -= len(event.data)
+        self._drained()
+        return event
+
+    def _drained(self) -> None:
+        if self._paused & _INBOX_FULL and (
+            len(self._inbox) <= self._inbox_max // 2
+            and self._inbox_bytes <= self._inbox_max_bytes // 2
+        ):
+            self._unpause(_INBOX_FULL)
+
+    async def _next_chunk(self) -> Chunk:
+        """The next piece of the message being taken; control events are set aside."""
+        while True:
+            event = await self._take()
+            if event.opcode is _CONT:
+                return event  # type: ignore[return-value]
+            self._aside.append(event)
+
+    def _restore_aside(self) -> None:
+        """Control events met inside a message come next (``deliver_control_frames``)."""
+        if self._aside:
+            self._inbox.extendleft(reversed(self._aside))
+            self._aside = []
+
+    async def _assemble(self, first: Chunk) -> Message:
+        """A whole message from its pieces, for ``receive()``; cancelling it loses nothing."""
+        parts: list[str | bytes] = [first.data]
+        size = _nbytes(first.data)
+        self._check_size(size)
+        last = first
+        try:
+            while not last.fin:
+                last = await self._next_chunk()
+                parts.append(last.data)
+                size += _nbytes(last.data)
+                self._check_size(size)
+        except BaseException:
+            if self.state is not State.CLOSED:
+                # Put the pieces back: the next receive() (or stream) goes on from
+                # there. Once closed, the message can never be completed: dropped.
+                data = "".join(parts) if isinstance(first.data, str) else b"".join(parts)  # type: ignore[arg-type]
+                self._restore_aside()
+                self._inbox.appendleft(Chunk(data, False))
+                self._inbox_bytes += len(data)
+            raise
+        finally:
+            self._restore_aside()
+        if isinstance(first.data, str):
+            return Message(parts[0] if len(parts) == 1 else "".join(parts), _TEXT)  # type: ignore[arg-type]
+        return Message(parts[0] if len(parts) == 1 else b"".join(parts), _BINARY)  # type: ignore[arg-type]
+
+    async def open_stream(self) -> Message | Chunk:
+        """Start taking the next data message in pieces: its whole self, or its first piece."""
+        if not self._streaming:
+            raise RuntimeError(
+                "receive_stream() needs streaming=True when the WebSocket is opened "
+                "(client.websocket(url, streaming=True)); receive() returns whole messages"
+            )
+        if self._stream_open:
+            raise RuntimeError(
+                "a message stream is already open; leave its receive_stream() block first "
+                "(messages go to one consumer)"
+            )
+        self._stream_open = True
+        try:
+            while True:
+                event = await self._take()
+                opcode = event.opcode
+                if opcode is _TEXT or opcode is _BINARY or opcode is _CONT:
+                    return event  # type: ignore[return-value]
+                self._aside.append(event)
+        except BaseException:
+            self._stream_open = False
+            self._restore_aside()
+            raise
+
+    async def next_chunk(self) -> Chunk:
+        """The next piece of the message an open stream is taking."""
+        return await self._next_chunk()
+
+    def close_stream(self, finished: bool) -> None:
+        """Leave a message stream; unless its last piece was taken, drop the rest of the message."""
+        self._stream_open = False
+        if not finished:
+            inbox = self._inbox
+            kept: list[EngineEvent] = []
+            while inbox:
+                event = inbox.popleft()
+                if event.opcode is _CONT:
+                    self._inbox_bytes -= len(event.data)
+                    if event.fin:  # type: ignore[union-attr]
+                        break
+                else:
+                    kept.append(event)
+            else:
+                # The rest has not arrived: drop it as it does.
+                self._discarding = self.state is not State.CLOSED
+            inbox.extendleft(reversed(kept))
+            self._drained()
+        self._restore_aside()
 
     # ------------------------------------------------------------------ close
 
@@ -553,3 +942,10 @@ class Session:
         ok = code in OK_CODES or code == CloseCode.NO_STATUS_RCVD
         cls = ConnectionClosedOK if ok else ConnectionClosedError
         return cls(code, self.close_reason, by_peer=self.closed_by_peer)
+
+
+def _nbytes(data: str | bytes) -> int:
+    """A message's size in bytes, as the limits count it (UTF-8 for text)."""
+    if isinstance(data, bytes) or data.isascii():
+        return len(data)
+    return len(data.encode("utf-8"))
