@@ -282,10 +282,8 @@ async def test_one_consumer_at_a_time(scripted: Any) -> None:
                         pass  # pragma: no cover
                 assert [c async for c in stream] == [b"a", b"b"]
             assert [c async for c in stream] == []  # after the block: nothing more
-            with pytest.raises(RuntimeError, match="inside its block"):
-                async for _ in ws.receive_stream():
-                    pass  # pragma: no cover
-            assert (await ws.receive()).data == "next"
+            # Without the block, the stream opens on the first step.
+            assert [c async for c in ws.receive_stream()] == ["next"]
     await server.wait()
 
 
@@ -502,7 +500,7 @@ def test_streaming_compressed_messages_matches_assembling(name: str, stream: Any
     chunks = stream.chunks()
     whole_events, whole_code = _outcome(_engine_codec(name, stream.limits, True, False), chunks)
     piece_events, piece_code = _outcome(_engine_codec(name, stream.limits, True, True), chunks)
-    if piece_code == 1009 and whole_code != 1009:
+    if piece_code == 1009 and (piece_events, piece_code) != (whole_events, whole_code):
         # A compressed frame inflating past max_frame_size is refused when
         # streaming (max_frame_size bounds a frame in memory), not when the
         # message stays within max_message_size: up to there, the same.

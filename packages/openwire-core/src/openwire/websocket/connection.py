@@ -386,14 +386,21 @@ class MessageStream:
     with 1007 at the first invalid UTF-8 of a text message. Leaving the block
     early discards the rest of the message, so the next ``receive`` or
     stream starts at the next message.
+
+    ``async for chunk in ws.receive_stream()`` without the block works too:
+    the first step waits for the message, and when the loop is left early
+    the rest is discarded as the next ``receive`` or stream begins (the
+    consumer has moved on), rather than at once.
     """
 
-    __slots__ = ("_first", "_last_taken", "_session", "opcode")
+    __slots__ = ("_entered", "_first", "_implicit", "_last_taken", "_session", "opcode")
 
     def __init__(self, session: Session) -> None:
         self._session = session
         self._first: str | bytes | None = None
         self._last_taken = False
+        self._entered = False
+        self._implicit = False
         self.opcode = Opcode.CONTINUATION
         """``Opcode.TEXT`` or ``Opcode.BINARY`` once the block is entered."""
 
@@ -402,12 +409,17 @@ class MessageStream:
         return self.opcode == Opcode.TEXT
 
     async def __aenter__(self) -> MessageStream:
-        event = await self._session.open_stream()
+        await self._open(implicit=False)
+        return self
+
+    async def _open(self, implicit: bool) -> None:
+        event = await self._session.open_stream(self if implicit else None)
+        self._entered = True
+        self._implicit = implicit
         self._first = event.data
         self.opcode = Opcode.TEXT if isinstance(event.data, str) else Opcode.BINARY
         # A whole message (it arrived in one piece) has no later piece.
         self._last_taken = event.opcode != Opcode.CONTINUATION or bool(event.fin)  # type: ignore[union-attr]
-        return self
 
     async def __aexit__(
         self,
@@ -423,10 +435,14 @@ class MessageStream:
         return self
 
     async def __anext__(self) -> str | bytes:
-        if self.opcode is Opcode.CONTINUATION and not self._last_taken:
+        if not self._entered:
+            await self._open(implicit=True)
+        elif (
+            not self._last_taken and self._implicit and not self._session.owns_implicit_stream(self)
+        ):
             raise RuntimeError(
-                "iterate a message stream inside its block: "
-                "async with ws.receive_stream() as stream: async for chunk in stream: ..."
+                "this message stream was left: a later receive() or receive_stream() "
+                "discarded the rest of its message"
             )
         first = self._first
         if first is not None:
@@ -438,6 +454,8 @@ class MessageStream:
             self._last_taken = chunk.fin
             if chunk.data:
                 return chunk.data
+        if self._implicit and self._session.owns_implicit_stream(self):
+            self._session.close_stream(True)
         raise StopAsyncIteration
 
 

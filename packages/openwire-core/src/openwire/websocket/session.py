@@ -189,6 +189,9 @@ class Session:
         self._turns = _Turns(runtime)
         self._streaming = options.streaming
         self._stream_open = False
+        # The open stream is iterated without its block: the next receive
+        # or stream leaves it (and drops the rest of its message).
+        self._stream_implicit: object | None = None
         self._discarding = False
         self._rx_chunked = 0
         self._aside: list[EngineEvent] = []
@@ -577,6 +580,8 @@ class Session:
     # ---------------------------------------------------------------- receive
 
     async def receive(self) -> EngineEvent:
+        if self._stream_implicit is not None:
+            self.close_stream(False)
         if self._stream_open:
             raise RuntimeError(
                 "receive() was called while a message stream is open; leave the "
@@ -712,8 +717,15 @@ class Session:
             return Message(parts[0] if len(parts) == 1 else "".join(parts), _TEXT)  # type: ignore[arg-type]
         return Message(parts[0] if len(parts) == 1 else b"".join(parts), _BINARY)  # type: ignore[arg-type]
 
-    async def open_stream(self) -> Message | Chunk:
-        """Start taking the next data message in pieces: its whole self, or its first piece."""
+    async def open_stream(self, implicit: object | None = None) -> Message | Chunk:
+        """Start taking the next data message in pieces: its whole self, or its first piece.
+
+        ``implicit``: the stream object, when it is iterated without its
+        ``async with`` block, so nothing tells when it is left early; the next
+        ``receive`` or stream then leaves it, as the block's exit would have.
+        """
+        if self._stream_implicit is not None:
+            self.close_stream(False)
         if not self._streaming:
             raise RuntimeError(
                 "receive_stream() needs streaming=True when the WebSocket is opened "
@@ -725,6 +737,7 @@ class Session:
                 "(messages go to one consumer)"
             )
         self._stream_open = True
+        self._stream_implicit = implicit
         try:
             while True:
                 event = await self._take()
@@ -734,8 +747,13 @@ class Session:
                 self._aside.append(event)
         except BaseException:
             self._stream_open = False
+            self._stream_implicit = None
             self._restore_aside()
             raise
+
+    def owns_implicit_stream(self, stream: object) -> bool:
+        """Whether ``stream``, iterated without its block, is still the open one."""
+        return self._stream_implicit is stream
 
     async def next_chunk(self) -> Chunk:
         """The next piece of the message an open stream is taking."""
@@ -744,6 +762,7 @@ class Session:
     def close_stream(self, finished: bool) -> None:
         """Leave a message stream; unless its last piece was taken, drop the rest of the message."""
         self._stream_open = False
+        self._stream_implicit = None
         if not finished:
             inbox = self._inbox
             kept: list[EngineEvent] = []

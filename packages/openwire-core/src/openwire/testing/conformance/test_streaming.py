@@ -538,6 +538,37 @@ async def test_leaving_a_stream_early_discards_the_rest_of_the_message(
     await server.wait()
 
 
+async def test_a_stream_iterated_without_its_block(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        await peer.send(
+            frame(0x1, b"whole ", fin=False)
+            + frame(0x0, b"message")
+            + frame(0x2, b"head", fin=False)
+            + frame(0x0, b"x" * 70_000, fin=False)
+            + frame(0x0, b"tail")
+            + frame(0x1, b"next message")
+        )
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with connect(server.url, streaming=True) as ws:
+        with anyio.fail_after(10):
+            assert "".join([piece async for piece in ws.receive_stream()]) == "whole message"
+            # Left early: the rest is dropped when the next receive begins.
+            left = ws.receive_stream()
+            async for piece in left:
+                assert piece == b"head"
+                break
+            assert (await ws.receive()).data == "next message"
+            with pytest.raises(RuntimeError, match="was left"):
+                await left.__anext__()
+        await ws.close()
+    await server.wait()
+
+
 async def test_receive_assembles_streamed_messages_and_both_mix(
     engine: str, connect: Any, echo_server: Any
 ) -> None:
