@@ -44,6 +44,7 @@ from openwire.errors import (
     UnexpectedStatus,
     WebSocketError,
     WriteError,
+    WriteStalled,
     WriteTimeout,
 )
 from openwire.events import EventListener, ListenerDispatch, LoggingEventListener
@@ -136,6 +137,7 @@ __all__ = [
     "WebSocketReceiver",
     "WebSocketSender",
     "WriteError",
+    "WriteStalled",
     "WriteTimeout",
     "__version__",
     "engines",

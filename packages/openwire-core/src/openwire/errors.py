@@ -35,7 +35,8 @@ what happened, what was expected, and what to do::
     │   ├── ConnectionClosed         the connection is closed (.code, .reason, .by_peer)
     │   │   ├── ConnectionClosedOK   closed with 1000 or 1001
     │   │   └── ConnectionClosedError  anything else, including 1006
-    │   │       └── PongTimeout      no proof of life within pong_timeout (1011)
+    │   │       ├── PongTimeout      no proof of life within pong_timeout (1011)
+    │   │       └── WriteStalled     the peer stopped reading what we send (1006)
     │   └── MessageTooBig            a message to send is larger than allowed
     └── EngineError                  engine plugins
         ├── EngineNotFound           no engine by that name (.available)
@@ -91,6 +92,7 @@ __all__ = [
     "UnexpectedStatus",
     "WebSocketError",
     "WriteError",
+    "WriteStalled",
     "WriteTimeout",
 ]
 
@@ -370,6 +372,20 @@ class PongTimeout(ConnectionClosedError):
 
     The connection was closed with 1011; raise ``pong_timeout`` or disable
     the heartbeat (``ping_interval=None``) if the peer is known to be slow.
+    """
+
+
+class WriteStalled(ConnectionClosedError):
+    """Our write buffer did not move for ``pong_timeout``: the peer stopped reading.
+
+    Raised instead of :class:`PongTimeout` when a heartbeat ping (or our
+    Close) could not even leave our buffer, because not one byte of what was
+    queued before it was taken by the peer. A Close frame cannot get through
+    that buffer either, so none is sent: the connection is dropped and the
+    code is 1006, as for any connection that ends without a close handshake
+    (RFC 6455 §7.1.5). The peer (or a proxy in between) is stuck or
+    overloaded; raise ``pong_timeout`` if it is known to pause its reading
+    for that long.
     """
 
 
