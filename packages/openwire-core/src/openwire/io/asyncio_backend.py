@@ -483,11 +483,7 @@ class AsyncioChannel(asyncio.Protocol):
 
     def flushed(self) -> int:
         held = self._pending_bytes if self._pending is not None else 0
-        try:
-            held += self._transport.get_write_buffer_size()
-        except (AttributeError, RuntimeError):  # a transport torn down already
-            pass
-        return self._written - held
+        return self._written - held - self._transport.get_write_buffer_size()
 
     def call_when_flushed(self, mark: int, fn: Callable[[], None]) -> None:
         if self._lost:
