@@ -143,3 +143,16 @@ def test_closing_reads_on_even_when_unread_pongs_had_paused_reading() -> None:
     assert h.channel.reading, "the peer's Close must be read to complete the handshake"
     h.feed(server(Opcode.CLOSE, close_payload(1000)))
     assert h.recorder.ends() == ["websocket_closed"]
+
+
+def test_close_still_queued_behind_a_slow_reader_is_a_plain_1006_that_says_so() -> None:
+    h = harness(close_timeout=2.0)
+    _stuck_behind(h, size=100_000)
+    Step(h.session.close())
+    h.runtime.advance(1.0)
+    h.channel.flush(upto=h.channel.flushed() + 10)  # it moves, slowly
+    h.runtime.advance(1.0)
+    failure = h.recorder.events[-1][1][0]
+    assert not isinstance(failure, WriteStalled)
+    assert failure.code == CloseCode.ABNORMAL_CLOSURE
+    assert "still queued behind" in str(failure)

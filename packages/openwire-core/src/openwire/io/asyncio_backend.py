@@ -42,6 +42,7 @@ from typing import Any, cast
 
 import httpcore
 
+from openwire import _compat
 from openwire.io.channel import Channel, ChannelSink, StreamChannel
 from openwire.io.handover import Detached
 from openwire.io.runtime import Handle, Runtime, Waiter, Waiters, guarded
@@ -362,9 +363,16 @@ class AsyncioChannel(asyncio.Protocol):
 
     ``flushed`` is what was written minus what the transport still holds
     (``get_write_buffer_size``, a documented method on asyncio's and
-    uvloop's transports alike). Over TLS that is the TLS layer's buffer: up
-    to the 64 KiB it has already passed to the socket's transport count as
-    flushed. asyncio has no callback for "the buffer drained below N", so
+    uvloop's transports alike). Over TLS the TLS layer hands what it holds to
+    the socket's transport below it whenever that one is not paused, so on
+    asyncio's own loop that transport's buffer is added in (found through
+    :func:`openwire._compat.tls_inner_transport`; its bytes are ciphertext,
+    a few bytes per 16 KiB record more than we wrote, so a mark is seen a
+    little late, never early). uvloop hides it: there only the TLS layer's
+    buffer counts, and a large write handed down at once shows no progress
+    until the socket has sent most of it.
+
+    asyncio has no callback for "the buffer drained below N", so
     ``call_when_flushed`` polls while (and only while) a mark waits: on the
     next loop turn, then every 1 ms doubling up to ``_POLL_MAX`` (a mark is
     seen at most that late, never early).
@@ -403,6 +411,7 @@ class AsyncioChannel(asyncio.Protocol):
         # session asked for a pause meanwhile.
         self._want_reading = True
         self._tls = transport.get_extra_info("sslcontext") is not None
+        self._below_tls = _compat.tls_inner_transport(transport) if self._tls else None
         transport.set_write_buffer_limits(high=max_bytes)
 
     # asyncio.Protocol
@@ -483,7 +492,10 @@ class AsyncioChannel(asyncio.Protocol):
 
     def flushed(self) -> int:
         held = self._pending_bytes if self._pending is not None else 0
-        return self._written - held - self._transport.get_write_buffer_size()
+        held += self._transport.get_write_buffer_size()
+        if self._below_tls is not None:
+            held += self._below_tls.get_write_buffer_size()
+        return self._written - held
 
     def call_when_flushed(self, mark: int, fn: Callable[[], None]) -> None:
         if self._lost:

@@ -127,8 +127,10 @@ class Session:
         self._stall_seen = 0
         self._stall_checks = 0
         self._flushed_at_ping = 0
-        # Where our Close ends in the write stream (see _close_timed_out).
+        # Where our Close ends in the write stream, and how much had left the
+        # buffer when it was queued (see _close_timed_out).
         self._close_mark: int | None = None
+        self._flushed_at_close = 0
         # Events on the hot path are looked up once.
         self._ev_sent = events.wants("websocket_message_sent")
         self._ev_received = events.wants("websocket_message_received")
@@ -400,6 +402,7 @@ class Session:
             return
         if self._channel is not None:
             self._close_mark = self._channel.write_mark()
+            self._flushed_at_close = self._channel.flushed()
         # The answer must be read even if nobody consumes the inbox any more,
         # and pings are no longer answered, so unread pongs cannot pile up:
         # neither reason to stop reading holds while closing.
@@ -454,22 +457,28 @@ class Session:
             return
         channel = self._channel
         mark = self._close_mark
-        if channel is not None and mark is not None and channel.flushed() < mark:
+        what = "the peer did not answer our Close"
+        if channel is not None and mark is not None and (flushed := channel.flushed()) < mark:
             # Our Close never left the write buffer: the peer could not have
             # answered it. Say so, rather than blame the peer's silence.
-            self._write_stalled(
-                f"our Close frame could not be sent within close_timeout="
-                f"{self._options.close_timeout}s: the peer took none of the bytes queued "
-                "before it"
+            if flushed == self._flushed_at_close:
+                self._write_stalled(
+                    f"our Close frame could not be sent within close_timeout="
+                    f"{self._options.close_timeout}s: the peer took none of the bytes queued "
+                    "before it"
+                )
+                return
+            what = (
+                f"our Close was still queued behind {mark - flushed} bytes that the peer "
+                "was reading too slowly"
             )
-            return
         error = ConnectionClosedError(
             CloseCode.ABNORMAL_CLOSURE,
             "",
             by_peer=None,
             message=(
-                f"the peer did not answer our Close within close_timeout="
-                f"{self._options.close_timeout}s; the connection was dropped (1006)"
+                f"{what} within close_timeout={self._options.close_timeout}s; the connection "
+                "was dropped (1006)"
             ),
         )
         self._finish(CloseCode.ABNORMAL_CLOSURE, "", None, error)

@@ -27,7 +27,7 @@ from openwire.client import Client
 from openwire.errors import ConnectionClosedError, PongTimeout, WriteStalled
 from openwire.events import EventListener
 from openwire.testing.frames import close_payload, frame
-from openwire.testing.servers import RawPeer
+from openwire.testing.servers import RawPeer, Script
 
 pytestmark = [pytest.mark.anyio, pytest.mark.rfc("5.5")]
 
@@ -38,7 +38,9 @@ def _small_receive_buffer(peer: RawPeer) -> None:
     peer.writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
 
 
-class _Failures(EventListener):
+class Outcomes(EventListener):
+    """How the connection ended, and how many pongs came back, as the listener saw it."""
+
     def __init__(self) -> None:
         self.failed: list[BaseException] = []
         self.closed: list[tuple[int, str]] = []
@@ -54,20 +56,23 @@ class _Failures(EventListener):
         self.pongs += 1
 
 
-async def test_pong_deadline_starts_when_the_ping_left_our_buffer(
-    engine: str, scripted: Any
-) -> None:
-    # 24 MiB read at about 30 MiB/s: the heartbeat ping, queued right behind
-    # it, reaches the peer about 0.8 s later, longer than pong_timeout. It
-    # leaves our buffer once only the kernel's ~4 MiB are ahead of it (about
-    # 0.15 s of reading), well within pong_timeout.
-    size = 24 * MiB
+SLOW_MESSAGE = 24 * MiB
+
+
+def slow_reader() -> Script:
+    """A peer that reads a :data:`SLOW_MESSAGE` at about 30 MiB/s, then answers each ping.
+
+    The heartbeat ping, queued right behind the message, reaches it about
+    0.8 s later, longer than the ``pong_timeout`` of 0.5 s the tests use. It
+    leaves the client's buffer once only the kernel's ~4 MiB are ahead of
+    it (about 0.15 s of reading), well within that.
+    """
     header = 2 + 8 + 4  # a masked frame with a 64-bit length
 
     async def script(peer: RawPeer) -> None:
         _small_receive_buffer(peer)
         await peer.handshake()
-        left, since_pause = size + header, 0
+        left, since_pause = SLOW_MESSAGE + header, 0
         while left:
             chunk = await peer.reader.read(min(left, MiB))
             assert chunk, "the client closed before its message arrived"
@@ -85,8 +90,32 @@ async def test_pong_deadline_starts_when_the_ping_left_our_buffer(
                 await peer.send(frame(0x8, got.payload))
                 return
 
-    server = scripted(script)
-    listener = _Failures()
+    return script
+
+
+def stopped_reader(resume: threading.Event, released: list[bool]) -> Script:
+    """A peer that reads nothing until ``resume`` is set, then records whether TCP ended."""
+
+    async def script(peer: RawPeer) -> None:
+        _small_receive_buffer(peer)
+        await peer.handshake()
+        transport: Any = peer.writer.transport
+        transport.pause_reading()
+        await asyncio.to_thread(resume.wait, 10)
+        transport.resume_reading()
+        # The client dropped the connection: what it had handed to the
+        # kernel arrives, then the end, and no Close frame.
+        released.append(await peer.wait_eof(timeout=5))
+        assert all(f.opcode != 0x8 for f in peer.frames)
+
+    return script
+
+
+async def test_pong_deadline_starts_when_the_ping_left_our_buffer(
+    engine: str, scripted: Any
+) -> None:
+    server = scripted(slow_reader())
+    listener = Outcomes()
     async with Client(event_listener_factory=lambda: listener) as client:
         ws = await client.new_websocket(
             server.url,
@@ -96,7 +125,7 @@ async def test_pong_deadline_starts_when_the_ping_left_our_buffer(
             max_message_size=32 * MiB,
             compression=None,
         ).execute()
-        await ws.send(b"x" * size)
+        await ws.send(b"x" * SLOW_MESSAGE)
         with anyio.fail_after(10):
             assert (await ws.receive()).data == "all read"
             await ws.close()
@@ -111,20 +140,8 @@ async def test_peer_that_stops_reading_is_a_write_stall_not_a_pong_timeout(
 ) -> None:
     released: list[bool] = []
     reading = threading.Event()
-
-    async def script(peer: RawPeer) -> None:
-        _small_receive_buffer(peer)
-        await peer.handshake()
-        peer.writer.transport.pause_reading()  # type: ignore[attr-defined]
-        await asyncio.to_thread(reading.wait, 10)
-        peer.writer.transport.resume_reading()  # type: ignore[attr-defined]
-        # The client dropped the connection: what it had handed to the
-        # kernel arrives, then the end, and no Close frame.
-        released.append(await peer.wait_eof(timeout=5))
-        assert all(f.opcode != 0x8 for f in peer.frames)
-
-    server = scripted(script)
-    listener = _Failures()
+    server = scripted(stopped_reader(reading, released))
+    listener = Outcomes()
     async with Client(event_listener_factory=lambda: listener) as client:
         ws = await client.new_websocket(
             server.url,
@@ -188,7 +205,7 @@ async def test_close_completes_when_the_receive_queue_is_full_and_nobody_reads(
         # Returning closes TCP, as a server does first (RFC 6455 §7.1.1).
 
     server = scripted(script)
-    listener = _Failures()
+    listener = Outcomes()
     async with Client(event_listener_factory=lambda: listener) as client:
         ws = await client.new_websocket(
             server.url, engine=engine, receive_queue_size=1, close_timeout=1.0
@@ -221,7 +238,7 @@ async def test_close_completes_within_close_timeout_when_our_writes_are_stalled(
         assert await peer.wait_eof(timeout=5)
 
     server = scripted(script)
-    listener = _Failures()
+    listener = Outcomes()
     async with Client(event_listener_factory=lambda: listener) as client:
         ws = await client.new_websocket(
             server.url, engine=engine, close_timeout=0.5, compression=None
