@@ -368,7 +368,7 @@ class ConnectionClosedError(ConnectionClosed):
 
 
 class PongTimeout(ConnectionClosedError):
-    """No frame arrived within ``pong_timeout`` after a heartbeat ping.
+    """No frame arrived within ``pong_timeout`` after a heartbeat ping left our write buffer.
 
     The connection was closed with 1011; raise ``pong_timeout`` or disable
     the heartbeat (``ping_interval=None``) if the peer is known to be slow.

@@ -128,9 +128,10 @@ class Session:
         self._stall_checks = 0
         self._flushed_at_ping = 0
         # Where our Close ends in the write stream, and how much had left the
-        # buffer when it was queued (see _close_timed_out).
+        # buffer halfway through close_timeout (see _close_timed_out).
         self._close_mark: int | None = None
         self._flushed_at_close = 0
+        self._close_sample: Handle | None = None
         # Events on the hot path are looked up once.
         self._ev_sent = events.wants("websocket_message_sent")
         self._ev_received = events.wants("websocket_message_received")
@@ -402,7 +403,6 @@ class Session:
             return
         if self._channel is not None:
             self._close_mark = self._channel.write_mark()
-            self._flushed_at_close = self._channel.flushed()
         # The answer must be read even if nobody consumes the inbox any more,
         # and pings are no longer answered, so unread pongs cannot pile up:
         # neither reason to stop reading holds while closing.
@@ -410,6 +410,13 @@ class Session:
         timeout = self._options.close_timeout
         if timeout is not None:
             self._close_timer = self._runtime.call_later(timeout, self._close_timed_out)
+            self._close_sample = self._runtime.call_later(timeout / 2, self._sample_close)
+
+    def _sample_close(self) -> None:
+        """Halfway through close_timeout: where the write buffer stands (see _close_timed_out)."""
+        self._close_sample = None
+        if self._channel is not None:
+            self._flushed_at_close = self._channel.flushed()
 
     async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         check_close_code(code)
@@ -460,7 +467,10 @@ class Session:
         what = "the peer did not answer our Close"
         if channel is not None and mark is not None and (flushed := channel.flushed()) < mark:
             # Our Close never left the write buffer: the peer could not have
-            # answered it. Say so, rather than blame the peer's silence.
+            # answered it. Say so, rather than blame the peer's silence. The
+            # buffer is compared with its state halfway through, not when the
+            # Close was queued: the kernel may still have been taking bytes
+            # then, with the peer reading none.
             if flushed == self._flushed_at_close:
                 self._write_stalled(
                     f"our Close frame could not be sent within close_timeout="
@@ -521,7 +531,13 @@ class Session:
         self.close_reason = reason
         self.closed_by_peer = by_peer
         self._error = error
-        for handle in (self._heartbeat, self._pong_timer, self._close_timer, self._stall_timer):
+        for handle in (
+            self._heartbeat,
+            self._pong_timer,
+            self._close_timer,
+            self._stall_timer,
+            self._close_sample,
+        ):
             if handle is not None:
                 handle.cancel()
         channel = self._channel
