@@ -163,9 +163,30 @@ class FakeChannel:
         self.closed_linger: float | None = None
         self.aborted = False
         self._writable_waiters: list[FakeWaiter] = []
+        # None: every byte leaves at once; a number: that many have left.
+        self.flushed_bytes: int | None = None
+        self.marks: list[tuple[int, Callable[[], None]]] = []
 
     def write(self, data: bytes) -> None:
         self.written.append(data)
+
+    def write_mark(self) -> int:
+        return sum(map(len, self.written))
+
+    def flushed(self) -> int:
+        return self.write_mark() if self.flushed_bytes is None else self.flushed_bytes
+
+    def call_when_flushed(self, mark: int, fn: Callable[[], None]) -> None:
+        self.marks.append((mark, fn))
+
+    def flush(self, upto: int | None = None) -> None:
+        """Let bytes leave (all of them by default) and call the marks that passed."""
+        self.flushed_bytes = upto
+        flushed = self.flushed()
+        due = [fn for mark, fn in self.marks if mark <= flushed]
+        self.marks = [(mark, fn) for mark, fn in self.marks if mark > flushed]
+        for fn in due:
+            fn()
 
     def can_write(self) -> bool:
         return self.writable

@@ -49,6 +49,7 @@ from openwire.errors import (
     UnexpectedStatus,
     WebSocketError,
     WriteError,
+    WriteStalled,
     WriteTimeout,
 )
 from openwire.events import EventListener, ListenerDispatch, LoggingEventListener
@@ -151,6 +152,7 @@ __all__ = [
     "WebSocketReceiver",
     "WebSocketSender",
     "WriteError",
+    "WriteStalled",
     "WriteTimeout",
     "__version__",
     "engines",

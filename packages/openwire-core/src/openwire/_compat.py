@@ -26,9 +26,24 @@ What is used, and why:
     The running loop's plain ``connect_tcp``. ``anyio.connect_tcp`` runs happy
     eyeballs in a task group even for one address, about a quarter of a
     WebSocket handshake; openwire resolves and tries addresses itself.
+
+One name of the standard library is also used, not for speed but for the
+precision of a measure, with the same soft fallback:
+
+``asyncio.sslproto``: an app transport's ``_ssl_protocol._transport``
+    The socket transport below asyncio's TLS layer (Python 3.11+). The TLS
+    layer hands all it holds to that transport whenever it is not paused,
+    so what waits to be sent mostly waits there, out of sight of the TLS
+    transport's ``get_write_buffer_size``; the WebSocket heartbeat adds it
+    in (see ``AsyncioChannel``). uvloop's TLS transport exposes no such
+    attribute: there :func:`tls_inner_transport` returns ``None`` and only
+    the TLS layer's own buffer is counted. ``tests/websocket/test_heartbeat.py``
+    checks that it is found on asyncio's own loop.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import anyio.abc
 import httpcore
@@ -41,6 +56,7 @@ __all__ = [
     "anyio_stream_inside",
     "connect_tcp_plain",
     "httpcore_stream_over",
+    "tls_inner_transport",
 ]
 
 # Keep in step with packages/openwire-core/pyproject.toml.
@@ -81,3 +97,9 @@ def anyio_stream_inside(stream: object) -> anyio.abc.ByteStream | None:
 async def connect_tcp_plain(host: str, port: int) -> anyio.abc.SocketStream:
     """The running loop's own TCP connect to one address (only when :data:`FAST_ANYIO`)."""
     return await _get_async_backend().connect_tcp(host, port, None)
+
+
+def tls_inner_transport(transport: object) -> Any:
+    """The socket transport below an asyncio TLS app transport, or ``None`` (see above)."""
+    inner = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None)
+    return inner if callable(getattr(inner, "get_write_buffer_size", None)) else None

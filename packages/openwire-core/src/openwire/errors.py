@@ -39,7 +39,8 @@ what happened, what was expected, and what to do::
     │   ├── ConnectionClosed         the connection is closed (.code, .reason, .by_peer)
     │   │   ├── ConnectionClosedOK   closed with 1000 or 1001
     │   │   └── ConnectionClosedError  anything else, including 1006
-    │   │       └── PongTimeout      no proof of life within pong_timeout (1011)
+    │   │       ├── PongTimeout      no proof of life within pong_timeout (1011)
+    │   │       └── WriteStalled     the peer stopped reading what we send (1006)
     │   ├── MessageTooBig            a message to send is larger than allowed
     │   ├── ReceiveTimeout           receive(timeout=) saw no message in time (also the
     │   │                            built-in TimeoutError; the connection stays open)
@@ -112,6 +113,7 @@ __all__ = [
     "UnexpectedStatus",
     "WebSocketError",
     "WriteError",
+    "WriteStalled",
     "WriteTimeout",
 ]
 
@@ -478,10 +480,24 @@ class ConnectionClosedError(ConnectionClosed):
 
 
 class PongTimeout(ConnectionClosedError):
-    """No frame arrived within ``pong_timeout`` after a heartbeat ping.
+    """No frame arrived within ``pong_timeout`` after a heartbeat ping left our write buffer.
 
     The connection was closed with 1011; raise ``pong_timeout`` or disable
     the heartbeat (``ping_interval=None``) if the peer is known to be slow.
+    """
+
+
+class WriteStalled(ConnectionClosedError):
+    """Our write buffer did not move for ``pong_timeout``: the peer stopped reading.
+
+    Raised instead of :class:`PongTimeout` when a heartbeat ping (or our
+    Close) could not even leave our buffer, because not one byte of what was
+    queued before it was taken by the peer. A Close frame cannot get through
+    that buffer either, so none is sent: the connection is dropped and the
+    code is 1006, as for any connection that ends without a close handshake
+    (RFC 6455 §7.1.5). The peer (or a proxy in between) is stuck or
+    overloaded; raise ``pong_timeout`` if it is known to pause its reading
+    for that long.
     """
 
 

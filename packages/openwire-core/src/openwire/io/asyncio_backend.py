@@ -42,6 +42,7 @@ from typing import Any, cast
 
 import httpcore
 
+from openwire import _compat
 from openwire.io.channel import Channel, ChannelSink, StreamChannel
 from openwire.io.handover import Detached
 from openwire.io.runtime import Handle, Runtime, Waiter, Waiters, guarded
@@ -348,6 +349,9 @@ class AsyncioRuntime:
 # Frames smaller than this that are written in the same loop turn are sent
 # together: one syscall instead of one per frame when sends are pipelined.
 _COALESCE_LIMIT = 64 * 1024
+# How often, at most, a waiting flush mark is checked (see AsyncioChannel).
+_POLL_FIRST = 0.001
+_POLL_MAX = 0.02
 
 
 class AsyncioChannel(asyncio.Protocol):
@@ -356,6 +360,22 @@ class AsyncioChannel(asyncio.Protocol):
     The send queue is the transport's buffer, bounded by ``max_bytes`` (its
     high-water mark); asyncio does not say when individual frames leave it,
     so the message count bound does not apply here.
+
+    ``flushed`` is what was written minus what the transport still holds
+    (``get_write_buffer_size``, a documented method on asyncio's and
+    uvloop's transports alike). Over TLS the TLS layer hands what it holds to
+    the socket's transport below it whenever that one is not paused, so on
+    asyncio's own loop that transport's buffer is added in (found through
+    :func:`openwire._compat.tls_inner_transport`; its bytes are ciphertext,
+    a few bytes per 16 KiB record more than we wrote, so a mark is seen a
+    little late, never early). uvloop hides it: there only the TLS layer's
+    buffer counts, and a large write handed down at once shows no progress
+    until the socket has sent most of it.
+
+    asyncio has no callback for "the buffer drained below N", so
+    ``call_when_flushed`` polls while (and only while) a mark waits: on the
+    next loop turn, then every 1 ms doubling up to ``_POLL_MAX`` (a mark is
+    seen at most that late, never early).
     """
 
     def __init__(
@@ -376,6 +396,10 @@ class AsyncioChannel(asyncio.Protocol):
         # Frames written during one turn of the event loop leave in one send.
         self._pending: list[bytes] | None = None
         self._pending_bytes = 0
+        self._written = 0
+        self._marks: list[tuple[int, Callable[[], None]]] = []
+        self._poll_delay = 0.0
+        self._polling = False
         self._streak = 0  # writes since the last read
         self._loop = runtime.loop
         # Until start(), bytes and the end of the connection are held here.
@@ -387,6 +411,7 @@ class AsyncioChannel(asyncio.Protocol):
         # session asked for a pause meanwhile.
         self._want_reading = True
         self._tls = transport.get_extra_info("sslcontext") is not None
+        self._below_tls = _compat.tls_inner_transport(transport) if self._tls else None
         transport.set_write_buffer_limits(high=max_bytes)
 
     # asyncio.Protocol
@@ -432,6 +457,7 @@ class AsyncioChannel(asyncio.Protocol):
 
     # Channel
     def write(self, data: bytes) -> None:
+        self._written += len(data)
         pending = self._pending
         if pending is not None:
             pending.append(data)
@@ -460,6 +486,42 @@ class AsyncioChannel(asyncio.Protocol):
 
     def can_write(self) -> bool:
         return not self._write_paused or self._lost
+
+    def write_mark(self) -> int:
+        return self._written
+
+    def flushed(self) -> int:
+        held = self._pending_bytes if self._pending is not None else 0
+        held += self._transport.get_write_buffer_size()
+        if self._below_tls is not None:
+            held += self._below_tls.get_write_buffer_size()
+        return self._written - held
+
+    def call_when_flushed(self, mark: int, fn: Callable[[], None]) -> None:
+        if self._lost:
+            return
+        self._marks.append((mark, fn))
+        if not self._polling:
+            self._polling = True
+            self._poll_delay = 0.0
+            self._loop.call_soon(self._poll_marks)
+
+    def _poll_marks(self) -> None:
+        if self._lost:
+            self._marks = []
+            self._polling = False
+            return
+        flushed = self.flushed()
+        due = [fn for mark, fn in self._marks if mark <= flushed]
+        if due:
+            self._marks = [(mark, fn) for mark, fn in self._marks if mark > flushed]
+            for fn in due:
+                fn()
+        if self._marks:
+            self._poll_delay = min(max(self._poll_delay * 2, _POLL_FIRST), _POLL_MAX)
+            self._loop.call_later(self._poll_delay, self._poll_marks)
+        else:
+            self._polling = False
 
     async def wait_writable(self) -> None:
         if not self.can_write():

@@ -18,6 +18,13 @@ frame. Rules every channel keeps:
   keep a half-closed connection: the TLS layer flushes what was written
   before the EOF was processed and closes.
 - ``connection_lost`` reaches the sink exactly once.
+- Every channel counts the bytes it was given (``write_mark``) and the bytes
+  that have left its buffers for the kernel (``flushed``), and calls back
+  once a mark has been flushed (``call_when_flushed``). The heartbeat needs
+  it: a ping queued behind a large message has not reached the peer, so
+  its pong deadline must not start yet, and a buffer that does not move at
+  all means the peer stopped reading. The count is one integer addition per
+  write; the callbacks cost nothing until one is registered.
 
 Two channels implement the contract. :class:`StreamChannel`, here, runs a
 reader task and a writer task over any byte stream (trio's sockets, an HTTP/2
@@ -43,6 +50,8 @@ if TYPE_CHECKING:
 __all__ = ["Channel", "ChannelSink", "StreamChannel"]
 
 _READ_SIZE = 256 * 1024
+# A send larger than this goes out in slices of it; see StreamChannel.
+_SEND_SLICE = 256 * 1024
 
 
 class ChannelSink(Protocol):
@@ -67,6 +76,21 @@ class Channel(Protocol):
         ...
 
     async def wait_writable(self) -> None: ...
+    def write_mark(self) -> int:
+        """How many bytes were given to ``write`` so far (the position after the last one)."""
+        ...
+
+    def flushed(self) -> int:
+        """How many of them have left our buffers: handed to the kernel (or to TLS)."""
+        ...
+
+    def call_when_flushed(self, mark: int, fn: Callable[[], None]) -> None:
+        """Call ``fn`` once ``flushed() >= mark``, from the event loop, never from inside this call.
+
+        Not called if the connection is lost first.
+        """
+        ...
+
     def pause_reading(self) -> None: ...
     def resume_reading(self) -> None: ...
     def close(self, linger: float = 0.0) -> None:
@@ -86,7 +110,10 @@ class StreamChannel:
     """Reader and writer tasks over a byte stream (any backend, any transport).
 
     The writer sends everything queued since its last send in one write; the
-    bound counts queued frames plus the bytes of the send in progress.
+    bound counts queued frames plus the bytes of the send in progress. A
+    large write is handed to the stream in slices of ``_SEND_SLICE`` bytes,
+    so ``flushed`` moves while a peer reads it slowly (one ``send_all`` of
+    16 MiB would show no progress until its very end).
     ``read`` and ``send`` default to the stream's own ``read``/``write``; a
     backend passes faster ones when it can reach below a wrapper.
     """
@@ -112,6 +139,9 @@ class StreamChannel:
         self._out: list[bytes] = []
         self._out_bytes = 0
         self._in_flight = 0
+        self._written = 0
+        self._flushed = 0
+        self._marks: list[tuple[int, Callable[[], None]]] = []
         self._writable = Waiters(runtime)
         self._closed = Waiters(runtime)
         self._writer_waiter: Waiter | None = None
@@ -163,9 +193,22 @@ class StreamChannel:
                 data = b"".join(self._out) if len(self._out) > 1 else self._out[0]
                 self._out = []
                 self._out_bytes = 0
-                self._in_flight = len(data)
-                await self._send(data)
+                size = self._in_flight = len(data)
+                if size <= _SEND_SLICE:
+                    await self._send(data)
+                    self._flushed += size
+                else:
+                    view = memoryview(data)
+                    for start in range(0, size, _SEND_SLICE):
+                        piece = view[start : start + _SEND_SLICE]
+                        await self._send(piece)  # type: ignore[arg-type]
+                        self._flushed += len(piece)
+                        self._in_flight -= len(piece)
+                        if self._marks:
+                            self._fire_marks()
                 self._in_flight = 0
+                if self._marks:
+                    self._fire_marks()
                 if self.can_write():
                     self._writable.wake_all()
                     self._sink.writable()
@@ -194,10 +237,19 @@ class StreamChannel:
             self._released = True
             self._closed.wake_all()
 
+    def _fire_marks(self) -> None:
+        flushed = self._flushed
+        due = [fn for mark, fn in self._marks if mark <= flushed]
+        if due:
+            self._marks = [(mark, fn) for mark, fn in self._marks if mark > flushed]
+            for fn in due:
+                fn()
+
     def _finish(self, exc: BaseException | None) -> None:
         if self._dead:
             return
         self._dead = True
+        self._marks = []
         self._writable.wake_all()
         self._reader.cancel()
         if exc is not None or not self._closing:
@@ -211,6 +263,7 @@ class StreamChannel:
             return
         self._out.append(data)
         self._out_bytes += len(data)
+        self._written += len(data)
         waiter = self._writer_waiter
         if waiter is not None:
             self._writer_waiter = None
@@ -225,6 +278,20 @@ class StreamChannel:
     async def wait_writable(self) -> None:
         if not self.can_write():
             await self._writable.wait()
+
+    def write_mark(self) -> int:
+        return self._written
+
+    def flushed(self) -> int:
+        return self._flushed
+
+    def call_when_flushed(self, mark: int, fn: Callable[[], None]) -> None:
+        if self._dead:
+            return
+        if mark <= self._flushed:
+            self._runtime.call_later(0, fn)
+        else:
+            self._marks.append((mark, fn))
 
     def pause_reading(self) -> None:
         self._paused = True

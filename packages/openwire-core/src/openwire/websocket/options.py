@@ -35,9 +35,12 @@ class WebSocketOptions:
         Default 32 messages, 16 MiB.
     ping_interval, pong_timeout
         The heartbeat: a ping every ``ping_interval`` seconds; if no frame at
-        all arrives within ``pong_timeout`` after it, the connection is closed
-        with 1011 and :class:`~openwire.errors.PongTimeout`. ``None`` disables
-        either. Default 20 and 20.
+        all arrives within ``pong_timeout`` after the ping left our write
+        buffer, the connection is closed with 1011 and
+        :class:`~openwire.errors.PongTimeout`. A ping that cannot leave the
+        buffer because not one byte of it moves for ``pong_timeout`` (the
+        peer stopped reading) fails with :class:`~openwire.errors.WriteStalled`
+        (1006) instead. ``None`` disables either. Default 20 and 20.
     subprotocols
         ``Sec-WebSocket-Protocol`` values to offer, in preference order.
     engine

@@ -53,6 +53,7 @@ from openwire.errors import (
     PayloadTooBig,
     PongTimeout,
     ProtocolError,
+    WriteStalled,
 )
 from openwire.protocol.frames import (
     OK_CODES,
@@ -89,6 +90,10 @@ _END = object()
 # Reasons reading is paused (bits of Session._paused).
 _INBOX_FULL = 1
 _WRITES_BACKED_UP = 2
+
+# A write buffer holding the heartbeat ping is looked at this many times per
+# pong_timeout; it is stalled when none of those looks saw it move.
+_STALL_SAMPLES = 4
 
 
 class State(enum.Enum):
@@ -178,6 +183,19 @@ class Session:
         self._abort_timer: Handle | None = None
         self._channel_lost = False
         self._heartbeat_sent_at = 0.0
+        # The heartbeat ping still in our write buffer (its write mark), the
+        # watch on that buffer while it is, and where the buffer stood when
+        # the ping left it (see _heartbeat_tick).
+        self._ping_mark: int | None = None
+        self._stall_timer: Handle | None = None
+        self._stall_seen = 0
+        self._stall_checks = 0
+        self._flushed_at_ping = 0
+        # Where our Close ends in the write stream, and how much had left the
+        # buffer halfway through close_timeout (see _close_timed_out).
+        self._close_mark: int | None = None
+        self._flushed_at_close = 0
+        self._close_sample: Handle | None = None
         # Events on the hot path are looked up once.
         self._ev_sent = events.wants("websocket_message_sent")
         self._ev_received = events.wants("websocket_message_received")
@@ -791,11 +809,22 @@ class Session:
         self._events.websocket_closing(code, reason, False)
         if not self._encode_and_write(self._conn.encode_close, code, reason):
             return
-        # The answer must be read even if nobody consumes the inbox any more.
-        self._unpause(_INBOX_FULL)
+        if self._channel is not None:
+            self._close_mark = self._channel.write_mark()
+        # The answer must be read even if nobody consumes the inbox any more,
+        # and pings are no longer answered, so unread pongs cannot pile up:
+        # neither reason to stop reading holds while closing.
+        self._unpause(_INBOX_FULL | _WRITES_BACKED_UP)
         timeout = self._options.close_timeout
         if timeout is not None:
             self._close_timer = self._runtime.call_later(timeout, self._close_timed_out)
+            self._close_sample = self._runtime.call_later(timeout / 2, self._sample_close)
+
+    def _sample_close(self) -> None:
+        """Halfway through close_timeout: where the write buffer stands (see _close_timed_out)."""
+        self._close_sample = None
+        if self._channel is not None:
+            self._flushed_at_close = self._channel.flushed()
 
     async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         check_close_code(code)
@@ -841,13 +870,33 @@ class Session:
     def _close_timed_out(self) -> None:
         if self.state is State.CLOSED:
             return
+        channel = self._channel
+        mark = self._close_mark
+        what = "the peer did not answer our Close"
+        if channel is not None and mark is not None and (flushed := channel.flushed()) < mark:
+            # Our Close never left the write buffer: the peer could not have
+            # answered it. Say so, rather than blame the peer's silence. The
+            # buffer is compared with its state halfway through, not when the
+            # Close was queued: the kernel may still have been taking bytes
+            # then, with the peer reading none.
+            if flushed == self._flushed_at_close:
+                self._write_stalled(
+                    f"our Close frame could not be sent within close_timeout="
+                    f"{self._options.close_timeout}s: the peer took none of the bytes queued "
+                    "before it"
+                )
+                return
+            what = (
+                f"our Close was still queued behind {mark - flushed} bytes that the peer "
+                "was reading too slowly"
+            )
         error = ConnectionClosedError(
             CloseCode.ABNORMAL_CLOSURE,
             "",
             by_peer=None,
             message=(
-                f"the peer did not answer our Close within close_timeout="
-                f"{self._options.close_timeout}s; the connection was dropped (1006)"
+                f"{what} within close_timeout={self._options.close_timeout}s; the connection "
+                "was dropped (1006)"
             ),
         )
         self._finish(CloseCode.ABNORMAL_CLOSURE, "", None, error)
@@ -890,7 +939,13 @@ class Session:
         self.close_reason = reason
         self.closed_by_peer = by_peer
         self._error = error
-        for handle in (self._heartbeat, self._pong_timer, self._close_timer):
+        for handle in (
+            self._heartbeat,
+            self._pong_timer,
+            self._close_timer,
+            self._stall_timer,
+            self._close_sample,
+        ):
             if handle is not None:
                 handle.cancel()
         channel = self._channel
@@ -919,20 +974,101 @@ class Session:
             self._events.websocket_failed(error)
 
     # -------------------------------------------------------------- heartbeat
+    #
+    # The pong deadline runs from the moment the ping left our write buffer
+    # (the kernel has it), not from when it was queued: behind a large
+    # message a ping can wait longer than pong_timeout before the peer could
+    # possibly see it. While it waits, the buffer is watched; if not one byte
+    # of it moves for a whole pong_timeout the peer has stopped reading, and
+    # that is reported as WriteStalled, not PongTimeout (no pong can come for
+    # a ping that was never delivered). The same bound applies to both: a
+    # peer that shows no sign of life, reading or answering, for pong_timeout
+    # is given up on, one knob for one promise.
 
     def _heartbeat_tick(self) -> None:
         interval = self._options.ping_interval
         if self.state is not State.OPEN or interval is None:
             return
+        self._heartbeat = self._runtime.call_later(interval, self._heartbeat_tick)
+        if self._ping_mark is not None:
+            # The last heartbeat ping has not left our buffer yet: another
+            # would only queue behind it. The watch on the buffer goes on.
+            return
         payload = b"openwire-heartbeat"
         if not self._encode_and_write(self._conn.encode_ping, payload):
             return
         self._events.websocket_ping_sent(payload)
+        channel = self._channel
+        if self._options.pong_timeout is None or self._pong_timer is not None or channel is None:
+            return
+        mark = channel.write_mark()
+        if channel.flushed() >= mark:
+            self._ping_left()
+            return
+        self._ping_mark = mark
+        channel.call_when_flushed(mark, self._ping_left)
+        self._stall_seen = channel.flushed()
+        self._stall_checks = 0
+        self._arm_stall_check()
+
+    def _ping_left(self) -> None:
+        """The heartbeat ping has left our write buffer: its pong deadline starts now."""
+        self._ping_mark = None
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
         timeout = self._options.pong_timeout
-        if timeout is not None and self._pong_timer is None:
-            self._heartbeat_sent_at = self._runtime.time()
-            self._pong_timer = self._runtime.call_later(timeout, self._pong_deadline)
-        self._heartbeat = self._runtime.call_later(interval, self._heartbeat_tick)
+        if self.state is not State.OPEN or timeout is None or self._channel is None:
+            return
+        self._heartbeat_sent_at = self._runtime.time()
+        self._flushed_at_ping = self._channel.flushed()
+        self._pong_timer = self._runtime.call_later(timeout, self._pong_deadline)
+
+    def _arm_stall_check(self) -> None:
+        timeout = self._options.pong_timeout
+        assert timeout is not None
+        self._stall_timer = self._runtime.call_later(timeout / _STALL_SAMPLES, self._stall_check)
+
+    def _stall_check(self) -> None:
+        """One look at a write buffer holding the heartbeat ping: has any of it moved?"""
+        self._stall_timer = None
+        channel = self._channel
+        if self.state is not State.OPEN or self._ping_mark is None or channel is None:
+            return
+        flushed = channel.flushed()
+        if flushed != self._stall_seen or self._paused & _INBOX_FULL:
+            # It moves (a slow reader is alive), or our own reading is paused
+            # because the application is slow: a peer blocked writing to us
+            # may not read until we do, and that is not its fault.
+            self._stall_seen = flushed
+            self._stall_checks = 0
+        else:
+            self._stall_checks += 1
+            if self._stall_checks >= _STALL_SAMPLES:
+                self._write_stalled(
+                    f"the heartbeat ping could not leave our write buffer: no byte of it "
+                    f"was taken by the peer for pong_timeout={self._options.pong_timeout}s"
+                )
+                return
+        self._arm_stall_check()
+
+    def _write_stalled(self, what: str) -> None:
+        """The peer stopped reading: drop the connection with 1006 (see WriteStalled)."""
+        channel = self._channel
+        pending = 0 if channel is None else channel.write_mark() - channel.flushed()
+        error = WriteStalled(
+            CloseCode.ABNORMAL_CLOSURE,
+            "",
+            by_peer=None,
+            message=(
+                f"{what} ({pending} bytes still waiting to be sent); the peer stopped "
+                "reading, so no Close could reach it and the connection was dropped (1006). "
+                "If the peer is known to pause that long, raise pong_timeout"
+            ),
+        )
+        self._finish(CloseCode.ABNORMAL_CLOSURE, "", None, error)
+        if channel is not None:
+            channel.abort()
 
     def _pong_deadline(self) -> None:
         self._pong_timer = None
@@ -942,10 +1078,22 @@ class Session:
         # *we* are slow, not the peer: neither is a timeout.
         if self._last_rx >= self._heartbeat_sent_at or self._paused & _INBOX_FULL:
             return
+        channel = self._channel
+        if channel is not None:
+            flushed = channel.flushed()
+            if flushed == self._flushed_at_ping and flushed < channel.write_mark():
+                # Bytes wait in our buffer and none has left since the ping
+                # did: the peer stopped reading, it is not merely silent.
+                self._write_stalled(
+                    f"no byte we wrote was taken by the peer for "
+                    f"pong_timeout={self._options.pong_timeout}s, and the heartbeat ping "
+                    "was not answered"
+                )
+                return
         self._fail(
             CloseCode.INTERNAL_ERROR,
             f"no frame arrived within pong_timeout={self._options.pong_timeout}s after a "
-            "heartbeat ping; the peer is unresponsive",
+            "heartbeat ping left our write buffer; the peer is unresponsive",
             None,
             PongTimeout,
         )
