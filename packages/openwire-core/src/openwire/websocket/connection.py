@@ -420,6 +420,8 @@ class MessageStream:
         self.opcode = Opcode.TEXT if isinstance(event.data, str) else Opcode.BINARY
         # A whole message (it arrived in one piece) has no later piece.
         self._last_taken = event.opcode != Opcode.CONTINUATION or bool(event.fin)  # type: ignore[union-attr]
+        if implicit and self._last_taken:
+            self._session.close_stream(True)
 
     async def __aexit__(
         self,
@@ -452,10 +454,12 @@ class MessageStream:
         while not self._last_taken:
             chunk = await self._session.next_chunk()
             self._last_taken = chunk.fin
+            if chunk.fin and self._implicit:
+                # Without a block, the stream ends with its last piece: a
+                # consumer that stops iterating now has taken the whole message.
+                self._session.close_stream(True)
             if chunk.data:
                 return chunk.data
-        if self._implicit and self._session.owns_implicit_stream(self):
-            self._session.close_stream(True)
         raise StopAsyncIteration
 
 

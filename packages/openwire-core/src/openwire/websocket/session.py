@@ -605,6 +605,8 @@ class Session:
                 "receive() was called while a message stream is open; leave the "
                 "receive_stream() block first (messages go to one consumer)"
             )
+        if self._streaming:
+            return await self._received_streaming(await self._take())
         inbox = self._inbox
         while not inbox:
             if self.state is State.CLOSED:
@@ -624,12 +626,8 @@ class Session:
         event = inbox.popleft()
         if event.opcode is _TEXT or event.opcode is _BINARY:
             self._inbox_bytes -= len(event.data)
-        if self._paused & _INBOX_FULL and (
-            len(inbox) <= self._inbox_max // 2 and self._inbox_bytes <= self._inbox_max_bytes // 2
-        ):
-            self._unpause(_INBOX_FULL)
-        if self._streaming:
-            return await self._received_streaming(event)
+        if self._paused & _INBOX_FULL:
+            self._drained()
         return event
 
     # -------------------------------------------------------------- streaming
@@ -638,7 +636,6 @@ class Session:
         """``receive()`` with streaming on: assemble a chunked message (max_message_size)."""
         opcode = event.opcode
         if opcode is _CONT:
-            self._inbox_bytes -= len(event.data)  # receive() counts whole messages only
             return await self._assemble(event)  # type: ignore[arg-type]
         limit = self._max_message
         if (
@@ -664,7 +661,11 @@ class Session:
         raise self._closed_error()
 
     async def _take(self) -> EngineEvent:
-        """The next event of the inbox for the one consumer (``receive``'s waiting rules)."""
+        """The next event of the inbox for the one consumer, with streaming on.
+
+        ``receive`` without streaming inlines the same steps (the hot path);
+        both count the inbox's bytes and resume reading through :meth:`_drained`.
+        """
         inbox = self._inbox
         while not inbox:
             if self.state is State.CLOSED:

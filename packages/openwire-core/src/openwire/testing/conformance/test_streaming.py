@@ -550,6 +550,9 @@ async def test_a_stream_iterated_without_its_block(
             + frame(0x0, b"x" * 70_000, fin=False)
             + frame(0x0, b"tail")
             + frame(0x1, b"next message")
+            + frame(0x2, b"only piece")
+            + frame(0x1, b"after", fin=False)
+            + frame(0x0, b" it")
         )
         await peer.read_until_close()
 
@@ -563,6 +566,12 @@ async def test_a_stream_iterated_without_its_block(
                 assert piece == b"head"
                 break
             assert (await ws.receive()).data == "next message"
+            # Left right after its last piece: the message was taken whole,
+            # and the next one is not touched.
+            async for piece in ws.receive_stream():
+                assert piece == b"only piece"
+                break
+            assert (await ws.receive()).data == "after it"
             with pytest.raises(RuntimeError, match="was left"):
                 await left.__anext__()
         await ws.close()
@@ -678,6 +687,35 @@ async def test_compressed_messages_are_streamed_frame_by_frame(
             assert "".join(pieces) == text
             assert len(pieces) >= 2, "inflated frame by frame, not as one message"
             assert (await ws.receive()).data == binary
+        await ws.close()
+    await server.wait()
+
+
+@deflate
+@pytest.mark.rfc("7692")
+async def test_receive_resumes_reading_after_whole_compressed_messages_fill_the_queue(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    # Each compressed message arrives as one piece; two fill a 1000-byte
+    # receive queue, so reading pauses, and taking them must resume it.
+    bodies = [os.urandom(600) for _ in range(3)]
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake(extra_headers=ACCEPT_DEFLATE)
+        await peer.send(b"".join(frame(0x2, compress(body), rsv=RSV1) for body in bodies[:2]))
+        await peer.read_frame()  # the client took both: the third may come
+        await peer.send(frame(0x2, compress(bodies[2]), rsv=RSV1))
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with connect(
+        server.url, streaming=True, receive_queue_bytes=1000, ping_interval=None
+    ) as ws:
+        with anyio.fail_after(10):
+            assert (await ws.receive()).data == bodies[0]
+            assert (await ws.receive()).data == bodies[1]
+            await ws.send("took two")
+            assert (await ws.receive()).data == bodies[2]
         await ws.close()
     await server.wait()
 
