@@ -147,7 +147,7 @@ async def test_an_absolute_location_may_be_ws_or_http(
         hello = (await ws.receive()).data
         assert ws.response.request is not None
         assert str(ws.response.request.url) == f"{second.http}/ws"
-        assert ws.url == f"{second.http}/ws"
+        assert ws.url == f"{second.http}/ws".replace("http://", "ws://", 1)
     assert _path(hello) == "/ws"
 
 

@@ -342,6 +342,28 @@ async def test_the_policy_can_retry_an_application_code(
     assert len(server.peers) == 3
 
 
+@pytest.mark.parametrize(("code", "raises"), [(1001, False), (1011, True), (4000, False)])
+async def test_a_close_this_side_chose_is_never_retried(
+    plan: Callable[..., ScriptedServer], code: int, raises: bool
+) -> None:
+    # 1001 and 1011 are retry codes when the server sends them; chosen by the
+    # application, they are its decision, not a failure to recover from.
+    server = plan(echo_until_close)
+    outcome: BaseException | None = None
+    async with Client() as client:
+        with anyio.fail_after(10):
+            try:
+                async for ws in client.websocket_reconnecting(
+                    server.url, policy=ReconnectPolicy(**FAST)
+                ):
+                    await ws.close(code)
+            except ConnectionClosedError as exc:
+                outcome = exc
+    assert len(server.peers) == 1
+    assert (outcome is not None) is raises
+    assert server.peers[0].frames[-1].close_code == code
+
+
 async def test_a_body_that_leaves_the_connection_open_ends_the_loop_with_1000(
     plan: Callable[..., ScriptedServer],
 ) -> None:

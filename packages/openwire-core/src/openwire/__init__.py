@@ -3,7 +3,14 @@
 from openwire._version import __version__
 from openwire.client import Client
 from openwire.compression import Deflate
-from openwire.config import ClientConfig, Limits, Timeouts
+from openwire.config import (
+    ClientConfig,
+    JSONDumps,
+    JSONLoads,
+    Limits,
+    Timeouts,
+    compact_json_dumps,
+)
 from openwire.engines.registry import registry as engines
 from openwire.errors import (
     AuthenticationFailed,
@@ -111,6 +118,8 @@ __all__ = [
     "InvalidHandshakeHead",
     "InvalidSubprotocol",
     "InvalidUpgrade",
+    "JSONDumps",
+    "JSONLoads",
     "Limits",
     "ListenerDispatch",
     "LoggingEventListener",
@@ -155,5 +164,6 @@ __all__ = [
     "WriteStalled",
     "WriteTimeout",
     "__version__",
+    "compact_json_dumps",
     "engines",
 ]

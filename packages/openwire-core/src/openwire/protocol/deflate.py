@@ -277,6 +277,17 @@ class PerMessageDeflate:
         self.can_compress = self._compress_bits > 8
         self.min_size = params.min_size if self.can_compress else _NEVER
 
+    def should_compress(self, size: int, compress: bool | None) -> bool:
+        """Whether a message of ``size`` bytes goes compressed: the one rule, for every codec.
+
+        ``compress`` is the per-message override of ``send``: ``None``
+        follows the policy (from ``min_size`` up), ``False`` never, ``True``
+        whatever the size; never with an 8-bit window.
+        """
+        if compress is None:
+            return size >= self.min_size
+        return compress and self.can_compress
+
     def decompress(self, payload: bytes, final: bool, bound: int | None = None) -> bytes:
         """Inflate one frame of a compressed message; ``final`` on its last frame.
 
@@ -396,9 +407,6 @@ class CompressingEncoder:
             opcode, payload = 1, data.encode("utf-8")
         else:
             opcode, payload = 2, data
-        if compress is None:
-            if len(payload) < deflate.min_size:
-                return self.encode_frame(opcode, payload)
-        elif not (compress and deflate.can_compress):
-            return self.encode_frame(opcode, payload)
-        return self.encode_frame(opcode, deflate.compress(payload), True, True)
+        if deflate.should_compress(len(payload), compress):
+            return self.encode_frame(opcode, deflate.compress(payload), True, True)
+        return self.encode_frame(opcode, payload)

@@ -324,9 +324,6 @@ class DeflateFrameReader(FrameReader):
         else:
             opcode, payload = 2, data
         deflate = self._deflate
-        if compress is None:
-            if len(payload) < deflate.min_size:
-                return self._encode(opcode, payload)
-        elif not (compress and deflate.can_compress):
-            return self._encode(opcode, payload)
-        return self._encode(opcode, deflate.compress(payload), True, True)
+        if deflate.should_compress(len(payload), compress):
+            return self._encode(opcode, deflate.compress(payload), True, True)
+        return self._encode(opcode, payload)

@@ -47,6 +47,7 @@ __all__ = ["Decode", "MessageStream", "WebSocket", "WebSocketReceiver", "WebSock
 Decode = Literal["text", "bytes", "json"]
 """What ``ws.iter(decode=...)`` turns each message into; ``None`` keeps :class:`Message`."""
 
+_WS_SCHEMES = {"http": "ws", "https": "wss"}
 _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
 
@@ -141,14 +142,16 @@ class _SendMixin(_Base):
             data = _as_bytes(data)
         await self._session.send(data, compress)
 
-    async def send_json(self, obj: Any, *, binary: bool = False) -> None:
+    async def send_json(
+        self, obj: Any, *, binary: bool = False, compress: bool | None = None
+    ) -> None:
         """Send ``obj`` serialised by the client's ``json_dumps``, as one message.
 
         A text message by default, also when ``json_dumps`` returns ``bytes``
         (orjson): JSON is text, and text is what most servers expect. With
-        ``binary=True`` a binary message carrying the UTF-8 JSON. Raises what
-        ``json_dumps`` raises for a value it cannot serialise, and what
-        :meth:`send` raises.
+        ``binary=True`` a binary message carrying the UTF-8 JSON. ``compress``
+        is :meth:`send`'s per-message override. Raises what ``json_dumps``
+        raises for a value it cannot serialise, and what :meth:`send` raises.
         """
         data = self._shared.json_dumps(obj)
         if binary:
@@ -156,7 +159,7 @@ class _SendMixin(_Base):
                 data = data.encode("utf-8")
         elif not isinstance(data, str):
             data = _json_text(data)
-        await self.send(data)
+        await self.send(data, compress)
 
     async def send_stream(self, chunks: Iterable[StreamChunk] | AsyncIterable[StreamChunk]) -> None:
         """Send one message made of ``chunks``, as fragments, as they come.
@@ -498,10 +501,16 @@ class WebSocket(_SendMixin, _ReceiveMixin):
 
     @property
     def url(self) -> str:
-        """Where the WebSocket landed, after any handshake redirects (``http``/``https`` form)."""
+        """Where the WebSocket landed, after any handshake redirects, as a ``ws``/``wss`` URL.
+
+        ``ws.response.request.url`` is the same place in the ``http``/``https``
+        form the handshake request was sent with.
+        """
         request = self.response.request
         assert request is not None, "the handshake's response always carries its request"
-        return str(request.url)
+        url = str(request.url)
+        scheme, sep, rest = url.partition("://")
+        return f"{_WS_SCHEMES.get(scheme, scheme)}{sep}{rest}"
 
     def split(self) -> tuple[WebSocketSender, WebSocketReceiver]:
         """Two handles for two tasks: a sender (shareable) and a receiver (one consumer).

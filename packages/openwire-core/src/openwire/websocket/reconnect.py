@@ -41,6 +41,7 @@ from openwire.errors import (
     ConnectError,
     ConnectionClosed,
     HandshakeError,
+    PongTimeout,
     ProxyAuthError,
     ProxyError,
     ReadError,
@@ -49,6 +50,7 @@ from openwire.errors import (
     TLSError,
     UnexpectedStatus,
     WriteError,
+    WriteStalled,
 )
 from openwire.events import ListenerDispatch
 from openwire.protocol.frames import CloseCode
@@ -175,9 +177,18 @@ class ReconnectPolicy:
             return not _certificate_refused(error)
         return isinstance(error, ConnectError | ReadError | WriteError | TimeoutError | ProxyError)
 
-    def retries_close(self, code: int) -> bool:
-        """Whether a connection that ended with ``code`` is worth reconnecting after."""
-        return code in self.retry_codes
+    def retries_close(self, error: ConnectionClosed) -> bool:
+        """Whether a connection that ended as ``error`` says is worth reconnecting after.
+
+        A close this side chose (``ws.close(code)``, or 1001 when the last
+        sending handle was dropped) is the application's decision, whatever
+        its code: never retried. This side's heartbeat failures
+        (:class:`~openwire.errors.PongTimeout`, :class:`~openwire.errors.WriteStalled`)
+        are the peer's or the network's doing, and count by their code.
+        """
+        if error.by_peer is False and not isinstance(error, PongTimeout | WriteStalled):
+            return False
+        return error.code in self.retry_codes
 
 
 def _certificate_refused(error: BaseException) -> bool:
@@ -366,11 +377,13 @@ class _Loop:
             self.failures = 0
             self._lost_at = now
         code = cause.code
-        if self.policy.retries_close(code):
+        if self.policy.retries_close(cause):
             await self._wait(cause, None)
             return
         if code in _QUIET_CODES or 3000 <= code <= 4999:
             raise StopAsyncIteration
+        if code == CloseCode.GOING_AWAY and cause.by_peer is False:
+            raise StopAsyncIteration  # this side went away: the loop's work is done
         raise cause
 
     async def _connect(self, events: ListenerDispatch) -> WebSocket:
