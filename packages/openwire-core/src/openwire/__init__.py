@@ -51,7 +51,13 @@ from openwire.errors import (
     WriteError,
     WriteTimeout,
 )
-from openwire.events import EventListener, ListenerDispatch, LoggingEventListener
+from openwire.events import (
+    EventListener,
+    FanOutListener,
+    ListenerDispatch,
+    LoggingEventListener,
+    fan_out,
+)
 from openwire.http.chain import Chain
 from openwire.http.cookies import MemoryCookieJar
 from openwire.http.headers import Headers
@@ -98,6 +104,7 @@ __all__ = [
     "EngineSettings",
     "EngineUnavailable",
     "EventListener",
+    "FanOutListener",
     "HTTPProtocolError",
     "HandshakeError",
     "HandshakeTimeout",
@@ -154,4 +161,5 @@ __all__ = [
     "WriteTimeout",
     "__version__",
     "engines",
+    "fan_out",
 ]
