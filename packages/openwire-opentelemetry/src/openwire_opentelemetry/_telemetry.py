@@ -262,6 +262,7 @@ class _Listener(EventListener):
         self._metric: Attributes = {}
         self._status: int | None = None
         self._sends_body = False
+        self._handshake = False  # this attempt is a WebSocket handshake
         self._handshake_done = False  # a 101 arrived: the span waits for websocket_negotiated
         # The WebSocket connection, once open.
         self._connection: Span | None = None
@@ -294,7 +295,8 @@ class _Listener(EventListener):
             attributes[n.HTTP_REQUEST_METHOD_ORIGINAL] = method
         if resend:
             attributes[n.HTTP_REQUEST_RESEND_COUNT] = resend
-        if request.websocket is not None:
+        self._handshake = request.websocket is not None
+        if self._handshake:
             attributes[n.WS_HANDSHAKE] = True
         span = t.tracer.start_span(
             method if known else "HTTP",
@@ -331,7 +333,7 @@ class _Listener(EventListener):
             span.set_attribute(n.ERROR_TYPE, str(status))
             span.set_status(Status(StatusCode.ERROR))
             metric[n.ERROR_TYPE] = str(status)
-        if status == 101 and request.websocket is not None:
+        if status == 101 and self._handshake:
             self._handshake_done = True
 
     def end_attempt(self, error: BaseException | None) -> None:
@@ -367,10 +369,12 @@ class _Listener(EventListener):
         self.end_attempt(error)
 
     def connection_released(self, host: str, port: int) -> None:
-        # Released before an answer means the attempt failed: the
-        # interceptor ends it with the error. After a 101 the connection
-        # goes to the WebSocket: the span waits for websocket_negotiated.
-        if self._status is not None and not self._handshake_done:
+        # An HTTP attempt ends when its body is done and the connection goes
+        # back. Released before an answer means the attempt failed: the
+        # interceptor ends it with the error. A handshake's span waits for
+        # the call's verdict (a rejection is read, then raised; a 101 is
+        # validated), or for the next hop.
+        if self._status is not None and not self._handshake:
             self.end_attempt(None)
 
     # -- connection steps, as span events ------------------------------------------
