@@ -78,7 +78,6 @@ async def test_a_websocket_that_closes_normally(engine: str, otel: Otel, scripte
     assert event_names(handshake) == [
         "openwire.connect.start",
         "openwire.connect.end",
-        "openwire.request.sent",
         "openwire.response.headers",
     ]
     assert handshake.status.status_code is StatusCode.UNSET
@@ -99,11 +98,7 @@ async def test_a_websocket_that_closes_normally(engine: str, otel: Otel, scripte
         "openwire.websocket.messages.received": 1,
     }
     assert event_names(connection) == ["openwire.websocket.closing"]
-    assert dict(connection.events[0].attributes or {}) == {
-        "openwire.websocket.close.code": 1000,
-        "openwire.websocket.close.reason": "bye",
-        "openwire.websocket.close.initiator": "server",
-    }
+    assert connection.events[0].timestamp < (connection.end_time or 0)
     assert connection.status.status_code is StatusCode.UNSET
     # Both under the caller's span; the connection links to its handshake.
     for span in (handshake, connection):
@@ -127,7 +122,6 @@ async def test_a_websocket_that_closes_normally(engine: str, otel: Otel, scripte
                 "http.request.method": "GET",
                 "server.address": "127.0.0.1",
                 "server.port": port,
-                "url.scheme": "http",
                 "http.response.status_code": 101,
                 "network.protocol.version": "1.1",
             },
@@ -359,7 +353,6 @@ async def test_a_handshake_rejected_with_403(engine: str, otel: Otel, scripted: 
                 "http.request.method": "GET",
                 "server.address": "127.0.0.1",
                 "server.port": port,
-                "url.scheme": "http",
                 "http.response.status_code": 403,
                 "network.protocol.version": "1.1",
                 "error.type": "403",

@@ -161,16 +161,7 @@ class ListenerDispatch:
 
     def __init__(self, listener: EventListener | None) -> None:
         self._listener = listener
-        if listener is None:
-            self._overridden: frozenset[str] = frozenset()
-        else:
-            cls = type(listener)
-            self._overridden = frozenset(
-                name
-                for name in EVENT_NAMES
-                if getattr(cls, name, None) is not getattr(EventListener, name)
-                or name in vars(listener)
-            )
+        self._overridden: frozenset[str] = frozenset() if listener is None else _overrides(listener)
 
     @property
     def listener(self) -> EventListener | None:

@@ -58,20 +58,27 @@ _TRAFFIC_SERIES = (
 Attributes = dict[str, Any]
 
 
-class _Traffic:
-    """Message counts for one set of connection attributes: live connections and closed ones.
+_CloseKey = tuple[int, str | None, str | None]  # close code, initiator, error.type
 
-    Each connection counts in a list of its own (no lock, no SDK call per
-    message); the observable instruments' callbacks add the live lists to
-    what closed connections left behind.
+
+class _Traffic:
+    """What the connections with one set of attributes did: live ones, and those that ended.
+
+    Each connection counts its messages in a list of its own (no lock, no
+    SDK call per message); the observable instruments' callbacks add the
+    live lists to what ended connections left behind. The open connections
+    are the live ones, and the ends are counted here too, so opening and
+    closing a connection costs a set insertion and a dict increment rather
+    than SDK measurements.
     """
 
-    __slots__ = ("attributes", "live", "retired")
+    __slots__ = ("attributes", "closes", "live", "retired")
 
     def __init__(self, attributes: Attributes) -> None:
         self.attributes = attributes
         self.retired = [0] * 8
         self.live: weakref.WeakSet[_Listener] = weakref.WeakSet()
+        self.closes: dict[_CloseKey, int] = {}
 
 
 class Telemetry:
@@ -111,8 +118,11 @@ class Telemetry:
             description="Duration of HTTP client requests (one per attempt).",
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
-        self.ws_open = meter.create_up_down_counter(
-            n.METRIC_WS_OPEN, unit="{connection}", description="WebSocket connections open now."
+        meter.create_observable_up_down_counter(
+            n.METRIC_WS_OPEN,
+            callbacks=[self._observe_open],
+            unit="{connection}",
+            description="WebSocket connections open now.",
         )
         self.ws_duration = meter.create_histogram(
             n.METRIC_WS_DURATION,
@@ -126,8 +136,9 @@ class Telemetry:
             description="WebSocket ping round-trip time, from the ping sent to its pong.",
             explicit_bucket_boundaries_advisory=_PING_BUCKETS,
         )
-        self.ws_closes = meter.create_counter(
+        meter.create_observable_counter(
             n.METRIC_WS_CLOSES,
+            callbacks=[self._observe_closes],
             unit="{connection}",
             description="WebSocket connections ended, by close code and initiator.",
         )
@@ -164,12 +175,33 @@ class Telemetry:
             traffic.live.add(listener)
         return traffic
 
-    def retire(self, listener: _Listener, traffic: _Traffic, counts: list[int]) -> None:
+    def retire(
+        self, listener: _Listener, traffic: _Traffic, counts: list[int], end: _CloseKey
+    ) -> None:
         with self._lock:
             traffic.live.discard(listener)
             retired = traffic.retired
             for index, value in enumerate(counts):
                 retired[index] += value
+            traffic.closes[end] = traffic.closes.get(end, 0) + 1
+
+    def _observe_open(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            return [Observation(len(t.live), t.attributes) for t in self._traffic.values()]
+
+    def _observe_closes(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            snapshot = [(t.attributes, dict(t.closes)) for t in self._traffic.values()]
+        observations = []
+        for attributes, closes in snapshot:
+            for (code, initiator, error), count in closes.items():
+                point = {**attributes, n.WS_CLOSE_CODE: code}
+                if initiator is not None:
+                    point[n.WS_CLOSE_INITIATOR] = initiator
+                if error is not None:
+                    point[n.ERROR_TYPE] = error
+                observations.append(Observation(count, point))
+        return observations
 
     def _totals(self) -> list[tuple[Attributes, list[int]]]:
         with self._lock:
@@ -261,7 +293,6 @@ class _Listener(EventListener):
         self._started = 0.0
         self._metric: Attributes = {}
         self._status: int | None = None
-        self._sends_body = False
         self._handshake = False  # this attempt is a WebSocket handshake
         self._handshake_done = False  # a 101 arrived: the span waits for websocket_negotiated
         # The WebSocket connection, once open.
@@ -306,13 +337,11 @@ class _Listener(EventListener):
         )
         self.span = span
         self._status = None
-        self._sends_body = request.content is not None
         if t.metrics:
             self._metric = {
                 n.HTTP_REQUEST_METHOD: attributes[n.HTTP_REQUEST_METHOD],
                 n.SERVER_ADDRESS: url.host,
                 n.SERVER_PORT: url.port,
-                n.URL_SCHEME: url.scheme,
             }
         self._started = time.perf_counter()
         return span
@@ -323,16 +352,16 @@ class _Listener(EventListener):
         status = response.status
         self._status = status
         version = n.protocol_version(response.http_version)
-        span.set_attribute(n.HTTP_RESPONSE_STATUS_CODE, status)
-        span.set_attribute(n.NETWORK_PROTOCOL_VERSION, version)
-        metric = self._metric
-        metric[n.HTTP_RESPONSE_STATUS_CODE] = status
-        metric[n.NETWORK_PROTOCOL_VERSION] = version
+        attributes: Attributes = {
+            n.HTTP_RESPONSE_STATUS_CODE: status,
+            n.NETWORK_PROTOCOL_VERSION: version,
+        }
         if status >= 400:
             # 4xx and 5xx are errors for a client span; error.type is the code.
-            span.set_attribute(n.ERROR_TYPE, str(status))
+            attributes[n.ERROR_TYPE] = str(status)
             span.set_status(Status(StatusCode.ERROR))
-            metric[n.ERROR_TYPE] = str(status)
+        span.set_attributes(attributes)
+        self._metric.update(attributes)
         if status == 101 and self._handshake:
             self._handshake_done = True
 
@@ -388,9 +417,7 @@ class _Listener(EventListener):
 
     def connect_start(self, host: str, port: int) -> None:
         if self.span is not None:
-            self.span.add_event(
-                n.EVENT_CONNECT_START, {n.NETWORK_PEER_ADDRESS: host, n.NETWORK_PEER_PORT: port}
-            )
+            self.span.add_event(n.EVENT_CONNECT_START)
 
     def connect_end(self, host: str, port: int) -> None:
         if self.span is not None:
@@ -419,14 +446,6 @@ class _Listener(EventListener):
     def connection_acquired(self, host: str, port: int, reused: bool) -> None:
         if self.span is not None:
             self.span.set_attribute(n.CONNECTION_REUSED, reused)
-
-    def request_headers_end(self, request: Request) -> None:
-        if self.span is not None and not self._sends_body:
-            self.span.add_event(n.EVENT_REQUEST_SENT)
-
-    def request_body_end(self, request: Request, byte_count: int) -> None:
-        if self.span is not None:
-            self.span.add_event(n.EVENT_REQUEST_SENT)
 
     def response_headers_end(self, response: Response) -> None:
         if self.span is not None:
@@ -476,7 +495,6 @@ class _Listener(EventListener):
         if metric is None or not self._t.metrics:
             return
         metric[n.WS_ENGINE] = engine
-        self._t.ws_open.add(1, metric)
         self._traffic = self._t.track(self, metric)
 
     def websocket_ping_sent(self, payload: bytes) -> None:
@@ -494,10 +512,9 @@ class _Listener(EventListener):
     def websocket_closing(self, code: int, reason: str, by_peer: bool) -> None:
         self._initiator = "server" if by_peer else "client"
         if self._connection is not None:
-            attributes: Attributes = {n.WS_CLOSE_CODE: code, n.WS_CLOSE_INITIATOR: self._initiator}
-            if reason:
-                attributes[n.WS_CLOSE_REASON] = reason
-            self._connection.add_event(n.EVENT_WS_CLOSING, attributes)
+            # When the close handshake began; the code, reason and initiator
+            # are the span's own when it ends.
+            self._connection.add_event(n.EVENT_WS_CLOSING)
 
     def websocket_closed(self, code: int, reason: str) -> None:
         self._end_connection(code, reason, None)
@@ -517,6 +534,7 @@ class _Listener(EventListener):
 
     def _end_connection(self, code: int, reason: str, error: BaseException | None) -> None:
         counts = self._counts
+        kind = n.error_type(error) if error is not None else None
         span = self._connection
         if span is not None:
             self._connection = None
@@ -532,7 +550,7 @@ class _Listener(EventListener):
             if self._events_dropped:
                 attributes[n.WS_MESSAGE_EVENTS_DROPPED] = self._events_dropped
             if error is not None:
-                attributes[n.ERROR_TYPE] = n.error_type(error)
+                attributes[n.ERROR_TYPE] = kind
                 span.record_exception(error)
                 span.set_status(Status(StatusCode.ERROR, str(error)))
             span.set_attributes(attributes)
@@ -543,19 +561,11 @@ class _Listener(EventListener):
         self._ws_metric = None
         t = self._t
         if self._traffic is not None:
-            t.retire(self, self._traffic, counts)
+            t.retire(self, self._traffic, counts, (code, self._initiator, kind))
             self._traffic = None
-        t.ws_open.add(-1, metric)
-        ended = dict(metric)
-        if error is not None:
-            ended[n.ERROR_TYPE] = n.error_type(error)
-        t.ws_duration.record(time.perf_counter() - self._opened, ended)
-        closes = {**metric, n.WS_CLOSE_CODE: code}
-        if self._initiator is not None:
-            closes[n.WS_CLOSE_INITIATOR] = self._initiator
-        if error is not None:
-            closes[n.ERROR_TYPE] = ended[n.ERROR_TYPE]
-        t.ws_closes.add(1, closes)
+        if kind is not None:
+            metric = {**metric, n.ERROR_TYPE: kind}
+        t.ws_duration.record(time.perf_counter() - self._opened, metric)
 
     # -- the reconnecting loop (its own listener) ----------------------------------
     def websocket_reconnect_scheduled(
