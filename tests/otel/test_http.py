@@ -271,3 +271,32 @@ async def test_instrument_returns_a_new_client_with_the_same_config(
             await client.get(f"{server.url}/ok")
     (span,) = otel.spans()
     assert received == [("/ok", traceparent(span))]
+
+
+async def test_tls_and_an_error_status(otel: Otel, https_server: Any, client_ssl: Any) -> None:
+    async with Client(verify=client_ssl, **otel.settings()) as client:
+        response = await client.get(f"{https_server.url}/status/503")
+    assert response.status == 503
+
+    (span,) = otel.spans()
+    attributes = dict(span.attributes or {})
+    assert attributes["tls.protocol.name"] == "tls"
+    assert attributes["tls.protocol.version"] in ("1.2", "1.3")
+    assert attributes["http.response.status_code"] == 503
+    assert attributes["error.type"] == "503"
+    assert span.status.status_code is StatusCode.ERROR
+    assert event_names(span) == [
+        "openwire.connect.start",
+        "openwire.connect.end",
+        "openwire.tls.start",
+        "openwire.tls.end",
+        "openwire.response.headers",
+    ]
+    assert dict(span.events[3].attributes or {}) == {
+        "tls.protocol.name": "tls",
+        "tls.protocol.version": attributes["tls.protocol.version"],
+    }
+    ((point, count),) = otel.metrics()["http.client.request.duration"]
+    assert count == 1
+    assert point["error.type"] == "503"
+    assert point["http.response.status_code"] == 503

@@ -395,3 +395,40 @@ async def test_reconnect_attempts_are_counted(engine: str, otel: Otel, scripted:
     (closes,) = metrics["openwire.websocket.closes"]
     assert closes[1] == 2
     assert len([s for s in otel.spans() if s.name == "WebSocket"]) == 2
+
+
+async def test_a_redirected_handshake_is_a_span_per_hop(
+    engine: str, otel: Otel, scripted: Any
+) -> None:
+    heads: list[tuple[str, str]] = []
+
+    async def script(peer: RawPeer) -> None:
+        await peer.read_request()
+        heads.append((peer.path, peer.request_headers["traceparent"]))
+        if peer.path == "/":
+            await peer.send(b"HTTP/1.1 302 Found\r\nLocation: /ws\r\nContent-Length: 0\r\n\r\n")
+            return
+        await peer.send(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + f"Sec-WebSocket-Accept: {peer.accept_value()}\r\n\r\n".encode()
+        )
+        await peer.read_until_close()
+
+    server = scripted(script)
+    port = _port(server.url)
+    async with Client(**otel.settings()) as client:
+        ws = await client.new_websocket(server.url, engine=engine, ping_interval=None).execute()
+        await ws.close()
+
+    hop, handshake, connection = otel.spans()
+    assert (hop.attributes or {})["http.response.status_code"] == 302
+    assert "http.request.resend_count" not in (hop.attributes or {})
+    assert "openwire.websocket.engine" not in (hop.attributes or {})
+    attributes = dict(handshake.attributes or {})
+    assert attributes["url.full"] == f"http://127.0.0.1:{port}/ws"
+    assert attributes["http.request.resend_count"] == 1
+    assert attributes["http.response.status_code"] == 101
+    assert attributes["openwire.websocket.engine"] == engine
+    assert heads == [("/", traceparent(hop)), ("/ws", traceparent(handshake))]
+    assert [link.context for link in connection.links] == [handshake.get_span_context()]
+    assert (connection.attributes or {})["url.full"] == f"ws://127.0.0.1:{port}/ws"

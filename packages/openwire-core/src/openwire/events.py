@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -380,7 +381,8 @@ def _short(value: Any) -> str:
 # -- several listeners on one client ---------------------------------------------
 
 _EVENT_SET = frozenset(EVENT_NAMES)
-_CLASS_OVERRIDES: dict[type, frozenset[str]] = {}
+# Per listener class, computed once: a dispatch is made per call.
+_CLASS_OVERRIDES: weakref.WeakKeyDictionary[type, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
 def _overrides(listener: EventListener) -> frozenset[str]:
