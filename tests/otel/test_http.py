@@ -300,3 +300,12 @@ async def test_tls_and_an_error_status(otel: Otel, https_server: Any, client_ssl
     assert count == 1
     assert point["error.type"] == "503"
     assert point["http.response.status_code"] == 503
+
+
+async def test_two_clients_on_one_meter_share_their_series(otel: Otel, raw_server: Any) -> None:
+    server, _ = recording_server(raw_server)
+    async with Client(**otel.settings()) as first, Client(**otel.settings()) as second:
+        await first.get(f"{server.url}/ok")
+        await second.get(f"{server.url}/ok")
+    ((_, count),) = otel.metrics()["http.client.request.duration"]
+    assert count == 2

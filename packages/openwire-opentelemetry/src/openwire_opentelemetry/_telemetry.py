@@ -101,8 +101,6 @@ class Telemetry:
         self.message_events = max_message_events if message_events else 0
         self.sensitive = frozenset(sensitive_query_parameters)
         self.metrics = meter is not None
-        self._lock = threading.Lock()
-        self._traffic: dict[tuple[tuple[str, Any], ...], _Traffic] = {}
         self.interceptor = TracingInterceptor(self)
         # Counting per message is only needed for metrics or message events;
         # without either, the listener does not override the message events,
@@ -112,6 +110,42 @@ class Telemetry:
         )
         if meter is None:
             return
+        shared = _Metrics.of(meter)
+        self.http_duration = shared.http_duration
+        self.ws_duration = shared.ws_duration
+        self.ws_ping = shared.ws_ping
+        self.ws_reconnects = shared.ws_reconnects
+        self.track = shared.track
+        self.retire = shared.retire
+
+    def new_listener(self) -> EventListener:
+        """The ``event_listener_factory``: one listener per call."""
+        return self._listener_class(self)
+
+
+class _Metrics:
+    """The instruments of one meter, and the connection counts its observable ones report.
+
+    One per meter, shared by every client instrumented with it: an
+    instrument is registered once, and connections to the same place from
+    two clients add up in one series rather than two callbacks reporting
+    the same series.
+    """
+
+    _by_meter: weakref.WeakKeyDictionary[Meter, _Metrics] = weakref.WeakKeyDictionary()
+    _creating = threading.Lock()
+
+    @classmethod
+    def of(cls, meter: Meter) -> _Metrics:
+        with cls._creating:
+            metrics = cls._by_meter.get(meter)
+            if metrics is None:
+                metrics = cls._by_meter[meter] = cls(meter)
+            return metrics
+
+    def __init__(self, meter: Meter) -> None:
+        self._lock = threading.Lock()
+        self._traffic: dict[tuple[tuple[str, Any], ...], _Traffic] = {}
         self.http_duration = meter.create_histogram(
             n.METRIC_HTTP_DURATION,
             unit="s",
@@ -160,10 +194,6 @@ class Telemetry:
             description="WebSocket message payload sent and received, by direction and opcode "
             "(text counts characters, as the events report it).",
         )
-
-    def new_listener(self) -> EventListener:
-        """The ``event_listener_factory``: one listener per call."""
-        return self._listener_class(self)
 
     # -- traffic aggregation ------------------------------------------------------
     def track(self, listener: _Listener, attributes: Attributes) -> _Traffic:
