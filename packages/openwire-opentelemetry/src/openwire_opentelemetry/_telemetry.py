@@ -323,6 +323,7 @@ class _Listener(EventListener):
         self._started = 0.0
         self._metric: Attributes = {}
         self._status: int | None = None
+        self._reused: bool | None = None
         self._handshake = False  # this attempt is a WebSocket handshake
         self._handshake_done = False  # a 101 arrived: the span waits for websocket_negotiated
         # The WebSocket connection, once open.
@@ -331,6 +332,7 @@ class _Listener(EventListener):
         self._ws_metric: Attributes | None = None
         self._traffic: _Traffic | None = None
         self._counts = [0] * 8
+        self._negotiated: Attributes | None = None
         self._initiator: str | None = None
         self._pings: dict[bytes, float] | None = None
         self._events_left = telemetry.message_events
@@ -367,6 +369,7 @@ class _Listener(EventListener):
         )
         self.span = span
         self._status = None
+        self._reused = None
         if t.metrics:
             self._metric = {
                 n.HTTP_REQUEST_METHOD: attributes[n.HTTP_REQUEST_METHOD],
@@ -390,8 +393,10 @@ class _Listener(EventListener):
             # 4xx and 5xx are errors for a client span; error.type is the code.
             attributes[n.ERROR_TYPE] = str(status)
             span.set_status(Status(StatusCode.ERROR))
-        span.set_attributes(attributes)
         self._metric.update(attributes)
+        if self._reused is not None:
+            attributes[n.CONNECTION_REUSED] = self._reused
+        span.set_attributes(attributes)
         if status == 101 and self._handshake:
             self._handshake_done = True
 
@@ -410,6 +415,8 @@ class _Listener(EventListener):
                 kind = n.error_type(error)
                 span.set_attribute(n.ERROR_TYPE, kind)
                 metric[n.ERROR_TYPE] = kind
+            if status is None and self._reused is not None:
+                span.set_attribute(n.CONNECTION_REUSED, self._reused)  # failed before an answer
             span.record_exception(error)
             span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
         span.end()
@@ -474,8 +481,7 @@ class _Listener(EventListener):
             span.set_attributes(attributes)
 
     def connection_acquired(self, host: str, port: int, reused: bool) -> None:
-        if self.span is not None:
-            self.span.set_attribute(n.CONNECTION_REUSED, reused)
+        self._reused = reused  # set with the answer: one attribute call per attempt
 
     def response_headers_end(self, response: Response) -> None:
         if self.span is not None:
@@ -519,8 +525,7 @@ class _Listener(EventListener):
         if self.span is not None:
             self.span.set_attributes(attributes)
             self.end_attempt(None)
-        if self._connection is not None:
-            self._connection.set_attributes(attributes)
+        self._negotiated = attributes  # the connection span gets them when it ends
         metric = self._ws_metric
         if metric is None or not self._t.metrics:
             return
@@ -573,6 +578,8 @@ class _Listener(EventListener):
                 n.WS_MESSAGES_SENT: counts[_SENT_TEXT] + counts[_SENT_BINARY],
                 n.WS_MESSAGES_RECEIVED: counts[_RECV_TEXT] + counts[_RECV_BINARY],
             }
+            if self._negotiated is not None:
+                attributes.update(self._negotiated)
             if reason:
                 attributes[n.WS_CLOSE_REASON] = reason
             if self._initiator is not None:
