@@ -49,8 +49,9 @@ from workloads import BY_NAME, Timing, _handshakes, _round_trip, _Window, payloa
 
 VARIANTS = ("plain", "disabled", "enabled")
 # Where the cost of "enabled" goes (--variants): the SDK's spans only, its
-# metrics only, or the instrumentation with no SDK installed (no-op providers).
-EXTRA_VARIANTS = ("traces-only", "metrics-only", "no-sdk")
+# metrics only, the instrumentation with no SDK installed (no-op providers),
+# or the SDK with a sampler that records no span (metrics still on).
+EXTRA_VARIANTS = ("traces-only", "metrics-only", "no-sdk", "unsampled")
 WORKLOADS = ("rt-64b", "handshake")
 
 
@@ -75,9 +76,10 @@ def _settings(variant: str) -> dict[str, Any]:
             return SpanExportResult.SUCCESS
 
     from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
     from opentelemetry.trace import NoOpTracerProvider
 
-    tracer_provider: Any = TracerProvider()
+    tracer_provider: Any = TracerProvider(sampler=ALWAYS_OFF if variant == "unsampled" else None)
     tracer_provider.add_span_processor(BatchSpanProcessor(Drop()))
     meter_provider: Any = MeterProvider(metric_readers=[InMemoryMetricReader()])
     if variant in ("metrics-only", "no-sdk"):
