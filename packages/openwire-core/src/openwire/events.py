@@ -381,7 +381,9 @@ def _short(value: Any) -> str:
 # -- several listeners on one client ---------------------------------------------
 
 _EVENT_SET = frozenset(EVENT_NAMES)
-# Per listener class, computed once: a dispatch is made per call.
+# Per listener class, computed at its first dispatch (a dispatch is made per
+# call): define a class's event methods before its first call, or set them on
+# the instance, which is read every time.
 _CLASS_OVERRIDES: weakref.WeakKeyDictionary[type, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
