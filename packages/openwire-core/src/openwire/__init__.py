@@ -59,7 +59,13 @@ from openwire.errors import (
     WriteStalled,
     WriteTimeout,
 )
-from openwire.events import EventListener, ListenerDispatch, LoggingEventListener
+from openwire.events import (
+    EventListener,
+    FanOutListener,
+    ListenerDispatch,
+    LoggingEventListener,
+    fan_out,
+)
 from openwire.http.chain import Chain
 from openwire.http.cookies import MemoryCookieJar
 from openwire.http.headers import Headers
@@ -106,6 +112,7 @@ __all__ = [
     "EngineSettings",
     "EngineUnavailable",
     "EventListener",
+    "FanOutListener",
     "HTTPProtocolError",
     "HandshakeError",
     "HandshakeTimeout",
@@ -166,4 +173,5 @@ __all__ = [
     "__version__",
     "compact_json_dumps",
     "engines",
+    "fan_out",
 ]

@@ -26,6 +26,7 @@ validated, or ``call_failed``), then::
 
     websocket_open
       websocket_compression                      (once, when permessage-deflate was agreed)
+      websocket_negotiated                       (once: subprotocol, extensions, engine)
       websocket_message_sent / websocket_message_received (any order, many)
       websocket_ping_sent / websocket_pong_received
       websocket_closing                          (when a close handshake starts)
@@ -48,6 +49,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -57,8 +59,10 @@ if TYPE_CHECKING:
 __all__ = [
     "EventListener",
     "EventListenerFactory",
+    "FanOutListener",
     "ListenerDispatch",
     "LoggingEventListener",
+    "fan_out",
 ]
 
 _log = logging.getLogger("openwire.events")
@@ -120,6 +124,17 @@ class EventListener:
         self, attempt: int, delay: float, cause: BaseException
     ) -> None: ...
     def websocket_reconnect_stopped(self, error: BaseException | None) -> None: ...
+    def websocket_negotiated(
+        self, subprotocol: str | None, extensions: list[str], engine: str
+    ) -> None:
+        """What the opening handshake settled (right after ``websocket_open``, once per connection).
+
+        The subprotocol the server chose (``None`` for none), the extensions
+        it accepted (``Sec-WebSocket-Extensions`` values, as
+        ``ws.extensions``) and the engine that frames the connection: what
+        ``ws.subprotocol``, ``ws.extensions`` and ``ws.engine`` say, for a
+        listener that never holds the WebSocket (tracing, metrics).
+        """
 
 
 EventListenerFactory = Callable[[], EventListener]
@@ -147,16 +162,7 @@ class ListenerDispatch:
 
     def __init__(self, listener: EventListener | None) -> None:
         self._listener = listener
-        if listener is None:
-            self._overridden: frozenset[str] = frozenset()
-        else:
-            cls = type(listener)
-            self._overridden = frozenset(
-                name
-                for name in EVENT_NAMES
-                if getattr(cls, name, None) is not getattr(EventListener, name)
-                or name in vars(listener)
-            )
+        self._overridden: frozenset[str] = frozenset() if listener is None else _overrides(listener)
 
     @property
     def listener(self) -> EventListener | None:
@@ -331,6 +337,12 @@ class ListenerDispatch:
         if "websocket_reconnect_stopped" in self._overridden:
             self._fire("websocket_reconnect_stopped", error)
 
+    def websocket_negotiated(
+        self, subprotocol: str | None, extensions: list[str], engine: str
+    ) -> None:
+        if "websocket_negotiated" in self._overridden:
+            self._fire("websocket_negotiated", subprotocol, extensions, engine)
+
 
 class LoggingEventListener(EventListener):
     """Logs one line per event with the milliseconds since the call started.
@@ -364,3 +376,81 @@ del _name
 def _short(value: Any) -> str:
     text = repr(value) if isinstance(value, bytes | str) else str(value)
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+# -- several listeners on one client ---------------------------------------------
+
+_EVENT_SET = frozenset(EVENT_NAMES)
+# Per listener class, computed at its first dispatch (a dispatch is made per
+# call): define a class's event methods before its first call, or set them on
+# the instance, which is read every time.
+_CLASS_OVERRIDES: weakref.WeakKeyDictionary[type, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def _overrides(listener: EventListener) -> frozenset[str]:
+    """The events ``listener`` handles: what :class:`ListenerDispatch` would call."""
+    cls = type(listener)
+    names = _CLASS_OVERRIDES.get(cls)
+    if names is None:
+        names = _CLASS_OVERRIDES[cls] = frozenset(
+            name
+            for name in EVENT_NAMES
+            if getattr(cls, name, None) is not getattr(EventListener, name)
+        )
+    own = getattr(listener, "__dict__", None)
+    if own:
+        names = names | (_EVENT_SET & own.keys())
+    return names
+
+
+class FanOutListener(EventListener):
+    """Hands each event to several listeners, in the order given.
+
+    Only the events some listener handles are overridden (per instance), so
+    :class:`ListenerDispatch` still skips the others at the cost of a set
+    lookup, and an event one listener handles costs what it costs without
+    the fan-out. A listener that raises is logged, as the dispatch would
+    log it, and the listeners after it still get the event.
+    """
+
+    def __init__(self, *listeners: EventListener) -> None:
+        self.listeners = listeners
+        wanted: dict[str, list[Callable[..., None]]] = {}
+        for listener in listeners:
+            for name in _overrides(listener):
+                wanted.setdefault(name, []).append(getattr(listener, name))
+        for name, targets in wanted.items():
+            setattr(self, name, targets[0] if len(targets) == 1 else _each(name, tuple(targets)))
+
+
+def _each(name: str, targets: tuple[Callable[..., None], ...]) -> Callable[..., None]:
+    def fan_out_event(*args: Any) -> None:
+        for target in targets:
+            try:
+                target(*args)
+            except Exception:
+                _log.exception("EventListener.%s raised; the call continues", name)
+
+    return fan_out_event
+
+
+def fan_out(*factories: EventListenerFactory | None) -> EventListenerFactory | None:
+    """One ``event_listener_factory`` from several (``None`` entries are skipped).
+
+    Each call gets one listener from every factory, wrapped in a
+    :class:`FanOutListener`; with a single factory it is returned as is, and
+    with none, ``None``. For instrumentation that must compose with the
+    application's own listener::
+
+        Client(event_listener_factory=fan_out(MyListener, tracing_factory))
+    """
+    present = tuple(f for f in factories if f is not None)
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+
+    def make() -> EventListener:
+        return FanOutListener(*(factory() for factory in present))
+
+    return make

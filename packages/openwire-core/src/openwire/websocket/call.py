@@ -300,6 +300,7 @@ class WebSocketCall:
                     agreed.client_no_context_takeover,
                     agreed.server_no_context_takeover,
                 )
+        events.websocket_negotiated(result.subprotocol, list(extensions), engine.name)
         config = self.client.config
         return WebSocket(
             session,

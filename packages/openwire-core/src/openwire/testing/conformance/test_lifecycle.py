@@ -186,6 +186,7 @@ async def test_event_sequence_is_the_same_for_every_engine(engine: str, scripted
         "call_start",
         "call_end",
         "websocket_open",
+        "websocket_negotiated",
         "websocket_message_sent",
         "websocket_message_received",
         "websocket_closing",

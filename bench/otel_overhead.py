@@ -1,0 +1,214 @@
+"""What openwire-opentelemetry costs, as same-run ratios against a client without it.
+
+    uv run --all-packages python bench/otel_overhead.py             # ~2 min
+    uv run --all-packages python bench/otel_overhead.py --runs 9 --duration 1
+
+Three variants of the same openwire client (native engine, as bench/clients.py
+configures it: no compression, no pings, no size limits) run against the
+echo server of bench/run.py:
+
+* ``plain``: ``Client(...)``, no instrumentation;
+* ``disabled``: ``Client(**settings(enabled=False))``, the package installed
+  and switched off;
+* ``enabled``: ``Client(**settings(tracer_provider=..., meter_provider=...))``
+  with the real SDK: a ``BatchSpanProcessor`` exporting to an exporter that
+  drops the spans (its worker thread's CPU is counted: the process's CPU
+  time is measured) and a ``MeterProvider`` with a reader; per-message span
+  events off (the default).
+
+Workloads (bench/workloads.py): ``rt-64b`` (one 64-byte binary message in
+flight, echoed) and ``handshake`` (connect, then close, one after the
+other). Each sample runs in a fresh forked worker; repeats are interleaved
+with the variants in rotated order, and each repeat's ratio (client CPU per
+operation of the variant / of ``plain`` in the same repeat) is taken before
+the median, so slow drift of a busy machine hits every variant alike.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH_DIR]
+sys.path.append(str(BENCH_DIR))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import contextlib  # noqa: E402
+import multiprocessing  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+from collections.abc import AsyncIterator, Sequence  # noqa: E402
+from typing import Any  # noqa: E402
+
+import clients  # noqa: E402
+from clients import Connection, Connector  # noqa: E402
+from run import echo_server  # noqa: E402
+from workloads import BY_NAME, Timing, _handshakes, _round_trip, _Window, payload_for  # noqa: E402
+
+VARIANTS = ("plain", "disabled", "enabled")
+# Where the cost of "enabled" goes (--variants): the SDK's spans only, its
+# metrics only, the instrumentation with no SDK installed (no-op providers),
+# or the SDK with a sampler that records no span (metrics still on).
+EXTRA_VARIANTS = ("traces-only", "metrics-only", "no-sdk", "unsampled")
+WORKLOADS = ("rt-64b", "handshake")
+
+
+def _settings(variant: str) -> dict[str, Any]:
+    if variant == "plain":
+        return {}
+    import openwire_opentelemetry
+
+    if variant == "disabled":
+        return dict(openwire_opentelemetry.settings(enabled=False))
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    class Drop(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+    from opentelemetry.trace import NoOpTracerProvider
+
+    tracer_provider: Any = TracerProvider(sampler=ALWAYS_OFF if variant == "unsampled" else None)
+    tracer_provider.add_span_processor(BatchSpanProcessor(Drop()))
+    meter_provider: Any = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    if variant in ("metrics-only", "no-sdk"):
+        tracer_provider = NoOpTracerProvider()
+    if variant in ("traces-only", "no-sdk"):
+        meter_provider = NoOpMeterProvider()
+    return dict(
+        openwire_opentelemetry.settings(
+            tracer_provider=tracer_provider, meter_provider=meter_provider
+        )
+    )
+
+
+@contextlib.asynccontextmanager
+async def _connector(variant: str) -> AsyncIterator[Connector]:
+    from openwire import Client, Limits
+
+    async with Client(limits=Limits(max_connections=1 << 16), **_settings(variant)) as client:
+
+        async def connect(url: str) -> Connection:
+            ws = await client.new_websocket(
+                url,
+                engine="native",
+                ping_interval=None,
+                max_message_size=None,
+                max_frame_size=None,
+                compression=None,
+            ).execute()
+            return Connection(ws.send, ws.send, ws.receive, ws.close, clients._data)
+
+        yield connect
+
+
+async def _sample(variant: str, workload: str, url: str, timing: Timing) -> tuple[int, float]:
+    window = _Window(None)
+    async with _connector(variant) as connect:
+        if workload == "handshake":
+            count = await _handshakes(connect, url, timing, window)
+        else:
+            conn = await connect(url)
+            count = await _round_trip(conn, payload_for(BY_NAME[workload]), timing, window)
+            await conn.close()
+    return count, window.cpu
+
+
+def _worker(variant: str, workload: str, url: str, timing: Timing, pipe: Any) -> None:
+    try:
+        pipe.send(asyncio.run(_sample(variant, workload, url, timing)))
+    except BaseException as exc:
+        pipe.send(f"{type(exc).__name__}: {exc}")
+    pipe.close()
+    os._exit(0)
+
+
+def run_one(variant: str, workload: str, url: str, timing: Timing) -> float:
+    """Client CPU microseconds per operation of one sample, in a fresh forked worker."""
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_worker, args=(variant, workload, url, timing, sender))
+    process.start()
+    sender.close()
+    result = receiver.recv() if receiver.poll(120) else "timed out"
+    process.join(5)
+    if isinstance(result, str):
+        raise RuntimeError(f"{variant} {workload}: {result}")
+    count, cpu = result
+    return cpu / count * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7, help="repeats (default 7)")
+    parser.add_argument("--duration", type=float, default=0.6, help="seconds per sample")
+    parser.add_argument("--server", default="auto", choices=["auto", "picows", "websockets"])
+    parser.add_argument("--no-pin", action="store_true", help="do not pin server and workers")
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help=f"comma-separated, 'plain' first (default: all of {VARIANTS}; also {EXTRA_VARIANTS})",
+    )
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help=f"subset of {WORKLOADS}")
+    args = parser.parse_args(argv)
+    variants = tuple(v for v in args.variants.split(",") if v)
+    workloads = tuple(w for w in args.workloads.split(",") if w)
+    if variants[0] != "plain" or not set(variants) <= {*VARIANTS, *EXTRA_VARIANTS}:
+        raise SystemExit(f"--variants: 'plain' first, then any of {VARIANTS + EXTRA_VARIANTS}")
+    if not set(workloads) <= set(WORKLOADS):
+        raise SystemExit(f"--workloads: any of {WORKLOADS}")
+    timing = Timing(warmup=0.15, duration=args.duration)
+
+    # Import everything before forking, so workers start warm and equal.
+    clients.preload(["openwire-native"])
+    _settings("enabled")
+
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    pin = not args.no_pin and len(cores) >= 2
+    impl = args.server
+    if impl == "auto":
+        import importlib.util
+
+        impl = "picows" if importlib.util.find_spec("picows") else "websockets"
+    with echo_server(impl, cores[0] if pin else None) as server:
+        if pin:
+            os.sched_setaffinity(0, {cores[1]})
+        per_op: dict[tuple[str, str], list[float]] = {}
+        ratios: dict[tuple[str, str], list[float]] = {}
+        for repeat in range(args.runs):
+            for workload in workloads:
+                shift = repeat % len(variants)
+                order = variants[shift:] + variants[:shift]
+                measured = {v: run_one(v, workload, server.url, timing) for v in order}
+                for variant, value in measured.items():
+                    per_op.setdefault((workload, variant), []).append(value)
+                    ratios.setdefault((workload, variant), []).append(value / measured["plain"])
+            print(f"repeat {repeat + 1}/{args.runs} done", file=sys.stderr)
+
+    print(f"\nserver: {impl}; {args.runs} repeats of {args.duration}s; client CPU per operation")
+    print("| workload | variant | CPU µs/op (median) | ratio to plain (median, min-max) |")
+    print("| --- | --- | --- | --- |")
+    for workload in workloads:
+        for variant in variants:
+            values = per_op[(workload, variant)]
+            r = ratios[(workload, variant)]
+            print(
+                f"| {workload} | {variant} | {statistics.median(values):.1f} | "
+                f"{statistics.median(r):.3f} ({min(r):.3f}-{max(r):.3f}) |"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
