@@ -108,6 +108,9 @@ def test_bytes_stuck_since_the_ping_left_are_a_write_stall_at_the_deadline() -> 
     h.runtime.advance(10.0)  # the ping leaves at once
     _stuck_behind(h)  # then a message that the peer never takes
     h.runtime.advance(5.0)
+    # Queued after the ping left: one sampling period more to show no progress.
+    assert h.session.state is State.OPEN
+    h.runtime.advance(5.0 / 4)
     assert isinstance(h.recorder.events[-1][1][0], WriteStalled)
 
 

@@ -191,6 +191,8 @@ class Session:
         self._stall_seen = 0
         self._stall_checks = 0
         self._flushed_at_ping = 0
+        self._queued_at_ping = 0
+        self._deadline_extended = False
         # Where our Close ends in the write stream, and how much had left the
         # buffer halfway through close_timeout (see _close_timed_out).
         self._close_mark: int | None = None
@@ -1023,6 +1025,8 @@ class Session:
             return
         self._heartbeat_sent_at = self._runtime.time()
         self._flushed_at_ping = self._channel.flushed()
+        self._queued_at_ping = self._channel.write_mark()
+        self._deadline_extended = False
         self._pong_timer = self._runtime.call_later(timeout, self._pong_deadline)
 
     def _arm_stall_check(self) -> None:
@@ -1082,9 +1086,21 @@ class Session:
         channel = self._channel
         if channel is not None:
             flushed = channel.flushed()
-            if flushed == self._flushed_at_ping and flushed < channel.write_mark():
+            if flushed == self._flushed_at_ping < channel.write_mark():
+                if not (self._flushed_at_ping < self._queued_at_ping or self._deadline_extended):
+                    # Every byte waiting was queued after the ping left (a
+                    # later heartbeat ping, say), maybe a moment ago: give them
+                    # one sampling period to move before calling it a stall.
+                    timeout = self._options.pong_timeout
+                    assert timeout is not None
+                    self._deadline_extended = True
+                    self._pong_timer = self._runtime.call_later(
+                        timeout / _STALL_SAMPLES, self._pong_deadline
+                    )
+                    return
                 # Bytes wait in our buffer and none has left since the ping
-                # did: the peer stopped reading, it is not merely silent.
+                # did, for pong_timeout: the peer stopped reading, it is not
+                # merely silent.
                 self._write_stalled(
                     f"no byte we wrote was taken by the peer for "
                     f"pong_timeout={self._options.pong_timeout}s, and the heartbeat ping "
