@@ -92,6 +92,12 @@ _WRITES_BACKED_UP = 2
 
 
 class State(enum.Enum):
+    """Where a WebSocket is in its life; ``ws.state`` reads it.
+
+    OPEN until a close handshake starts (either side), CLOSING until the
+    connection is gone, then CLOSED.
+    """
+
     OPEN = "open"
     CLOSING = "closing"
     CLOSED = "closed"
