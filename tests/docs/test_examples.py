@@ -2,7 +2,8 @@
 
 The conventions (docs/writing-docs.md says the same to writers):
 
-- Each fenced ``python`` block in ``docs/*.md`` and ``README.md`` is one test.
+- Each fenced ``python`` block in ``docs/*.md``, ``README.md`` and the packages'
+  READMEs (their index pages) is one test.
 - Example hosts are replaced by local servers before the block runs:
   ``ws://``/``wss://`` to ``echo.example`` or ``example.org`` → a WebSocket echo
   server (it echoes every message, picks the first subprotocol offered, and
@@ -53,7 +54,11 @@ from openwire.testing.servers import BackgroundLoop
 from tests.http_peers import Proxy, Server
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
+PAGES = [
+    *sorted((ROOT / "docs").glob("*.md")),
+    ROOT / "README.md",
+    *sorted((ROOT / "packages").glob("*/README.md")),
+]
 OPTIONAL = {"httpx", "httpx_ws"}
 KNOWN_BROKEN: dict[tuple[str, str], str] = {
     (
@@ -92,7 +97,8 @@ def _blocks() -> list[Block]:
             if no_run:
                 assert no_run.group(1), f"{page.name}:{line}: no-run needs a reason"
                 skip = no_run.group(1)
-            blocks.append(Block(page.name, line, match.group(1), skip))
+            name = str(page.relative_to(ROOT))
+            blocks.append(Block(name.removeprefix("docs/"), line, match.group(1), skip))
     return blocks
 
 
