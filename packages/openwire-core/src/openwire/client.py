@@ -83,7 +83,11 @@ class Client:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close every pooled connection (HTTP and WebSocket pools)."""
+        """Close every pooled HTTP connection.
+
+        WebSockets are not pooled (each has its own connection): an open one is
+        closed by its own ``close()`` or ``async with`` block, not by this.
+        """
         await self._transport.aclose()
 
     # -- calls ---------------------------------------------------------------
