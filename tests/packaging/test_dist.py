@@ -188,3 +188,24 @@ def test_conformance_suite_runs_on_a_third_party_engine(clean_venv: Path) -> Non
     )
     assert re.search(r"\d+ passed", output) and "failed" not in output.split("\n")[-2], output
     assert "recording" in output  # the matrix names the engine
+
+
+def test_the_packages_are_released_under_one_version() -> None:
+    # docs/releasing.md: the four packages share a version, and each adapter's
+    # bound on openwire-core admits it (an engine is written for one contract).
+    import tomllib
+
+    from packaging.version import Version
+
+    sys.path.insert(0, str(ROOT / "packages" / "openwire-core" / "src"))
+    from openwire._version import __version__
+
+    core = Version(__version__)
+    for package in PACKAGES[1:]:
+        project = tomllib.loads((ROOT / "packages" / package / "pyproject.toml").read_text())
+        project = project["project"]
+        assert Version(project["version"]) == core, f"{package} is not at {core}"
+        (bound,) = [
+            Requirement(d) for d in project["dependencies"] if d.startswith("openwire-core")
+        ]
+        assert core in bound.specifier, f"{package}'s {bound} does not admit openwire-core {core}"
