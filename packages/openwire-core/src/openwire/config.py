@@ -180,8 +180,10 @@ class ClientConfig:
         http2: offer HTTP/2 via ALPN on https (default ``False``; HTTP/1.1 is
             always available).
         verify: ``True`` (default) verifies certificates against certifi's
-            bundle; a path to a CA file or directory; an ``ssl.SSLContext``
-            used as-is; ``False`` disables verification (tests only).
+            bundle; ``"system"`` against the operating system's trust store
+            (needs ``openwire-core[truststore]``); a path to a CA file or
+            directory; an ``ssl.SSLContext`` used as-is; ``False`` disables
+            verification (tests only).
         cert: client certificate: a PEM path holding cert and key,
             ``(cert, key)`` or ``(cert, key, password)``.
         proxy: a proxy URL for every request (``http://``, ``https://``,
