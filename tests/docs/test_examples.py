@@ -20,7 +20,7 @@ The conventions (docs/writing-docs.md says the same to writers):
   server), ``url`` (the echo server's URL) and the placeholders ``token`` (a string),
   ``jpeg_bytes`` (bytes), ``read_file_in_chunks()`` (an async iterator of bytes),
   ``handle(message)`` (does nothing) and ``sink`` (has ``write``) predefined; it may
-  rebind them.
+  rebind them. The WebSockets a fragment opens are closed (1000) when it ends.
 - ``examples/third-party-engine/src`` is importable, so the engine guide can show
   the example engine's own files.
 - ``<!-- no-run: reason -->`` on the line before a block skips it, with the reason;
@@ -37,6 +37,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import gc
 import importlib.util
 import inspect
 import re
@@ -48,7 +49,7 @@ from typing import Any
 
 import pytest
 import trustme
-from openwire import Client
+from openwire import Client, WebSocket, WebSocketCall
 from openwire.testing.servers import BackgroundLoop
 
 from tests.http_peers import Proxy, Server
@@ -240,6 +241,29 @@ def _placeholders(echo_url: str) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _recording_websockets() -> Iterator[list[WebSocket]]:
+    """Every WebSocket opened meanwhile, so a fragment's are closed before its loop ends.
+
+    A fragment is an excerpt of a longer program, which would close (or drop)
+    its WebSockets later; here the loop ends with the block, so the harness
+    closes them with a normal close handshake instead of leaking the sockets.
+    """
+    opened: list[WebSocket] = []
+    execute = WebSocketCall.execute
+
+    async def recording(call: WebSocketCall) -> WebSocket:
+        ws = await execute(call)
+        opened.append(ws)
+        return ws
+
+    WebSocketCall.execute = recording  # type: ignore[method-assign]
+    try:
+        yield opened
+    finally:
+        WebSocketCall.execute = execute  # type: ignore[method-assign]
+
+
 async def _fragment(code: Any, tree: ast.Module, echo_url: str) -> None:
     async with contextlib.AsyncExitStack() as stack:
         namespace = _placeholders(echo_url)
@@ -248,9 +272,30 @@ async def _fragment(code: Any, tree: ast.Module, echo_url: str) -> None:
         if _uses(tree, "ws") and not _binds(tree, "ws"):
             opener = namespace.get("client") or await stack.enter_async_context(Client())
             namespace["ws"] = await stack.enter_async_context(opener.websocket(echo_url))
-        result = eval(code, namespace)
-        if inspect.iscoroutine(result):
-            await asyncio.wait_for(result, 20)
+        with _recording_websockets() as opened:
+            try:
+                result = eval(code, namespace)
+                if inspect.iscoroutine(result):
+                    await asyncio.wait_for(result, 20)
+            finally:
+                for ws in opened:
+                    await asyncio.wait_for(ws.close(), 5)
+
+
+@pytest.fixture(autouse=True)
+def _collect() -> Iterator[None]:
+    """Collect after each block, so a socket it leaked is reported on that block."""
+    yield
+    gc.collect()
+
+
+# Which local peer each example host needs, started only for the blocks that use it.
+_PEERS = {
+    "https://secure.example": "https_server",
+    "/etc/ssl/": "docs_files",
+    "http://proxy.example:3128": "tinyproxy",
+    "socks5://proxy.example:1080": "socks_proxy",
+}
 
 
 @pytest.mark.parametrize("block", list(_params()))
@@ -258,17 +303,26 @@ def test_example(
     block: Block,
     docs_echo: DocsEchoServer,
     http_server: Server,
-    https_server: Server,
-    tinyproxy: Proxy,
-    socks_proxy: Proxy,
-    docs_files: dict[str, str],
+    request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if block.skip:
         pytest.skip(block.skip)
+    peers = {
+        fixture: request.getfixturevalue(fixture) if marker in block.source else None
+        for marker, fixture in _PEERS.items()
+    }
+    https: Server | None = peers["https_server"]
+    proxy: Proxy | None = peers["tinyproxy"]
+    socks: Proxy | None = peers["socks_proxy"]
     source = block.source
     for pattern, local in _substitutions(
-        docs_echo.url, http_server.url, https_server.url, tinyproxy.url, socks_proxy.url, docs_files
+        docs_echo.url,
+        http_server.url,
+        https.url if https else "https://secure.example",
+        proxy.url if proxy else "http://proxy.example:3128",
+        socks.url if socks else "socks5://proxy.example:1080",
+        peers["docs_files"] or {},
     ):
         source = pattern.sub(local, source)
     tree = ast.parse(source, mode="exec")
