@@ -1,4 +1,6 @@
-"""MkDocs hooks: the benchmark page shows bench/'s own files, so it never goes stale.
+"""MkDocs hooks, and a griffe extension for the API reference.
+
+The benchmark page shows bench/'s own files, so it never goes stale.
 
 ``bench/run.py`` writes ``bench/RESULTS.md`` and ``bench/results.png``;
 ``docs/benchmarks.md`` includes the first (pymdownx.snippets) and this hook
@@ -9,9 +11,11 @@ still checks the link to it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
+import griffe
 from mkdocs.structure.files import File, Files
 
 BENCH = Path(__file__).resolve().parent / "bench"
@@ -28,3 +32,26 @@ def on_files(files: Files, config: Any) -> Files:
         )
     )
     return files
+
+
+# :class:`~openwire.errors.Foo`, :meth:`Client.get`, ... (Sphinx roles, which the
+# docstrings use because they read well in help() and an IDE too).
+_ROLE = re.compile(r":(?:class|meth|func|mod|data|attr|exc|obj):`(~?)([^`]+)`")
+
+
+def _code(match: re.Match[str]) -> str:
+    short, target = match.groups()
+    return f"`{target.rsplit('.', 1)[-1] if short else target}`"
+
+
+class SphinxRoles(griffe.Extension):
+    """Render the docstrings' Sphinx roles as code, as Sphinx shows them.
+
+    Plain code rather than links: many name private modules the reference
+    does not render, and a link to nothing would fail the strict build.
+    """
+
+    def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
+        """Rewrite the roles of each object's docstring as it is loaded."""
+        if obj.docstring is not None:
+            obj.docstring.value = _ROLE.sub(_code, obj.docstring.value)
