@@ -14,7 +14,8 @@ The conventions (docs/writing-docs.md says the same to writers):
   → the same app over TLS, whose CA is at ``/etc/ssl/internal-ca.pem`` (and a client
   certificate at ``/etc/ssl/client.pem``); ``http://proxy.example:3128`` → tinyproxy;
   ``socks5://proxy.example:1080`` → microsocks.
-- A complete program (it calls ``asyncio.run`` or ``anyio.run``) runs as it is.
+- A complete program (it calls ``asyncio.run``, ``anyio.run``, ``trio.run`` or
+  ``uvloop.run``) runs as it is, in a thread of its own.
   Anything else is a fragment: it runs on asyncio with top-level ``await``, with
   ``client`` (an open ``openwire.Client``), ``ws`` (an open WebSocket to the echo
   server), ``url`` (the echo server's URL) and the placeholders ``token`` (a string),
@@ -333,7 +334,7 @@ def test_example(
         pytest.skip(f"{', '.join(missing)} not installed (the bench group has them)")
     filename = f"{block.page}:{block.line}"
     monkeypatch.syspath_prepend(str(EXAMPLE_ENGINE))
-    if re.search(r"\b(asyncio|anyio|trio)\.run\(", source):
+    if re.search(r"\b(asyncio|anyio|trio|uvloop)\.run\(", source):
         # A complete program: run as written, in a thread so its event loop is its own.
         errors: list[BaseException] = []
 
