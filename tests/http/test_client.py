@@ -19,6 +19,7 @@ from openwire import (
     TLSError,
 )
 from openwire._version import __version__
+from openwire.http.decoding import ACCEPT_ENCODING
 
 from tests.http_peers import Server, free_port
 
@@ -42,7 +43,7 @@ async def test_get_reads_body_and_sets_bridge_headers(http_server: Server) -> No
     assert payload["query"] == "q=1+2"
     assert header(payload, "user-agent") == [f"openwire/{__version__}"]
     assert header(payload, "host") == [f"127.0.0.1:{http_server.port}"]
-    assert header(payload, "accept-encoding") == ["gzip, deflate"]
+    assert header(payload, "accept-encoding") == [ACCEPT_ENCODING]
 
 
 async def test_execute_streams_and_close_returns_connection(http_server: Server) -> None:

@@ -38,6 +38,7 @@ class AiohttpConnection(FrameMasker):
         self._reader = _compat.FrameReader()
 
     def receive_frames(self, data: bytes, /) -> list[Frame]:
+        """Slice complete frames out of ``data`` with aiohttp's compiled reader."""
         reader = self._reader
         if reader.feed_data(data)[0]:
             exc = reader.queue_.exception()

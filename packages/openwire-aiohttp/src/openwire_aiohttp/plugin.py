@@ -25,6 +25,7 @@ class AiohttpEngine(deflate.DeflateNegotiation):
     capabilities = EngineCapabilities(extensions=(deflate.NAME,), backends=("asyncio",))
 
     def connect(self, settings: EngineSettings) -> AiohttpConnection:
+        """A connection for one WebSocket (asyncio only; the registry refuses trio first)."""
         return AiohttpConnection()
 
 

@@ -83,7 +83,11 @@ class Client:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close every pooled connection (HTTP and WebSocket pools)."""
+        """Close every pooled HTTP connection.
+
+        WebSockets are not pooled (each has its own connection): an open one is
+        closed by its own ``close()`` or ``async with`` block, not by this.
+        """
         await self._transport.aclose()
 
     # -- calls ---------------------------------------------------------------
@@ -254,22 +258,29 @@ class Client:
         return response
 
     async def get(self, url: str | URL, **kwargs: Any) -> Response:
+        """``request("GET", url, **kwargs)``: send, read the whole body, return."""
         return await self.request("GET", url, **kwargs)
 
     async def head(self, url: str | URL, **kwargs: Any) -> Response:
+        """``request("HEAD", url, **kwargs)``: send, read the whole body, return."""
         return await self.request("HEAD", url, **kwargs)
 
     async def options(self, url: str | URL, **kwargs: Any) -> Response:
+        """``request("OPTIONS", url, **kwargs)``: send, read the whole body, return."""
         return await self.request("OPTIONS", url, **kwargs)
 
     async def delete(self, url: str | URL, **kwargs: Any) -> Response:
+        """``request("DELETE", url, **kwargs)``: send, read the whole body, return."""
         return await self.request("DELETE", url, **kwargs)
 
     async def post(self, url: str | URL, **kwargs: Any) -> Response:
+        """``request("POST", url, **kwargs)``: send, read the whole body, return."""
         return await self.request("POST", url, **kwargs)
 
     async def put(self, url: str | URL, **kwargs: Any) -> Response:
+        """``request("PUT", url, **kwargs)``: send, read the whole body, return."""
         return await self.request("PUT", url, **kwargs)
 
     async def patch(self, url: str | URL, **kwargs: Any) -> Response:
+        """``request("PATCH", url, **kwargs)``: send, read the whole body, return."""
         return await self.request("PATCH", url, **kwargs)

@@ -86,11 +86,18 @@ class Timeouts:
 class Limits:
     """Connection pool bounds.
 
-    ``max_connections`` caps open connections per pool (the HTTP pool and the
-    HTTP/1.1-only WebSocket pool each get it). ``max_connections_per_host``
-    caps in-flight exchanges per ``(scheme, host, port)``; ``None`` means no
-    per-host cap. Idle connections beyond ``max_keepalive_connections``, or
-    idle longer than ``keepalive_expiry`` seconds, are closed.
+    ``max_connections`` caps open connections per HTTP pool (one pool per
+    proxy and scheme). ``max_connections_per_host`` caps in-flight exchanges
+    per ``(scheme, host, port)``; ``None`` means no per-host cap. Idle
+    connections beyond ``max_keepalive_connections``, or idle longer than
+    ``keepalive_expiry`` seconds, are closed.
+
+    WebSockets are not pooled: an upgraded connection is never reused, so
+    each handshake opens a fresh HTTP/1.1 connection of its own. The
+    per-host cap counts a handshake while it is in flight (a slot is freed
+    once the ``101`` hands the connection to the WebSocket), and
+    ``Timeouts.connect`` and the call's ``handshake_timeout`` bound it; an
+    open WebSocket counts against neither limit.
     """
 
     max_connections: int = 100
@@ -173,8 +180,10 @@ class ClientConfig:
         http2: offer HTTP/2 via ALPN on https (default ``False``; HTTP/1.1 is
             always available).
         verify: ``True`` (default) verifies certificates against certifi's
-            bundle; a path to a CA file or directory; an ``ssl.SSLContext``
-            used as-is; ``False`` disables verification (tests only).
+            bundle; ``"system"`` against the operating system's trust store
+            (needs ``openwire-core[truststore]``); a path to a CA file or
+            directory; an ``ssl.SSLContext`` used as-is; ``False`` disables
+            verification (tests only).
         cert: client certificate: a PEM path holding cert and key,
             ``(cert, key)`` or ``(cert, key, password)``.
         proxy: a proxy URL for every request (``http://``, ``https://``,

@@ -233,22 +233,32 @@ class TimeoutError(RequestError, builtins.TimeoutError):
 
 
 class ConnectTimeout(TimeoutError):
+    """No connection (TCP and, for https, TLS) within ``Timeouts.connect``."""
+
     phase = "connect"
 
 
 class ReadTimeout(TimeoutError):
+    """The peer sent nothing for ``Timeouts.read`` while a response was awaited."""
+
     phase = "read"
 
 
 class WriteTimeout(TimeoutError):
+    """The request could not be written within ``Timeouts.write`` (the peer stopped reading)."""
+
     phase = "write"
 
 
 class PoolTimeout(TimeoutError):
+    """No connection became free within ``Timeouts.pool`` (see ``Limits``)."""
+
     phase = "pool"
 
 
 class CallTimeout(TimeoutError):
+    """The whole call, redirects and retries included, outlasted ``Timeouts.call``."""
+
     phase = "call"
 
 

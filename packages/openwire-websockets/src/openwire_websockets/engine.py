@@ -84,6 +84,7 @@ class WebsocketsConnection:
             self._frames.append(Frame(frame.opcode.value, frame.fin, rsv1, bytes(frame.data)))
 
     def receive_frames(self, data: bytes, /) -> list[Frame]:
+        """Parse ``data`` with websockets' ``Frame.parse``; return the frames now complete."""
         self._reader.feed_data(data)
         try:
             next(self._parser)
@@ -100,6 +101,7 @@ class WebsocketsConnection:
     def encode_frame(
         self, opcode: int, payload: bytes, fin: bool = True, rsv1: bool = False, /
     ) -> bytes:
+        """Serialise and mask one frame with websockets' ``Frame.serialize`` (C masking)."""
         frame = WsFrame(_OPCODES[opcode], payload, fin)
         return frame.serialize(mask=True, extensions=self._rsv_list if rsv1 else _NONE)
 
@@ -112,5 +114,6 @@ class WebsocketsEngine(deflate.DeflateNegotiation):
     capabilities = EngineCapabilities(extensions=(deflate.NAME,), backends=("asyncio", "trio"))
 
     def connect(self, settings: EngineSettings) -> WebsocketsConnection:
+        """One WebSocket's codec; RSV1 is admitted only if permessage-deflate was agreed."""
         negotiated = deflate.negotiate(settings.extensions) is not None
         return WebsocketsConnection(settings.max_frame_size, negotiated)

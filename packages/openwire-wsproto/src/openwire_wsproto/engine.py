@@ -80,6 +80,7 @@ class WsprotoConnection(FrameMasker):
         self._rsv1 = False
 
     def receive_frames(self, data: bytes, /) -> list[Frame]:
+        """Parse ``data`` with wsproto's ``FrameDecoder``; return the frames now complete."""
         frames: list[Frame] = []
         self._decoder.receive_bytes(data)
         try:
@@ -120,4 +121,5 @@ class WsprotoEngine(deflate.DeflateNegotiation):
     capabilities = EngineCapabilities(extensions=(deflate.NAME,), backends=("asyncio", "trio"))
 
     def connect(self, settings: EngineSettings) -> WsprotoConnection:
+        """One WebSocket's codec; RSV1 is admitted only if permessage-deflate was agreed."""
         return WsprotoConnection(deflate.negotiate(settings.extensions) is not None)

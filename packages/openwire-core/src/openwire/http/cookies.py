@@ -43,15 +43,18 @@ class MemoryCookieJar:
         return urllib.request.Request(str(request.url), method=request.method)
 
     def cookie_header(self, request: Request) -> str | None:
+        """The ``Cookie`` header value the jar holds for ``request``, or ``None``."""
         proxy = self._urllib_request(request)
         self.jar.add_cookie_header(proxy)
         return proxy.get_header("Cookie")
 
     def save(self, request: Request, response: Response) -> None:
+        """Store the cookies ``response`` sets, by the jar's policy (``http.cookiejar``)."""
         if "set-cookie" in response.headers:
             self.jar.extract_cookies(_InfoResponse(response), self._urllib_request(request))  # type: ignore[arg-type]
 
     def clear(self) -> None:
+        """Forget every cookie."""
         self.jar.clear()
 
     def __iter__(self) -> Iterator[http.cookiejar.Cookie]:

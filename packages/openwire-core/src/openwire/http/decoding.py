@@ -1,21 +1,31 @@
-"""Streaming gzip/deflate decoding of response bodies.
+"""Streaming decoding of response bodies: gzip and deflate, and brotli and zstd when installed.
 
 The bridge advertises only encodings it can undo here, so a body is decoded
-chunk by chunk as it is read and never buffered whole.
+chunk by chunk as it is read and never buffered whole. gzip and deflate come
+with Python; ``br`` needs the ``brotli`` package (``openwire-core[brotli]``)
+and ``zstd`` the standard library's ``compression.zstd`` (Python 3.14) or its
+backport (``openwire-core[zstd]``). A coding whose decoder is not installed is
+not offered in ``Accept-Encoding``, so a server following the header never
+sends it; a body that arrives in it anyway is left undecoded, header
+included, as for any unknown coding.
 """
 
 from __future__ import annotations
 
+import importlib
 import zlib
-from collections.abc import AsyncIterable, AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from types import ModuleType
+from typing import Any, Protocol
 
 from openwire.errors import DecodingError
 from openwire.http.models import Request
 
 __all__ = ["ACCEPT_ENCODING", "DecodingStream", "decoder_for"]
 
-ACCEPT_ENCODING = "gzip, deflate"
+
+class _CorruptBody(Exception):
+    """A decoder's own library refused the data; reported as :class:`DecodingError`."""
 
 
 class Decoder(Protocol):
@@ -72,11 +82,91 @@ class _Chain:
         return data
 
 
-_DECODERS: dict[str, type[GzipDecoder] | type[DeflateDecoder]] = {
+def _module(*names: str) -> ModuleType | None:
+    """The first of ``names`` that imports, or ``None``: the optional decoders' libraries."""
+    for name in names:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+_brotli = _module("brotli")
+_zstd = _module("compression.zstd", "backports.zstd")
+
+
+class BrotliDecoder:
+    """``br`` (RFC 7932), with the ``brotli`` package's streaming decompressor."""
+
+    def __init__(self) -> None:
+        assert _brotli is not None  # only registered when it imports
+        self._z: Any = _brotli.Decompressor()
+        self._fed = False
+
+    def decode(self, data: bytes) -> bytes:
+        if not data:
+            return b""
+        self._fed = True
+        try:
+            return bytes(self._z.process(data))
+        except _brotli.error as exc:  # type: ignore[union-attr]
+            raise _CorruptBody(str(exc) or "invalid brotli data") from None
+
+    def flush(self) -> bytes:
+        # An empty body (a HEAD, a 304) is not a truncated one.
+        if self._fed and not self._z.is_finished():
+            raise _CorruptBody("the brotli stream ends before its last block")
+        return b""
+
+
+class ZstdDecoder:
+    """``zstd`` (RFC 8878), with ``compression.zstd`` or its backport.
+
+    A body may hold several frames one after another (RFC 8878 §3.1); each
+    frame gets a fresh decompressor, as ``compression.zstd.decompress`` does.
+    """
+
+    def __init__(self) -> None:
+        assert _zstd is not None  # only registered when it imports
+        self._z: Any = _zstd.ZstdDecompressor()
+        self._in_frame = False  # a frame has begun and not ended
+
+    def decode(self, data: bytes) -> bytes:
+        out = []
+        try:
+            while data:
+                out.append(self._z.decompress(data))
+                if not self._z.eof:
+                    self._in_frame = True
+                    break
+                self._in_frame = False
+                data = self._z.unused_data
+                self._z = _zstd.ZstdDecompressor()  # type: ignore[union-attr]
+        except _zstd.ZstdError as exc:  # type: ignore[union-attr]
+            raise _CorruptBody(str(exc)) from None
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        if self._in_frame:
+            raise _CorruptBody("the zstd stream ends inside a frame")
+        return b""
+
+
+_DECODERS: dict[str, Callable[[], Decoder]] = {
     "gzip": GzipDecoder,
     "x-gzip": GzipDecoder,
     "deflate": DeflateDecoder,
 }
+if _brotli is not None:
+    _DECODERS["br"] = BrotliDecoder
+if _zstd is not None:
+    _DECODERS["zstd"] = ZstdDecoder
+
+# The codings offered, most compact first among the optional ones.
+ACCEPT_ENCODING = ", ".join(
+    ["gzip", "deflate"] + [name for name in ("br", "zstd") if name in _DECODERS]
+)
 
 
 def decoder_for(content_encoding: str | None) -> Decoder | None:
@@ -121,7 +211,7 @@ class DecodingStream:
     def _decode(self, chunk: bytes, *, final: bool) -> bytes:
         try:
             return self._decoder.flush() if final else self._decoder.decode(chunk)
-        except zlib.error as exc:
+        except (zlib.error, _CorruptBody) as exc:
             raise DecodingError(
                 f"the response body from {self._request.url} is not valid for its "
                 f"Content-Encoding ({exc}); the server sent a corrupt body, or set "

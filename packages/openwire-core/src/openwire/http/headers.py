@@ -39,10 +39,12 @@ class Headers:
         return ", ".join(values) if values else default
 
     def get_list(self, name: str) -> list[str]:
+        """Every value of ``name`` (case-insensitive), in the order received; ``[]`` when absent."""
         key = name.lower()
         return [v for k, v in self._items if k.lower() == key]
 
     def add(self, name: str, value: str) -> None:
+        """Append a field, keeping any with the same name (``Set-Cookie`` may repeat)."""
         self._items.append((name, value))
 
     def remove(self, name: str) -> None:
@@ -51,22 +53,27 @@ class Headers:
         self._items = [(k, v) for k, v in self._items if k.lower() != key]
 
     def set_default(self, name: str, value: str) -> None:
+        """Set ``name`` only when no field of that name is present."""
         if name not in self:
             self._items.append((name, value))
 
     def items(self) -> list[tuple[str, str]]:
+        """Every field as ``(name, value)``, repeats included, in order."""
         return list(self._items)
 
     def keys(self) -> list[str]:
+        """The distinct names, each spelled as first seen."""
         seen: dict[str, str] = {}
         for k, _ in self._items:
             seen.setdefault(k.lower(), k)
         return list(seen.values())
 
     def copy(self) -> Headers:
+        """An independent copy: changing it leaves this one as it is."""
         return Headers(self)
 
     def raw(self) -> list[tuple[bytes, bytes]]:
+        """The fields encoded as Latin-1 bytes, as they go on the wire."""
         return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self._items]
 
     def __getitem__(self, name: str) -> str:

@@ -334,6 +334,7 @@ class Response:
         await self._finish(None)
 
     async def aread(self) -> bytes:
+        """Read the whole body once (later calls return the same bytes); frees the connection."""
         if self._content is None:
             self._content = b"".join([chunk async for chunk in self.aiter_bytes()])
         else:
@@ -341,9 +342,14 @@ class Response:
         return self._content
 
     async def text(self) -> str:
+        """The body decoded with the response's charset (else UTF-8); bad bytes become U+FFFD.
+
+        Async, unlike httpx's ``response.text`` property: the body may still be streaming.
+        """
         return (await self.aread()).decode(self.encoding, errors="replace")
 
     async def json(self) -> Any:
+        """The body parsed as JSON (``json.loads``); async: the body may still be streaming."""
         return jsonlib.loads(await self.aread())
 
     async def aclose(self) -> None:

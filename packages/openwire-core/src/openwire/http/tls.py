@@ -1,8 +1,12 @@
 """Building the one ``ssl.SSLContext`` a client uses.
 
 Verification is on by default against certifi's bundle, so results do not
-depend on how the host's OpenSSL was packaged. The context is built once
-per client: loading a CA bundle is slow and contexts are safe to share.
+depend on how the host's OpenSSL was packaged. ``verify="system"`` asks the
+operating system's trust store instead (through truststore: the Keychain on
+macOS, the Windows certificate store, OpenSSL's default paths on Linux), for
+machines whose administrators install their CAs there; it needs
+``openwire-core[truststore]``. The context is built once per client: loading
+a CA bundle is slow and contexts are safe to share.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ ClientCert = str | tuple[str, str] | tuple[str, str, str]
 
 
 def create_ssl_context(verify: Verify = True, cert: ClientCert | None = None) -> ssl.SSLContext:
-    """``verify``: True (certifi), a CA file or directory path, a context, or False.
+    """``verify``: True (certifi), ``"system"`` (the OS store), a CA path, a context, or False.
 
     A given ``ssl.SSLContext`` is used as-is; a client ``cert`` is then loaded
     into it, so pass one or the other if the context is shared elsewhere.
@@ -32,6 +36,8 @@ def create_ssl_context(verify: Verify = True, cert: ClientCert | None = None) ->
         context.verify_mode = ssl.CERT_NONE
     elif verify is True:
         context = ssl.create_default_context(cafile=certifi.where())
+    elif verify == "system":
+        context = _system_context()
     elif os.path.isdir(verify):
         context = ssl.create_default_context(capath=verify)
     elif os.path.isfile(verify):
@@ -39,7 +45,7 @@ def create_ssl_context(verify: Verify = True, cert: ClientCert | None = None) ->
     else:
         raise ValueError(
             f"verify={verify!r} is neither a CA bundle file nor a directory; "
-            "pass True, False, a path that exists, or an ssl.SSLContext"
+            'pass True, False, "system", a path that exists, or an ssl.SSLContext'
         )
     if context is not verify:
         context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -50,4 +56,17 @@ def create_ssl_context(verify: Verify = True, cert: ClientCert | None = None) ->
             context.load_cert_chain(cert[0], cert[1])
         else:
             context.load_cert_chain(cert[0], cert[1], cert[2])
+    return context
+
+
+def _system_context() -> ssl.SSLContext:
+    try:
+        import truststore
+    except ImportError:
+        raise ImportError(
+            'verify="system" uses the operating system\'s trust store through the '
+            "truststore package, which is not installed; install openwire-core[truststore] "
+            "(or pip install truststore), or pass verify=True for certifi's bundle"
+        ) from None
+    context: ssl.SSLContext = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     return context

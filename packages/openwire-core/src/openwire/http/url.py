@@ -82,6 +82,7 @@ class URL:
         return URL(urljoin(str(self), location))
 
     def with_params(self, params: dict[str, str] | list[tuple[str, str]]) -> URL:
+        """A copy with ``params`` appended to the query string (URL-encoded), existing ones kept."""
         extra = urlencode(params)
         query = f"{self.query}&{extra}" if self.query else extra
         return URL(f"{self.scheme}://{self._userinfo()}{self.netloc}{self.path}?{query}")

@@ -67,6 +67,7 @@ def inflate(payload: bytes, decompressor: Any = None, wbits: int = 15) -> bytes:
 
 
 def close_payload(code: int | None, reason: bytes | str = b"") -> bytes:
+    """A Close payload: the code (2 bytes, big-endian), then the UTF-8 reason; no code: ``b""``."""
     if code is None:
         return b""
     if isinstance(reason, str):
@@ -76,6 +77,8 @@ def close_payload(code: int | None, reason: bytes | str = b"") -> bytes:
 
 @dataclass
 class ClientFrame:
+    """One frame as the client sent it, unmasked: what a scripted peer asserts on."""
+
     fin: bool
     rsv: int
     opcode: int
@@ -95,6 +98,7 @@ class FrameReader:
         self._buf = b""
 
     def feed(self, data: bytes) -> list[ClientFrame]:
+        """Add bytes read from the client; return the frames now complete, unmasked."""
         self._buf += data
         frames: list[ClientFrame] = []
         while True:

@@ -32,6 +32,7 @@ class BackgroundLoop:
         self._thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        """Run ``coro`` on the background loop from any thread and return its result."""
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
         return future.result(timeout)
 
@@ -73,6 +74,7 @@ class RawPeer:
         self._pending: list[ClientFrame] = []
 
     async def read_request(self) -> None:
+        """Read the handshake request: sets ``request_head``, ``path``, ``request_headers``."""
         self.request_head = await self.reader.readuntil(b"\r\n\r\n")
         lines = self.request_head.decode("latin-1").split("\r\n")
         self.path = lines[0].split(" ")[1]
@@ -87,6 +89,7 @@ class RawPeer:
                     self.request_headers[key] = value
 
     def accept_value(self) -> str:
+        """The ``Sec-WebSocket-Accept`` value that answers the client's key (RFC 6455 §4.2.2)."""
         key = self.request_headers.get("sec-websocket-key", "")
         return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
 
@@ -119,10 +122,12 @@ class RawPeer:
         await self.writer.drain()
 
     async def send(self, data: bytes) -> None:
+        """Write raw bytes to the client, exactly as given."""
         self.writer.write(data)
         await self.writer.drain()
 
     async def send_frame(self, opcode: int, payload: bytes = b"", **kwargs: Any) -> None:
+        """Write one unmasked server frame; ``kwargs`` go to ``openwire.testing.frames.frame``."""
         await self.send(frame(opcode, payload, **kwargs))
 
     async def read_frame(self, timeout: float = 5) -> ClientFrame | None:
@@ -160,6 +165,7 @@ class RawPeer:
         return True
 
     def close(self) -> None:
+        """Close the TCP connection without a close handshake."""
         self.writer.close()
 
 
@@ -214,6 +220,8 @@ class ScriptedServer:
         task.add_done_callback(finished)
 
     def start(self) -> ScriptedServer:
+        """Listen on 127.0.0.1 (a free port); ``url`` is set once this returns."""
+
         async def start() -> None:
             self._server = await asyncio.start_server(
                 self._on_connect, "127.0.0.1", 0, ssl=self._ssl
@@ -224,17 +232,21 @@ class ScriptedServer:
         return self
 
     def wait_sync(self, timeout: float = 10) -> None:
+        """Block until a client connected and every script finished; re-raise a script's error."""
         if not self._connected.wait(timeout):
             raise TimeoutError("no client connected to the scripted server")
         for future in list(self._done):
             future.result(timeout)
 
     async def wait(self, timeout: float = 10) -> None:
+        """``wait_sync`` from async code, in a worker thread."""
         import anyio.to_thread
 
         await anyio.to_thread.run_sync(self.wait_sync, timeout)
 
     def stop(self) -> None:
+        """Stop listening and close every peer's connection."""
+
         async def stop() -> None:
             if self._server is not None:
                 self._server.close()
@@ -297,6 +309,7 @@ class EchoServer:
             return
 
     def start(self) -> EchoServer:
+        """Listen on 127.0.0.1 (a free port); ``url`` is set once this returns."""
         from websockets.asyncio.server import serve
 
         async def start() -> None:
@@ -316,6 +329,8 @@ class EchoServer:
         return self
 
     def stop(self) -> None:
+        """Stop the server and wait until it is closed."""
+
         async def stop() -> None:
             self._server.close()
             await self._server.wait_closed()
@@ -365,6 +380,7 @@ class AiohttpEchoServer:
         return ws
 
     def start(self) -> AiohttpEchoServer:
+        """Listen on 127.0.0.1 (a free port); ``url`` is set once this returns."""
         from aiohttp import web
 
         async def start() -> None:
@@ -380,6 +396,7 @@ class AiohttpEchoServer:
         return self
 
     def stop(self) -> None:
+        """Stop the server and release its runner."""
         self._bg.run(self._runner.cleanup())
 
 

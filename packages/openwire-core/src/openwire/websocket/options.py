@@ -126,6 +126,7 @@ class WebSocketOptions:
         return cls(**options)
 
     def with_changes(self, **changes: Any) -> WebSocketOptions:
+        """A copy with ``changes`` applied; an unknown name raises ``TypeError`` naming it."""
         _check_names(changes)
         return replace(self, **changes)
 

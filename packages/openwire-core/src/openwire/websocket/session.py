@@ -97,6 +97,12 @@ _STALL_SAMPLES = 4
 
 
 class State(enum.Enum):
+    """Where a WebSocket is in its life; ``ws.state`` reads it.
+
+    OPEN until a close handshake starts (either side), CLOSING until the
+    connection is gone, then CLOSED.
+    """
+
     OPEN = "open"
     CLOSING = "closing"
     CLOSED = "closed"
