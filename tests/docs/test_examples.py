@@ -62,12 +62,7 @@ PAGES = [
     *sorted((ROOT / "packages").glob("*/README.md")),
 ]
 OPTIONAL = {"httpx", "httpx_ws"}
-KNOWN_BROKEN: dict[tuple[str, str], str] = {
-    (
-        "websocket.md",
-        'await ws.send_json({"op": "subscribe", "channel": "trades"})  # one text message',
-    ): "a list of calls, not a program: receive_text() waits for a message nobody sends",
-}
+KNOWN_BROKEN: dict[tuple[str, str], str] = {}
 EXAMPLE_ENGINE = ROOT / "examples" / "third-party-engine" / "src"
 
 _FENCE = re.compile(r"^```python[^\n]*\n(.*?)^```", re.M | re.S)
