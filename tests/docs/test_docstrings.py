@@ -29,6 +29,7 @@ PUBLIC_MODULES = [
     "openwire_wsproto",
     "openwire_websockets",
     "openwire_aiohttp",
+    "openwire_opentelemetry",
 ]
 # Classes whose methods are events: documented in docs/observability.md instead.
 EVENT_CLASSES = {"openwire.events.EventListener", "openwire.events.ListenerDispatch"}

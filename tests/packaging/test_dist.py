@@ -24,7 +24,13 @@ import pytest
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["openwire-core", "openwire-wsproto", "openwire-websockets", "openwire-aiohttp"]
+PACKAGES = [
+    "openwire-core",
+    "openwire-wsproto",
+    "openwire-websockets",
+    "openwire-aiohttp",
+    "openwire-opentelemetry",
+]
 LICENSE = (ROOT / "LICENSE").read_text()
 
 pytestmark = pytest.mark.slow
