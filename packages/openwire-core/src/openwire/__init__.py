@@ -21,6 +21,7 @@ from openwire.errors import (
     HandshakeTimeout,
     HeadTooLarge,
     HTTPProtocolError,
+    HTTPStatusError,
     InvalidAccept,
     InvalidConnection,
     InvalidExtension,
@@ -52,6 +53,7 @@ from openwire.errors import (
     WriteTimeout,
 )
 from openwire.events import EventListener, ListenerDispatch, LoggingEventListener
+from openwire.http.auth import BasicAuth
 from openwire.http.chain import Chain
 from openwire.http.cookies import MemoryCookieJar
 from openwire.http.headers import Headers
@@ -79,6 +81,7 @@ __all__ = [
     "URL",
     "AuthenticationFailed",
     "Authenticator",
+    "BasicAuth",
     "CallTimeout",
     "Chain",
     "Client",
@@ -99,6 +102,7 @@ __all__ = [
     "EngineUnavailable",
     "EventListener",
     "HTTPProtocolError",
+    "HTTPStatusError",
     "HandshakeError",
     "HandshakeTimeout",
     "HeadTooLarge",
