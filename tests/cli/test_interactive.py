@@ -69,6 +69,15 @@ class Terminal:
                 except OSError:  # the child closed the terminal
                     time.sleep(0.05)
 
+    def expect_prompt(self) -> None:
+        """Wait for an empty prompt on the last line: readline has the terminal, reading.
+
+        Keys typed before it would meet the terminal in its normal mode (a ^D
+        there is an empty read, not the end of input), as they would for a
+        person typing ahead of the prompt.
+        """
+        self.expect(r"\n> \Z")
+
     def type(self, data: bytes) -> None:
         os.write(self.master, data)
 
@@ -92,8 +101,10 @@ def terminal(demo_server: DemoEchoServer) -> Iterator[Terminal]:
 def test_typed_line_is_echoed_and_ctrl_d_closes_normally(terminal: Terminal) -> None:
     terminal.expect("Ctrl-C quits")
     assert "\x1b[" in terminal.raw.decode(), "a terminal gets colour"
+    terminal.expect_prompt()
     terminal.type(b"hello terminal\n")
     terminal.expect(r"^< .* text 14 B hello terminal$")
+    terminal.expect_prompt()
     terminal.type(b"\x04")
     # Read while the child is alive: a pty may drop output once its last writer exits.
     terminal.expect("closed normally with 1000")
@@ -102,6 +113,7 @@ def test_typed_line_is_echoed_and_ctrl_d_closes_normally(terminal: Terminal) -> 
 
 def test_ctrl_c_closes_with_1001(terminal: Terminal) -> None:
     terminal.expect("Ctrl-C quits")
+    terminal.expect_prompt()
     terminal.type(b"first\n")
     terminal.expect(r"^< .* first$")
     terminal.type(b"\x03")
@@ -134,13 +146,16 @@ def test_a_message_arriving_mid_line_does_not_tear_it(later_server: _LaterServer
     terminal = Terminal("ws", later_server.url, "--grace", "0.2")
     try:
         terminal.expect("Ctrl-C quits")
+        terminal.expect_prompt()
         terminal.type(b"later\n")
         terminal.expect(r"^> .* text 5 B later$")
+        terminal.expect_prompt()
         terminal.type(b"hel")  # half a line, when the tick arrives
         terminal.expect(r"^< .* text 4 B tick$")
         terminal.expect(r"^> hel$")  # the prompt, redrawn below it with what was typed
         terminal.type(b"lo\n")
         terminal.expect(r"^< .* text 5 B hello$")  # the line was sent whole
+        terminal.expect_prompt()
         terminal.type(b"\x04")
         terminal.expect("closed normally with 1000")
         assert terminal.wait() == 0
@@ -150,13 +165,17 @@ def test_a_message_arriving_mid_line_does_not_tear_it(later_server: _LaterServer
 
 def test_ping_and_help_then_quit(terminal: Terminal) -> None:
     terminal.expect("Ctrl-C quits")
+    terminal.expect_prompt()
     terminal.type(b"/ping hello\n")
     terminal.expect(r"pong in \d")
+    terminal.expect_prompt()
     terminal.type(b"/nope\n")
     terminal.expect("unknown command /nope")
     terminal.expect(r"commands: /ping \[text\], /close \[code\] \[reason\], /quit")
+    terminal.expect_prompt()
     terminal.type(b"//slash\n")
     terminal.expect(r"^< .* text 6 B /slash$")  # // sends a line that starts with /
+    terminal.expect_prompt()
     terminal.type(b"/quit\n")
     terminal.expect("closed normally with 1000")
     assert terminal.wait() == 0
@@ -164,8 +183,10 @@ def test_ping_and_help_then_quit(terminal: Terminal) -> None:
 
 def test_close_with_a_code_and_reason(terminal: Terminal) -> None:
     terminal.expect("Ctrl-C quits")
+    terminal.expect_prompt()
     terminal.type(b"/close 99\n")
     terminal.expect("not closed: .*usage: /close")
+    terminal.expect_prompt()
     terminal.type(b"/close 4000 done here\n")
     # The demo server echoes the code without the reason, as RFC 6455 §5.5.1 allows.
     terminal.expect(r"connection closed locally with code 4000")
@@ -175,6 +196,7 @@ def test_close_with_a_code_and_reason(terminal: Terminal) -> None:
 
 def test_the_terminal_is_restored_after_the_prompt(terminal: Terminal) -> None:
     terminal.expect("Ctrl-C quits")
+    terminal.expect_prompt()
     terminal.type(b"/quit\n")
     terminal.expect("closed normally")
     assert terminal.wait() == 0

@@ -80,3 +80,15 @@ async def test_an_unfollowed_redirect_is_the_answer_not_history(http_server: Ser
 def test_a_response_without_a_request_has_no_url() -> None:
     with pytest.raises(RuntimeError, match="no request"):
         _ = Response(200).url
+
+
+async def test_the_error_copies_with_its_response(http_server: Server) -> None:
+    import copy
+
+    async with Client() as client:
+        response = await client.get(f"{http_server.url}/status/418")
+    with pytest.raises(HTTPStatusError) as info:
+        response.raise_for_status()
+    again = copy.copy(info.value)
+    assert again.response is response
+    assert str(again) == str(info.value)

@@ -227,9 +227,16 @@ class HTTPStatusError(RequestError):
     hop's after redirects. The message names the method, the URL and the status.
     """
 
-    def __init__(self, message: str, *, request: Request | None, response: Response) -> None:
+    response: Response
+
+    def __init__(
+        self, message: str, *, request: Request | None = None, response: Response | None = None
+    ) -> None:
         super().__init__(message, request=request)
-        self.response = response
+        # Optional only so copy.copy() can rebuild it from the message (the
+        # attributes follow); raise_for_status() always passes the response.
+        if response is not None:
+            self.response = response
 
 
 class TimeoutError(RequestError, builtins.TimeoutError):

@@ -13,6 +13,16 @@ the same on asyncio and trio; prompt_toolkit's asynchronous prompt needs an
 asyncio loop. Where readline is missing (Windows), :func:`input` still
 reads lines, without editing.
 
+readline's two hooks bracket the drawing of the prompt: the startup hook
+(before it) takes the lock :meth:`LinePrompt.above` prints under, the
+pre-input hook (after it, the terminal prepared) marks the prompt as shown
+and lets printing go on. So text is never printed in the middle of a prompt
+being drawn, and a prompt is redrawn only when readline is reading. The
+thread hands each line over without waiting for the loop and goes straight
+back to reading: between two lines the terminal is briefly in
+its normal (canonical) mode, where a Ctrl-D would be taken as an empty read
+rather than reach readline.
+
 The thread is a daemon (a pending ``input()`` cannot be interrupted), and
 readline leaves the terminal in its own mode while it waits: :meth:`close`
 puts back the terminal settings found at the start.
@@ -21,6 +31,7 @@ puts back the terminal settings found at the start.
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -44,6 +55,7 @@ class LinePrompt:
         self._stream = stream or sys.stdout
         self._reading = threading.Event()
         self._lock = threading.Lock()
+        self._hooked = False
         self._saved: Any = None
         try:
             import termios
@@ -57,6 +69,20 @@ class LinePrompt:
             self._readline: Any = None
         else:
             self._readline = readline
+            readline.set_startup_hook(self._drawing)
+            readline.set_pre_input_hook(self._drawn)
+
+    def _drawing(self) -> None:
+        """readline is about to draw the prompt: hold the printing until it is done."""
+        self._lock.acquire()
+        self._hooked = True
+
+    def _drawn(self) -> None:
+        """The prompt is drawn and readline reads: printing redraws it from now on."""
+        self._reading.set()
+        if self._hooked:
+            self._hooked = False
+            self._lock.release()
 
     def _buffer(self) -> str:
         if self._readline is None:
@@ -86,14 +112,15 @@ class LinePrompt:
     ) -> None:
         try:
             while True:
-                self._reading.set()
+                if self._readline is None:
+                    self._reading.set()  # no hook to say when: from now on
                 try:
                     line = input(self.prompt)
                 except EOFError:
                     break
                 finally:
                     self._reading.clear()
-                anyio.from_thread.run(send.send, line, token=token)
+                anyio.from_thread.run_sync(send.send_nowait, line, token=token)
         except Exception:
             return  # the loop is gone, or nobody reads any more
         finally:
@@ -104,7 +131,9 @@ class LinePrompt:
 
     async def lines(self) -> AsyncIterator[str]:
         """Each line typed, until Ctrl-D (EOF)."""
-        send, receive = anyio.create_memory_object_stream[str](1)
+        # Unbounded: the thread must not wait for the loop before reading again
+        # (a few lines typed by a person are all it will ever hold).
+        send, receive = anyio.create_memory_object_stream[str](math.inf)
         token = anyio.lowlevel.current_token()
         thread = threading.Thread(
             target=self._read, args=(send, token), name="openwire-prompt", daemon=True
@@ -116,6 +145,9 @@ class LinePrompt:
 
     def close(self) -> None:
         """Leave the terminal as it was found, and the cursor on a line of its own."""
+        if self._readline is not None:
+            self._readline.set_startup_hook(None)
+            self._readline.set_pre_input_hook(None)
         with self._lock:
             if self._reading.is_set():
                 self._stream.write(_ERASE_LINE)
