@@ -45,6 +45,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 __all__ = ["LinePrompt"]
 
 _ERASE_LINE = "\r\x1b[K"
+_PATIENCE = 0.5  # seconds: the longest a print waits for a prompt being drawn
 
 
 class LinePrompt:
@@ -74,8 +75,7 @@ class LinePrompt:
 
     def _drawing(self) -> None:
         """readline is about to draw the prompt: hold the printing until it is done."""
-        self._lock.acquire()
-        self._hooked = True
+        self._hooked = self._lock.acquire(timeout=_PATIENCE)
 
     def _drawn(self) -> None:
         """The prompt is drawn and readline reads: printing redraws it from now on."""
@@ -94,9 +94,14 @@ class LinePrompt:
 
     @contextlib.contextmanager
     def above(self) -> Iterator[None]:
-        """Print inside this block: the prompt line is erased first and redrawn after."""
-        with self._lock:
-            reading = self._reading.is_set()
+        """Print inside this block: the prompt line is erased first and redrawn after.
+
+        Never waits long: if the prompt is not drawn within a moment (readline
+        interrupted between its hooks), the text is printed as it is.
+        """
+        locked = self._lock.acquire(timeout=_PATIENCE)
+        try:
+            reading = locked and self._reading.is_set()
             if reading:
                 self._stream.write(_ERASE_LINE)
                 self._stream.flush()
@@ -106,6 +111,9 @@ class LinePrompt:
                 if reading:
                     self._stream.write(self.prompt + self._buffer())
                     self._stream.flush()
+        finally:
+            if locked:
+                self._lock.release()
 
     def _read(
         self, send: MemoryObjectSendStream[str], token: anyio.lowlevel.EventLoopToken
@@ -148,11 +156,10 @@ class LinePrompt:
         if self._readline is not None:
             self._readline.set_startup_hook(None)
             self._readline.set_pre_input_hook(None)
-        with self._lock:
-            if self._reading.is_set():
-                self._stream.write(_ERASE_LINE)
-                self._stream.flush()
-                self._reading.clear()
+        if self._reading.is_set():
+            self._reading.clear()
+            self._stream.write(_ERASE_LINE)
+            self._stream.flush()
         if self._saved is not None:
             import termios
 
