@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -113,7 +114,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
-        if self.path == "/hello":
+        if self.path == "/slow":
+            time.sleep(3)  # the server's own pace: slower than the --max-time under test
+            self._reply(200, b"late\n")
+        elif self.path == "/hello":
             headers = {k.lower(): v for k, v in self.headers.items()}
             self._reply(200, json.dumps(headers).encode(), "application/json")
         else:

@@ -50,7 +50,7 @@ def test_events_on_http(cli: Runner, http_url: str) -> None:
         assert event in result.stderr
 
 
-def test_unreachable_host_exits_3(cli: Runner) -> None:
+def test_unreachable_host_exits_1(cli: Runner) -> None:
     result = cli("get", "http://127.0.0.1:1/")
-    assert result.returncode == 3
+    assert result.returncode == 1
     assert "ConnectError" in result.stderr

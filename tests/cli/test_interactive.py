@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import re
@@ -11,13 +12,16 @@ import sys
 import termios
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from openwire.cli.demo_server import EchoServer as DemoEchoServer
+from openwire.testing.servers import BackgroundLoop
+from openwire.testing.servers import EchoServer as WebsocketsEchoServer
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 class Terminal:
@@ -48,7 +52,9 @@ class Terminal:
 
     @property
     def text(self) -> str:
-        return ANSI.sub("", self.raw.decode("utf-8", "replace")).replace("\r\n", "\n")
+        # What the screen shows: escapes dropped, and a carriage return starts the line again.
+        text = ANSI.sub("", self.raw.decode("utf-8", "replace")).replace("\r\n", "\n")
+        return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
 
     def expect(self, pattern: str, timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
@@ -62,6 +68,15 @@ class Terminal:
                     self.raw += os.read(self.master, 4096)
                 except OSError:  # the child closed the terminal
                     time.sleep(0.05)
+
+    def expect_prompt(self) -> None:
+        """Wait for an empty prompt on the last line: readline has the terminal, reading.
+
+        Keys typed before it would meet the terminal in its normal mode (a ^D
+        there is an empty read, not the end of input), as they would for a
+        person typing ahead of the prompt.
+        """
+        self.expect(r"\n> \Z")
 
     def type(self, data: bytes) -> None:
         os.write(self.master, data)
@@ -86,8 +101,10 @@ def terminal(demo_server: DemoEchoServer) -> Iterator[Terminal]:
 def test_typed_line_is_echoed_and_ctrl_d_closes_normally(terminal: Terminal) -> None:
     terminal.expect("Ctrl-C quits")
     assert "\x1b[" in terminal.raw.decode(), "a terminal gets colour"
+    terminal.expect_prompt()
     terminal.type(b"hello terminal\n")
     terminal.expect(r"^< .* text 14 B hello terminal$")
+    terminal.expect_prompt()
     terminal.type(b"\x04")
     # Read while the child is alive: a pty may drop output once its last writer exits.
     terminal.expect("closed normally with 1000")
@@ -96,8 +113,94 @@ def test_typed_line_is_echoed_and_ctrl_d_closes_normally(terminal: Terminal) -> 
 
 def test_ctrl_c_closes_with_1001(terminal: Terminal) -> None:
     terminal.expect("Ctrl-C quits")
+    terminal.expect_prompt()
     terminal.type(b"first\n")
     terminal.expect(r"^< .* first$")
     terminal.type(b"\x03")
     terminal.expect("closed with 1001")
     assert terminal.wait() == 130
+
+
+class _LaterServer(WebsocketsEchoServer):
+    """Echoes, except that ``later`` is answered by a ``tick`` a second afterwards."""
+
+    async def _handler(self, ws: Any) -> None:
+        async for message in ws:
+            if message == "later":
+                await asyncio.sleep(1)
+                await ws.send("tick")
+            else:
+                await ws.send(message)
+
+
+@pytest.fixture(scope="module")
+def later_server() -> Iterator[_LaterServer]:
+    loop = BackgroundLoop()
+    server = _LaterServer(loop).start()
+    yield server
+    server.stop()
+    loop.close()
+
+
+def test_a_message_arriving_mid_line_does_not_tear_it(later_server: _LaterServer) -> None:
+    terminal = Terminal("ws", later_server.url, "--grace", "0.2")
+    try:
+        terminal.expect("Ctrl-C quits")
+        terminal.expect_prompt()
+        terminal.type(b"later\n")
+        terminal.expect(r"^> .* text 5 B later$")
+        terminal.expect_prompt()
+        terminal.type(b"hel")  # half a line, when the tick arrives
+        terminal.expect(r"^< .* text 4 B tick$")
+        terminal.expect(r"^> hel$")  # the prompt, redrawn below it with what was typed
+        terminal.type(b"lo\n")
+        terminal.expect(r"^< .* text 5 B hello$")  # the line was sent whole
+        terminal.expect_prompt()
+        terminal.type(b"\x04")
+        terminal.expect("closed normally with 1000")
+        assert terminal.wait() == 0
+    finally:
+        terminal.close()
+
+
+def test_ping_and_help_then_quit(terminal: Terminal) -> None:
+    terminal.expect("Ctrl-C quits")
+    terminal.expect_prompt()
+    terminal.type(b"/ping hello\n")
+    terminal.expect(r"pong in \d")
+    terminal.expect_prompt()
+    terminal.type(b"/nope\n")
+    terminal.expect("unknown command /nope")
+    terminal.expect(r"commands: /ping \[text\], /close \[code\] \[reason\], /quit")
+    terminal.expect_prompt()
+    terminal.type(b"//slash\n")
+    terminal.expect(r"^< .* text 6 B /slash$")  # // sends a line that starts with /
+    terminal.expect_prompt()
+    terminal.type(b"/quit\n")
+    terminal.expect("closed normally with 1000")
+    assert terminal.wait() == 0
+
+
+def test_close_with_a_code_and_reason(terminal: Terminal) -> None:
+    terminal.expect("Ctrl-C quits")
+    terminal.expect_prompt()
+    terminal.type(b"/close 99\n")
+    terminal.expect("not closed: .*usage: /close")
+    terminal.expect_prompt()
+    terminal.type(b"/close 4000 done here\n")
+    # The demo server echoes the code without the reason, as RFC 6455 §5.5.1 allows.
+    terminal.expect(r"connection closed locally with code 4000")
+    assert terminal.wait() == 1  # a close with another code than 1000/1001
+    assert "\x1b[" not in terminal.text  # escapes are not left on the screen
+
+
+def test_the_terminal_is_restored_after_the_prompt(terminal: Terminal) -> None:
+    terminal.expect("Ctrl-C quits")
+    terminal.expect_prompt()
+    terminal.type(b"/quit\n")
+    terminal.expect("closed normally")
+    assert terminal.wait() == 0
+    # readline had the line discipline in its own mode while it waited for a line.
+    local_modes = termios.tcgetattr(terminal.master)[3]
+    assert local_modes & termios.ICANON
+    assert local_modes & termios.ECHO

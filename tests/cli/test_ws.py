@@ -60,10 +60,12 @@ def test_json_pretty_prints_and_refuses_invalid_lines(
     cli: Runner, demo_server: DemoEchoServer
 ) -> None:
     result = cli("ws", demo_server.url, "--json", "--once", input='not json\n{"a": [1, 2]}\n')
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1  # the valid line went out; the run still failed
     assert "invalid JSON" in result.stderr
     assert "not json" not in result.stdout
     assert '{\n  "a": [\n    1,\n    2\n  ]\n}' in result.stdout
+    valid = cli("ws", demo_server.url, "--json", "--once", input='{"a": 1}\n')
+    assert valid.returncode == 0, valid.stderr
 
 
 def test_binary_sends_bytes(cli: Runner, demo_server: DemoEchoServer) -> None:
@@ -111,12 +113,12 @@ def test_events_show_the_lifecycle(cli: Runner, demo_server: DemoEchoServer) -> 
     assert "websocket_open" not in result.stdout
 
 
-def test_connection_refused_exits_3(cli: Runner) -> None:
+def test_connection_refused_exits_1(cli: Runner) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     result = cli("ws", f"ws://127.0.0.1:{port}/", input="")
-    assert result.returncode == 3
+    assert result.returncode == 1
     assert "could not connect" in result.stderr
 
 
@@ -124,7 +126,8 @@ def test_unknown_engine_is_refused_before_connecting(
     cli: Runner, demo_server: DemoEchoServer
 ) -> None:
     result = cli("ws", demo_server.url, "--engine", "no-such-engine", input="")
-    assert result.returncode == 3
+    assert result.returncode == 2  # a usage error, not a connection failure
+    assert "could not connect" not in result.stderr
     assert "no WebSocket engine named 'no-such-engine'" in result.stderr
 
 

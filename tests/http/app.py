@@ -99,6 +99,12 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             await _respond(
                 send, 200, json.dumps(payload).encode(), [("content-type", "application/json")]
             )
+    elif path == "/basic-auth":
+        # Basic user:pass (RFC 7617); anything else is a 401 with the Basic challenge.
+        if {k.lower(): v for k, v in headers}.get("authorization") == "Basic dXNlcjpwYXNz":
+            await _respond(send, 200, b"welcome")
+        else:
+            await _respond(send, 401, b"who are you", [("www-authenticate", 'Basic realm="t"')])
     elif path == "/slow":
         await asyncio.sleep(float(query.get("delay", "2")))
         await _respond(send, 200, b"slow")

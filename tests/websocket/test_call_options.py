@@ -157,7 +157,7 @@ def test_the_other_options_keep_their_rules() -> None:
     with pytest.raises(ValueError, match="GET"):
         client.new_websocket(Request("POST", "ws://127.0.0.1:9/"))
     call = client.new_websocket("wss://127.0.0.1:9/chat", headers={"X-A": "1"}, handshake_timeout=3)
-    assert str(call.request.url) == "https://127.0.0.1:9/chat"
+    assert str(call.request.url) == "wss://127.0.0.1:9/chat"  # kept as written
     assert call.request.headers["x-a"] == "1"
     assert call.options.handshake_timeout == 3
     changed = call.with_options(max_redirects=2, close_timeout=1)

@@ -28,6 +28,7 @@ from openwire.errors import (
     HandshakeTimeout,
     HeadTooLarge,
     HTTPProtocolError,
+    HTTPStatusError,
     InvalidAccept,
     InvalidConnection,
     InvalidExtension,
@@ -66,6 +67,7 @@ from openwire.events import (
     LoggingEventListener,
     fan_out,
 )
+from openwire.http.auth import BasicAuth
 from openwire.http.chain import Chain
 from openwire.http.cookies import MemoryCookieJar
 from openwire.http.headers import Headers
@@ -93,6 +95,7 @@ __all__ = [
     "URL",
     "AuthenticationFailed",
     "Authenticator",
+    "BasicAuth",
     "CallTimeout",
     "Chain",
     "Client",
@@ -114,6 +117,7 @@ __all__ = [
     "EventListener",
     "FanOutListener",
     "HTTPProtocolError",
+    "HTTPStatusError",
     "HandshakeError",
     "HandshakeTimeout",
     "HeadTooLarge",

@@ -17,17 +17,22 @@ call when the ``101`` is validated, not when a body is read).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import AsyncIterable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
 
-from openwire.config import ClientConfig
+import anyio
+
+from openwire.config import ClientConfig, Timeouts
 from openwire.events import ListenerDispatch
+from openwire.http.auth import BasicAuth
 from openwire.http.bridge import Bridge
 from openwire.http.call import Call, CallRunner
 from openwire.http.followups import FollowUps
+from openwire.http.forms import FilesInput, FormInput, encode_form, encode_multipart
 from openwire.http.headers import Headers, HeadersInput
 from openwire.http.models import Request, Response
 from openwire.http.transport import Transport
@@ -226,6 +231,68 @@ class Client:
             self.new_listener,
         )
 
+    def build_request(
+        self,
+        method: str,
+        url: str | URL,
+        *,
+        params: Params | None = None,
+        headers: HeadersInput | None = None,
+        content: bytes | str | AsyncIterable[bytes] | None = None,
+        data: FormInput | None = None,
+        files: FilesInput | None = None,
+        json: Any = None,
+        auth: tuple[str, str] | BasicAuth | None = None,
+        timeout: float | Timeouts | None = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> Request:
+        """The :class:`Request` that :meth:`request` would send, for :meth:`execute` or a test.
+
+        Takes the keywords of :meth:`request`.
+        """
+        target = url if isinstance(url, URL) else URL(url)
+        if params:
+            target = target.with_params(
+                list(params.items()) if isinstance(params, Mapping) else list(params)
+            )
+        request_headers = Headers(headers)
+        given = [
+            name for name, value in (("content", content), ("json", json)) if value is not None
+        ]
+        if data is not None or files is not None:
+            given.append("data/files")
+        if len(given) > 1:
+            raise ValueError(
+                f"pass one body: {' and '.join(given)} were given; content= is raw bytes, "
+                "json= a JSON document, data= a form (with files= for multipart)"
+            )
+        if isinstance(data, (bytes, str)):
+            raise TypeError("data= is a form (a mapping of fields); pass raw bytes as content=")
+        if json is not None:
+            encoded = self.config.json_dumps(json)
+            content = encoded.encode("utf-8") if isinstance(encoded, str) else bytes(encoded)
+            request_headers.set_default("Content-Type", "application/json")
+        elif files is not None:
+            body, content_type, length = encode_multipart(data, files)
+            content = body
+            request_headers.set_default("Content-Type", content_type)
+            if length is not None and not isinstance(body, bytes):
+                request_headers.set_default("Content-Length", str(length))
+        elif data is not None:
+            content, content_type = encode_form(data)
+            request_headers.set_default("Content-Type", content_type)
+        request = Request(
+            method,
+            target,
+            headers=request_headers,
+            content=content,
+            extensions=extensions,
+            timeouts=_timeouts(timeout, self.config.timeouts),
+        )
+        if auth is not None:
+            request = (auth if isinstance(auth, BasicAuth) else BasicAuth(*auth)).apply(request)
+        return request
+
     async def request(
         self,
         method: str,
@@ -234,28 +301,69 @@ class Client:
         params: Params | None = None,
         headers: HeadersInput | None = None,
         content: bytes | str | AsyncIterable[bytes] | None = None,
+        data: FormInput | None = None,
+        files: FilesInput | None = None,
         json: Any = None,
+        auth: tuple[str, str] | BasicAuth | None = None,
+        timeout: float | Timeouts | None = None,
         extensions: dict[str, Any] | None = None,
     ) -> Response:
-        """Send a request and read the whole body before returning."""
-        target = url if isinstance(url, URL) else URL(url)
-        if params:
-            target = target.with_params(
-                list(params.items()) if isinstance(params, Mapping) else list(params)
+        """Send a request and read the whole body before returning.
+
+        One body at most: ``content`` (bytes, str, or an async iterable of
+        bytes, streamed), ``json`` (encoded with the client's ``json_dumps``),
+        ``data`` (a form: ``application/x-www-form-urlencoded``) or ``files``
+        (with ``data`` as its text fields: ``multipart/form-data``; see
+        :mod:`openwire.http.forms` for the file forms accepted).
+        ``params`` are added to the URL's query.
+
+        ``auth``: ``(username, password)`` or a :class:`~openwire.BasicAuth`,
+        sent as ``Authorization: Basic`` with the request; like every
+        credential header, it is dropped by a redirect that leaves the
+        origin. ``timeout``: a number sets the connect, read, write and pool
+        timeouts of this request (as httpx's ``timeout=`` does; the client's
+        ``Timeouts.call`` stays); a :class:`~openwire.Timeouts` replaces them
+        all, ``call`` included. ``None`` keeps the client's.
+
+        Returns after the body is read; ``response.url`` is where the call
+        landed and ``response.history`` the redirects on the way. A 4xx or
+        5xx is returned, not raised: call ``response.raise_for_status()``.
+        To read the body as it arrives, use :meth:`stream`.
+        """
+        response = await self.execute(
+            self.build_request(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                content=content,
+                data=data,
+                files=files,
+                json=json,
+                auth=auth,
+                timeout=timeout,
+                extensions=extensions,
             )
-        request_headers = Headers(headers)
-        if json is not None:
-            if content is not None:
-                raise ValueError("pass either content= or json=, not both")
-            encoded = self.config.json_dumps(json)
-            content = encoded.encode("utf-8") if isinstance(encoded, str) else bytes(encoded)
-            request_headers.set_default("Content-Type", "application/json")
-        request = Request(
-            method, target, headers=request_headers, content=content, extensions=extensions
         )
-        response = await self.execute(request)
         await response.aread()
         return response
+
+    @contextlib.asynccontextmanager
+    async def stream(self, method: str, url: str | URL, **kwargs: Any) -> AsyncIterator[Response]:
+        """``async with client.stream("GET", url) as response:`` the body unread, closed on exit.
+
+        Takes the keywords of :meth:`request`. Inside the block, read the body
+        as it arrives (``async for chunk in response.aiter_bytes()``) or
+        whole (``await response.aread()``); on exit the response is closed,
+        read or not, so its connection goes back to the pool (or is dropped,
+        when the body was left unread).
+        """
+        response = await self.execute(self.build_request(method, url, **kwargs))
+        try:
+            yield response
+        finally:
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
 
     async def get(self, url: str | URL, **kwargs: Any) -> Response:
         """``request("GET", url, **kwargs)``: send, read the whole body, return."""
@@ -284,3 +392,15 @@ class Client:
     async def patch(self, url: str | URL, **kwargs: Any) -> Response:
         """``request("PATCH", url, **kwargs)``: send, read the whole body, return."""
         return await self.request("PATCH", url, **kwargs)
+
+
+def _timeouts(timeout: float | Timeouts | None, client: Timeouts) -> Timeouts | None:
+    """A request's own deadlines: a number for each step (httpx's meaning), or a Timeouts."""
+    if timeout is None or isinstance(timeout, Timeouts):
+        return timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(
+            f"timeout= takes seconds (a number) or a Timeouts, got {type(timeout).__name__}"
+        )
+    seconds = float(timeout)
+    return Timeouts(connect=seconds, read=seconds, write=seconds, pool=seconds, call=client.call)

@@ -16,6 +16,7 @@ what happened, what was expected, and what to do::
     │   ├── TooManyRedirects         more hops than max_redirects
     │   ├── RedirectRefused          e.g. https → http without permission
     │   ├── DecodingError            gzip/deflate body could not be decoded
+    │   ├── HTTPStatusError          raise_for_status() on a 4xx/5xx (.response)
     │   └── TimeoutError             (.phase: connect/read/write/pool/call/handshake;
     │       │                        also the built-in TimeoutError, see below)
     │       ├── ConnectTimeout, ReadTimeout, WriteTimeout, PoolTimeout
@@ -67,7 +68,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from openwire.http.models import Request
+    from openwire.http.models import Request, Response
 
 __all__ = [
     "AuthenticationFailed",
@@ -82,6 +83,7 @@ __all__ = [
     "EngineNotFound",
     "EngineUnavailable",
     "HTTPProtocolError",
+    "HTTPStatusError",
     "HandshakeError",
     "HandshakeTimeout",
     "HeadTooLarge",
@@ -217,6 +219,26 @@ class RedirectRefused(RequestError):
 
 class DecodingError(RequestError):
     """The response body's Content-Encoding could not be decoded."""
+
+
+class HTTPStatusError(RequestError):
+    """:meth:`Response.raise_for_status() <openwire.Response.raise_for_status>` met a 4xx or 5xx.
+
+    ``response`` is that response (its status, headers and, unless already
+    read or closed, its body); ``request`` the request that got it, the last
+    hop's after redirects. The message names the method, the URL and the status.
+    """
+
+    response: Response
+
+    def __init__(
+        self, message: str, *, request: Request | None = None, response: Response | None = None
+    ) -> None:
+        super().__init__(message, request=request)
+        # Optional only so copy.copy() can rebuild it from the message (the
+        # attributes follow); raise_for_status() always passes the response.
+        if response is not None:
+            self.response = response
 
 
 class TimeoutError(RequestError, builtins.TimeoutError):

@@ -9,7 +9,13 @@ from typing import Any
 from openwire.cli.events import PrintingEventListener
 from openwire.cli.output import Output
 from openwire.config import Timeouts
-from openwire.errors import ConnectionClosed, OpenWireError, UnexpectedStatus
+from openwire.errors import (
+    ConnectionClosed,
+    EngineNotFound,
+    EngineUnavailable,
+    OpenWireError,
+    UnexpectedStatus,
+)
 
 __all__ = [
     "EXIT_CLOSED_ABNORMALLY",
@@ -20,18 +26,29 @@ __all__ = [
     "add_client_flags",
     "client_settings",
     "explain",
+    "is_usage_error",
     "parse_headers",
 ]
 
 EXIT_OK = 0
+EXIT_FAILED = 1
 EXIT_CLOSED_ABNORMALLY = 1
 EXIT_USAGE = 2
-EXIT_FAILED = 3
 EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
     """A flag value that argparse could not check by itself."""
+
+
+def is_usage_error(exc: BaseException) -> bool:
+    """Whether ``exc`` means the command line asked for something impossible.
+
+    An engine that is not installed, or that cannot run on the chosen event
+    loop (``--engine aiohttp --trio``), is the flags' fault, not the
+    server's: exit 2, like any other usage error.
+    """
+    return isinstance(exc, EngineNotFound | EngineUnavailable)
 
 
 def add_client_flags(parser: argparse.ArgumentParser) -> None:
@@ -101,6 +118,9 @@ def explain(exc: BaseException) -> str:
             preview = body if len(body) <= 200 else body[:197] + "..."
             text += f"\n  server said: {preview}"
         return text
-    if isinstance(exc, ConnectionClosed | OpenWireError):
+    if isinstance(exc, ConnectionClosed):
+        # The close's own explanation (why the connection was failed) is its message.
+        return f"{exc} ({type(exc).__name__})"
+    if isinstance(exc, OpenWireError):
         return f"{exc} ({type(exc).__name__})"
     return f"{type(exc).__name__}: {exc}"

@@ -25,6 +25,7 @@ from openwire.cli.common import (
 )
 from openwire.cli.output import Output
 from openwire.client import Client
+from openwire.config import Timeouts
 from openwire.errors import OpenWireError
 from openwire.http.models import Request, Response
 
@@ -38,7 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description=(
             "Make one HTTP request. The body goes to stdout; -i adds the status "
             "line and headers. Exit status: 0 when a response arrived (any status "
-            "unless --fail), 1 for a status >= 400 with --fail, 3 when the request failed."
+            "unless --fail), 1 when the request failed or, with --fail, for a status "
+            ">= 400, 2 for a usage error."
         ),
     )
     parser.add_argument("url", help="http:// or https:// URL")
@@ -58,6 +60,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "-f", "--fail", action="store_true", help="exit 1 when the status is 400 or more"
     )
     parser.add_argument("--no-follow", action="store_true", help="do not follow redirects")
+    parser.add_argument(
+        "-m",
+        "--max-time",
+        type=float,
+        metavar="SECONDS",
+        help="give up (exit 1) when the whole request, body included, takes longer",
+    )
     parser.add_argument("--http2", action="store_true", help="offer HTTP/2 on https")
     add_client_flags(parser)
 
@@ -89,15 +98,30 @@ def _print_head(response: Response, output: Output) -> None:
 
 async def _run(args: argparse.Namespace, output: Output) -> int:
     output.restart_clock()
+    scheme = args.url.partition("://")[0].lower()
+    if scheme in ("ws", "wss"):
+        raise UsageError(
+            f"openwire get makes HTTP requests; for the WebSocket at {args.url} use: "
+            f"openwire ws {args.url}"
+        )
+    if scheme not in ("http", "https"):
+        raise UsageError(f"openwire get takes an http:// or https:// URL, got {args.url!r}")
+    if args.max_time is not None and args.max_time <= 0:
+        raise UsageError(f"--max-time must be a positive number of seconds, got {args.max_time}")
     content = _body(args.data)
     method = (args.method or ("POST" if content is not None else "GET")).upper()
     settings = client_settings(args, output)
     settings["follow_redirects"] = not args.no_follow
     settings["http2"] = args.http2
+    if args.max_time is not None:
+        settings["timeouts"] = Timeouts(connect=args.connect_timeout, call=args.max_time)
     headers = parse_headers(args.header)
+    try:
+        request = Request(method, args.url, headers=headers, content=content)
+    except ValueError as exc:  # not a URL: the command line's fault
+        raise UsageError(str(exc)) from exc
     async with Client(**settings) as client:
         try:
-            request = Request(method, args.url, headers=headers, content=content)
             response = await client.execute(request)
             async with response:
                 if args.include:
@@ -106,9 +130,6 @@ async def _run(args: argparse.Namespace, output: Output) -> int:
                     output.write_bytes(chunk)
         except OpenWireError as exc:
             output.error(f"{method} {args.url} failed: {explain(exc)}")
-            return EXIT_FAILED
-        except ValueError as exc:
-            output.error(str(exc))
             return EXIT_FAILED
     if args.fail and response.status >= 400:
         output.error(f"{method} {args.url}: {response.status} {response.reason}")

@@ -1,8 +1,12 @@
 """Entry point of the ``openwire`` console script and ``python -m openwire.cli``.
 
-Exit statuses are shared by every subcommand so scripts can rely on them:
-0 success or normal close, 1 abnormal close / failed check, 2 usage error,
-3 connection or request failure, 130 interrupted.
+Exit statuses are shared by every subcommand so scripts can rely on them, as
+websocat's and wscat's: 0 success or normal close, 1 a failure (the
+connection or request failed, an abnormal close, a failed check), 2 a usage
+error (a bad flag or URL, an engine that is not installed), 130 interrupted.
+The message on stderr says which failure it was.
+
+Global options (``--color``) are accepted before or after the subcommand.
 """
 
 from __future__ import annotations
@@ -39,6 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in (ws, get, engines, demo):
         command.add_parser(subparsers)
+    for subparser in subparsers.choices.values():
+        # After the subcommand too; SUPPRESS keeps a value given before it.
+        subparser.add_argument(
+            "--color",
+            "--colour",
+            dest="colour",
+            choices=("auto", "always", "never"),
+            default=argparse.SUPPRESS,
+            help="colour output (default: only on a terminal; NO_COLOR is honoured)",
+        )
     return parser
 
 

@@ -7,9 +7,12 @@ that data.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TextIO
 
 __all__ = ["Output", "Style", "format_duration", "format_size"]
@@ -63,43 +66,51 @@ class Output:
         self.style = Style(_wants_colour(self.out, colour))
         self.err_style = Style(_wants_colour(self.err, colour))
         self.started = time.perf_counter()
+        # Every line is written inside this: an interactive prompt erases and redraws itself.
+        self.above: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
 
     def restart_clock(self) -> None:
         """Event times count from the call, not from interpreter start-up and imports."""
         self.started = time.perf_counter()
 
     def print(self, text: str = "") -> None:
-        print(text, file=self.out, flush=True)
+        with self.above():
+            print(text, file=self.out, flush=True)
 
     def write_bytes(self, data: bytes) -> None:
         """Raw bytes to stdout (an HTTP body may not be text at all)."""
         self.out.flush()
         buffer = getattr(self.out, "buffer", None)
-        if buffer is None:
-            self.out.write(data.decode("utf-8", "replace"))
-        else:
-            buffer.write(data)
-            buffer.flush()
+        with self.above():
+            if buffer is None:
+                self.out.write(data.decode("utf-8", "replace"))
+            else:
+                buffer.write(data)
+                buffer.flush()
 
     def info(self, text: str) -> None:
         """A status line (connected, closed ...) on stderr."""
-        print(self.err_style("* " + text, "dim"), file=self.err, flush=True)
+        self._err(self.err_style("* " + text, "dim"))
 
     def success(self, text: str) -> None:
-        print(self.err_style("* " + text, "green"), file=self.err, flush=True)
+        self._err(self.err_style("* " + text, "green"))
 
     def warn(self, text: str) -> None:
-        print(self.err_style("! " + text, "yellow"), file=self.err, flush=True)
+        self._err(self.err_style("! " + text, "yellow"))
 
     def error(self, text: str) -> None:
-        print(self.err_style("error: ", "red", "bold") + text, file=self.err, flush=True)
+        self._err(self.err_style("error: ", "red", "bold") + text)
 
     def event(self, name: str, detail: str) -> None:
         """One EventListener event, stamped with the time since the command started."""
         elapsed = (time.perf_counter() - self.started) * 1000
         stamp = self.err_style(f"[{elapsed:9.2f} ms]", "dim")
         label = self.err_style(name, "magenta")
-        print(f"{stamp} {label} {detail}".rstrip(), file=self.err, flush=True)
+        self._err(f"{stamp} {label} {detail}".rstrip())
+
+    def _err(self, line: str) -> None:
+        with self.above():
+            print(line, file=self.err, flush=True)
 
 
 def format_size(size: int) -> str:

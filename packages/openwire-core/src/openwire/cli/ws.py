@@ -1,10 +1,20 @@
 """``openwire ws URL``: talk to a WebSocket server from the terminal or a script.
 
 Stdin lines go out as messages, incoming messages are printed with their
-direction, type, size and time. The exit status tells a script how the
-connection ended: 0 for a normal close (1000/1001), 1 when the server closed
-with another code or the connection dropped, 3 when it never opened, 130
-after Ctrl-C (which still closes politely with 1001).
+direction, type, size and time. On a terminal the line is typed at a prompt
+(:mod:`openwire.cli.prompt`: readline editing and history) that incoming
+messages do not tear, and a few commands are understood: ``/ping [text]``,
+``/close [code] [reason]``, ``/quit`` and ``/help`` (``//`` sends a line
+that starts with ``/``). Piped stdin is sent as it is, commands included,
+so a script's lines are never taken for commands.
+
+The exit status tells a script how the connection ended: 0 for a normal
+close (1000/1001), 1 when the server closed with another code, the
+connection dropped or never opened, or a ``--json`` line was not JSON, 2 for
+a usage error (a bad URL or header, an engine that is not installed), 130
+after Ctrl-C (which still closes politely with 1001). The message on stderr
+keeps the library's own explanation (why a connection was failed with 1009,
+what the server answered instead of 101).
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import anyio
 
@@ -25,17 +36,21 @@ from openwire.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
     add_client_flags,
     client_settings,
     explain,
+    is_usage_error,
     parse_headers,
 )
-from openwire.cli.output import Output, format_size
+from openwire.cli.output import Output, format_duration, format_size
+from openwire.cli.prompt import LinePrompt
 from openwire.cli.stdin import stdin_lines
 from openwire.client import Client
 from openwire.errors import ConnectionClosed, ConnectionClosedError, OpenWireError
 from openwire.http.models import Request
-from openwire.websocket.call import to_http_url
+from openwire.websocket.call import websocket_url
 from openwire.websocket.connection import WebSocket
 
 __all__ = ["add_parser", "run"]
@@ -48,9 +63,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description=(
             "Connect to a WebSocket server. Each line read on stdin is sent as a "
             "message; every received message is printed. At EOF the connection "
-            "is closed with 1000 after a short grace period for replies. "
-            "Exit status: 0 normal close, 1 abnormal close (code printed), "
-            "3 connection or handshake failure, 130 interrupted."
+            "is closed with 1000 after a short grace period for replies. On a "
+            "terminal, lines are edited at a prompt, and /ping [text], "
+            "/close [code] [reason], /quit and /help are commands. "
+            "Exit status: 0 normal close, 1 abnormal close, connection failure or "
+            "invalid --json input, 2 usage error, 130 interrupted."
         ),
     )
     parser.add_argument("url", help="ws://, wss://, http:// or https:// URL")
@@ -81,6 +98,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument(
         "--engine", metavar="NAME", help="WebSocket engine (see 'openwire engines')"
+    )
+    parser.add_argument(
+        "--compression",
+        choices=("deflate", "none"),
+        help="offer permessage-deflate, or not (default: deflate)",
     )
     parser.add_argument(
         "--subprotocol",
@@ -117,16 +139,24 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 class _Outcome:
     interrupted: bool = False
     timed_out: bool = False
+    invalid_input: bool = False
     error: ConnectionClosed | None = None
 
 
 class _Session:
     """One connected conversation: stdin → server, server → stdout, signals → close."""
 
-    def __init__(self, ws: WebSocket, args: argparse.Namespace, output: Output) -> None:
+    def __init__(
+        self,
+        ws: WebSocket,
+        args: argparse.Namespace,
+        output: Output,
+        prompt: LinePrompt | None = None,
+    ) -> None:
         self.ws = ws
         self.args = args
         self.output = output
+        self.prompt = prompt
         self.outcome = _Outcome()
         self.first_message = anyio.Event()
 
@@ -158,20 +188,78 @@ class _Session:
             self.outcome.error = exc
         scope.cancel()
 
+    async def send_one(self, line: bytes) -> bool:
+        """Send one line; False once the connection is closed."""
+        data = self.encode(line)
+        if data is None:
+            return True
+        try:
+            await self.ws.send(data)
+        except ConnectionClosed:
+            return False  # the receiver reports how it ended
+        except OpenWireError as exc:
+            self.output.error(explain(exc))
+            return True
+        if not self.args.quiet:
+            self.show(">", data)
+        return True
+
     async def send(self) -> None:
+        if self.prompt is not None:
+            await self.interact(self.prompt)
+            return
         async for line in stdin_lines():
-            data = self.encode(line)
-            if data is None:
+            if not await self.send_one(line):
+                return
+        await self.finish()
+
+    async def interact(self, prompt: LinePrompt) -> None:
+        """Typed lines: commands, or messages (``//`` escapes a leading ``/``)."""
+        async for line in prompt.lines():
+            if line.startswith("/") and not line.startswith("//"):
+                if not await self.command(line):
+                    return
                 continue
+            if not await self.send_one(line.removeprefix("/").encode("utf-8")):
+                return
+        await self.finish()
+
+    async def command(self, line: str) -> bool:
+        """Run an interactive command; False when the conversation is over."""
+        name, _, rest = line.partition(" ")
+        rest = rest.strip()
+        if name == "/ping":
             try:
-                await self.ws.send(data)
+                rtt = await self.ws.ping(rest.encode("utf-8") or None)
             except ConnectionClosed:
-                return  # the receiver reports how it ended
-            except OpenWireError as exc:
-                self.output.error(explain(exc))
-                continue
-            if not self.args.quiet:
-                self.show(">", data)
+                return False
+            except ValueError as exc:  # a payload over 125 bytes
+                self.output.error(str(exc))
+                return True
+            self.output.info(f"pong in {format_duration(rtt)}")
+            return True
+        if name == "/close":
+            code_text, _, reason = rest.partition(" ")
+            try:
+                code = int(code_text) if code_text else 1000
+                await self.ws.close(code, reason.strip())
+            except ValueError as exc:
+                self.output.error(f"not closed: {exc}; usage: /close [code] [reason]")
+                return True
+            return False
+        if name == "/quit":
+            await self.ws.close(1000)
+            return False
+        if name != "/help":
+            self.output.error(f"unknown command {name}")
+        self.output.info(
+            "commands: /ping [text], /close [code] [reason], /quit; "
+            "start a line with // to send one that begins with /"
+        )
+        return True
+
+    async def finish(self) -> None:
+        """Input ended: wait for the reply (``--once``) or the grace period, then close."""
         if self.args.once:
             with anyio.move_on_after(self.args.timeout) as waiting:
                 await self.first_message.wait()
@@ -190,6 +278,7 @@ class _Session:
             try:
                 json.loads(text)
             except ValueError as exc:
+                self.outcome.invalid_input = True
                 self.output.error(f"not sent, invalid JSON ({exc}): {text}")
                 return None
         return text
@@ -253,11 +342,10 @@ def _render(data: str | bytes, *, pretty: bool) -> str:
 async def _run(args: argparse.Namespace, output: Output) -> int:
     output.restart_clock()
     try:
-        request = Request("GET", to_http_url(args.url), headers=parse_headers(args.header))
+        request = Request("GET", websocket_url(args.url), headers=parse_headers(args.header))
     except ValueError as exc:
-        output.error(str(exc))
-        return EXIT_FAILED
-    options = {
+        raise UsageError(str(exc)) from exc
+    options: dict[str, Any] = {
         "engine": args.engine,
         "subprotocols": tuple(args.subprotocol),
         "ping_interval": args.ping_interval or None,
@@ -266,15 +354,19 @@ async def _run(args: argparse.Namespace, output: Output) -> int:
         "handshake_timeout": args.handshake_timeout,
         "close_timeout": 5.0,
     }
+    if args.compression is not None:
+        options["compression"] = None if args.compression == "none" else args.compression
     async with Client(**client_settings(args, output)) as client:
         try:
             call = client.new_websocket(request, **options)
         except ValueError as exc:  # e.g. -H with a header the handshake sets itself
-            output.error(str(exc))
-            return EXIT_FAILED
+            raise UsageError(str(exc)) from exc
         try:
             ws = await call.execute()
         except OpenWireError as exc:
+            if is_usage_error(exc):  # e.g. --engine names one that is not installed
+                output.error(str(exc))
+                return EXIT_USAGE
             output.error(f"could not connect to {args.url}: {explain(exc)}")
             return EXIT_FAILED
         details = [f"engine {ws.engine}"]
@@ -283,13 +375,21 @@ async def _run(args: argparse.Namespace, output: Output) -> int:
         if ws.extensions:
             details.append(f"extensions {', '.join(ws.extensions)}")
         output.success(f"connected to {args.url} ({', '.join(details)})")
-        if _stdin_is_tty():
-            output.info("type a message and press Enter; Ctrl-D closes, Ctrl-C quits")
+        prompt = LinePrompt("> ") if _interactive(args) else None
+        if prompt is not None:
+            output.info(
+                "type a message and press Enter; /help lists the commands; "
+                "Ctrl-D closes, Ctrl-C quits"
+            )
+            output.above = prompt.above
         try:
-            outcome = await _Session(ws, args, output).run()
+            outcome = await _Session(ws, args, output, prompt).run()
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
                 await ws.close(1001)
+            if prompt is not None:
+                prompt.close()
+                output.above = contextlib.nullcontext
     return _report(ws, outcome, output)
 
 
@@ -307,17 +407,27 @@ def _report(ws: WebSocket, outcome: _Outcome, output: Output) -> int:
         return EXIT_CLOSED_ABNORMALLY
     if code in (1000, 1001):
         output.info(f"closed normally with {described}")
+        if outcome.invalid_input:
+            output.error("some --json input lines were not JSON and were not sent")
+            return EXIT_FAILED
         return EXIT_OK
     who = ""
     if outcome.error is not None and outcome.error.by_peer is not None:
         who = " by the server" if outcome.error.by_peer else " locally"
-    output.error(f"connection closed{who} with code {described}")
+    explanation = ""
+    error = outcome.error or ws.close_error
+    if error is not None and not str(error).startswith("WebSocket closed"):
+        explanation = f": {error}"  # the library's own account of why (e.g. a 1009's limit)
+    output.error(f"connection closed{who} with code {described}{explanation}")
     return EXIT_CLOSED_ABNORMALLY
 
 
-def _stdin_is_tty() -> bool:
+def _interactive(args: argparse.Namespace) -> bool:
+    """A person at a terminal: stdin and stdout both on it, and not a one-shot ``--once``."""
+    if args.once:
+        return False
     try:
-        return sys.stdin.isatty()
+        return sys.stdin.isatty() and sys.stdout.isatty()
     except (AttributeError, ValueError):
         return False
 

@@ -1,5 +1,6 @@
 """The HTTP half of openwire: models, the call chain and its layers."""
 
+from openwire.http.auth import BasicAuth
 from openwire.http.chain import Chain
 from openwire.http.cookies import MemoryCookieJar
 from openwire.http.headers import Headers
@@ -10,6 +11,7 @@ from openwire.interfaces import Authenticator, CookieJar, Interceptor
 __all__ = [
     "URL",
     "Authenticator",
+    "BasicAuth",
     "Chain",
     "CookieJar",
     "Headers",

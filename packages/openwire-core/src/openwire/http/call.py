@@ -118,12 +118,13 @@ class CallRunner:
     def start(self, request: Request) -> Call:
         """Start a call to ``request``: a new listener, ``call_start``, the deadline set.
 
-        The whole-call deadline starts now and covers :meth:`Call.send`; the
+        The whole-call deadline (``request.timeouts.call`` when the request
+        carries its own timeouts) starts now and covers :meth:`Call.send`; the
         caller bounds what it does after the chain (the HTTP body stream
         carries the deadline with it).
         """
         events = self.new_listener()
-        limit = self._call_timeout
+        limit = self._call_timeout if request.timeouts is None else request.timeouts.call
         deadline = None if limit is None else anyio.current_time() + limit
         events.call_start(request)
         return Call(request, self._layers, CallContext(events=events, deadline=deadline))

@@ -40,7 +40,11 @@ class MemoryCookieJar:
 
     @staticmethod
     def _urllib_request(request: Request) -> urllib.request.Request:
-        return urllib.request.Request(str(request.url), method=request.method)
+        # The jar's Secure rule reads the scheme: wss is https on the wire.
+        url = request.url
+        if url.scheme != url.wire_scheme:
+            url = url.with_scheme(url.wire_scheme)
+        return urllib.request.Request(str(url), method=request.method)
 
     def cookie_header(self, request: Request) -> str | None:
         """The ``Cookie`` header value the jar holds for ``request``, or ``None``."""

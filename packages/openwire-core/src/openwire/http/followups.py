@@ -26,8 +26,9 @@ in answer to a challenge are kept for that attempt.
 
 WebSocket handshakes follow redirects as websockets and aiohttp do: 301, 302,
 303, 307 and 308, up to ``max_redirects``, with the same https → http refusal
-and the same :class:`CredentialGuard`. The ``Location`` may be ``ws://`` or
-``wss://`` (read as ``http://`` and ``https://``) or relative; each hop is a
+and the same :class:`CredentialGuard`. The ``Location`` may be ``ws://``,
+``wss://``, ``http://`` or ``https://`` (the same servers, RFC 6455 §3) or
+relative, and the hop keeps the scheme family the call was written in; each hop is a
 GET handshake with a key of its own (:meth:`HandshakeOffer.renewed
 <openwire.protocol.handshake.HandshakeOffer.renewed>`), and the 3xx's
 connection is closed rather than drained, since an upgrade connection is never
@@ -61,7 +62,7 @@ __all__ = ["Authenticator", "CredentialGuard", "FollowUps", "discard"]
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DRAIN_LIMIT = 64 * 1024
 _BODY_HEADERS = ("content-length", "content-type", "content-encoding", "transfer-encoding")
-_WEBSOCKET_SCHEMES = {"ws": "http", "wss": "https"}
+_WEBSOCKET_SCHEMES = {"ws": "http", "wss": "https"}  # the same map as URL.wire_scheme
 
 
 async def discard(response: Response) -> None:
@@ -122,6 +123,14 @@ class FollowUps:
         self._config = settings
 
     async def __call__(self, request: Request, chain: Chain) -> Response:
+        history: list[Response] = []
+        response = await self._follow(request, chain, history)
+        if history:
+            response.history = history
+        return response
+
+    async def _follow(self, request: Request, chain: Chain, history: list[Response]) -> Response:
+        """The call's final response; each redirect followed on the way goes to ``history``."""
         config = self._config
         websocket = request.is_websocket
         follow_redirects, max_redirects = _redirect_policy(request, config)
@@ -157,6 +166,7 @@ class FollowUps:
                         request=current,
                     )
                 await _release(response, websocket)
+                history.append(response)
                 redirects += 1
                 current = guard.hop(follow)
                 continue
@@ -216,17 +226,17 @@ class FollowUps:
             return None
         try:
             target = request.url.join(location.strip())
-            if request.is_websocket and target.scheme in _WEBSOCKET_SCHEMES:
-                # RFC 6455 §3: ws and wss are http and https on the wire.
-                scheme = _WEBSOCKET_SCHEMES[target.scheme]
-                target = URL(scheme + str(target)[len(target.scheme) :])
+            if request.is_websocket:
+                target = _as_websocket(request.url, target)
         except ValueError:
             return None
-        if target.scheme not in ("http", "https"):
+        if target.scheme != target.wire_scheme and not request.is_websocket:
+            return None  # a ws:// Location for a plain HTTP call is not ours to follow
+        if target.wire_scheme not in ("http", "https"):
             return None
         if (
-            request.url.scheme == "https"
-            and target.scheme == "http"
+            request.url.wire_scheme == "https"
+            and target.wire_scheme == "http"
             and not self._config.allow_insecure_redirects
         ):
             raise RedirectRefused(
@@ -260,6 +270,21 @@ class FollowUps:
         return request.replace(
             method=method, url=target, headers=headers, content=content, websocket=offer
         )
+
+
+def _as_websocket(current: URL, target: URL) -> URL:
+    """A handshake hop's URL, in the scheme family the call was written in.
+
+    RFC 6455 §3: ``ws``/``wss`` are ``http``/``https`` on the wire, so a
+    ``Location`` of either family is followed; the hop keeps the family of
+    the URL it came from, so a ``ws://`` call is never reported as ``http://``.
+    """
+    websocket_family = current.scheme in _WEBSOCKET_SCHEMES
+    if websocket_family and target.scheme in ("http", "https"):
+        return target.with_scheme("ws" if target.scheme == "http" else "wss")
+    if not websocket_family and target.scheme in _WEBSOCKET_SCHEMES:
+        return target.with_scheme(_WEBSOCKET_SCHEMES[target.scheme])
+    return target
 
 
 def _redirect_policy(request: Request, config: FollowUpSettings) -> tuple[bool, int]:

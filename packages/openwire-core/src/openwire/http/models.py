@@ -17,13 +17,22 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from openwire.errors import HTTPStatusError
 from openwire.http.headers import Headers, HeadersInput
 from openwire.http.url import URL
 
 if TYPE_CHECKING:
     from openwire.io.handover import Upgraded
 
-__all__ = ["CREDENTIAL_HEADERS", "URL", "Headers", "Request", "Response", "WebSocketOffer"]
+__all__ = [
+    "CREDENTIAL_HEADERS",
+    "URL",
+    "Headers",
+    "Request",
+    "RequestTimeouts",
+    "Response",
+    "WebSocketOffer",
+]
 
 _log = logging.getLogger("openwire.http")
 
@@ -54,6 +63,25 @@ class WebSocketOffer(Protocol):
         ...
 
 
+class RequestTimeouts(Protocol):
+    """The deadlines one request may carry instead of the client's (:class:`openwire.Timeouts`).
+
+    Named here as a shape, because the vocabulary does not import the
+    configuration; :class:`openwire.Timeouts` is the value to pass.
+    """
+
+    @property
+    def connect(self) -> float | None: ...
+    @property
+    def read(self) -> float | None: ...
+    @property
+    def write(self) -> float | None: ...
+    @property
+    def pool(self) -> float | None: ...
+    @property
+    def call(self) -> float | None: ...
+
+
 class _Unset:
     pass
 
@@ -73,6 +101,15 @@ class Request:
     ``websocket`` is the :class:`WebSocketOffer` of an opening handshake, set
     by the WebSocket call; ``None`` (default) for every other request.
 
+    ``timeouts`` (an :class:`openwire.Timeouts`) replaces the client's
+    deadlines for this request only: the transport's connect/read/write/pool
+    and the whole-call deadline; ``None`` (default) keeps the client's.
+
+    ``url`` stays as the caller wrote it, ``ws://`` and ``wss://`` included:
+    errors, events and interceptors show that URL, and the transport dials
+    :attr:`URL.wire_scheme <openwire.URL.wire_scheme>` (RFC 6455 §3: ``ws``
+    is ``http`` on the wire, ``wss`` is ``https``).
+
     ``default_credentials`` (default ``True``) lets the bridge add the
     :data:`CREDENTIAL_HEADERS` among the client's default headers
     (``Client(headers=...)``). The follow-ups clear it, with
@@ -89,6 +126,7 @@ class Request:
         "extensions",
         "headers",
         "method",
+        "timeouts",
         "url",
         "websocket",
     )
@@ -103,6 +141,7 @@ class Request:
         extensions: dict[str, Any] | None = None,
         default_credentials: bool = True,
         websocket: WebSocketOffer | None = None,
+        timeouts: RequestTimeouts | None = None,
     ) -> None:
         self.method = method.upper()
         self.url = url if isinstance(url, URL) else URL(url)
@@ -113,6 +152,7 @@ class Request:
         self.extensions: dict[str, Any] = dict(extensions or {})
         self.default_credentials = default_credentials
         self.websocket = websocket
+        self.timeouts = timeouts
 
     @property
     def is_replayable(self) -> bool:
@@ -138,6 +178,7 @@ class Request:
         extensions: dict[str, Any] | _Unset = _UNSET,
         default_credentials: bool | _Unset = _UNSET,
         websocket: WebSocketOffer | _Unset | None = _UNSET,
+        timeouts: RequestTimeouts | _Unset | None = _UNSET,
     ) -> Request:
         """A copy with some fields changed; headers and extensions are copied, never shared."""
         return Request(
@@ -152,6 +193,7 @@ class Request:
                 else default_credentials
             ),
             websocket=self.websocket if isinstance(websocket, _Unset) else websocket,
+            timeouts=self.timeouts if isinstance(timeouts, _Unset) else timeouts,
         )
 
     def without_credentials(self) -> Request:
@@ -209,6 +251,10 @@ class Response:
     handshake: the connection (:class:`~openwire.io.handover.Upgraded`),
     left open when the response is closed, for the WebSocket to
     ``detach()``; ``None`` on every other response.
+
+    ``history`` lists the redirect responses the call followed to get here,
+    oldest first (their bodies already closed: read the status and headers);
+    empty when there was no redirect. :attr:`url` is where the call landed.
     """
 
     def __init__(
@@ -230,6 +276,7 @@ class Response:
         self.reason = reason if reason is not None else _default_reason(status)
         self.extensions: dict[str, Any] = dict(extensions or {})
         self.upgraded = upgraded
+        self.history: list[Response] = []
         self._content: bytes | None = None
         self._stream: AsyncIterable[bytes] | None = None
         if content is None:
@@ -258,6 +305,47 @@ class Response:
     @property
     def is_closed(self) -> bool:
         return self._closed
+
+    @property
+    def is_error(self) -> bool:
+        """A 4xx or 5xx: what :meth:`raise_for_status` raises for."""
+        return 400 <= self.status < 600
+
+    @property
+    def url(self) -> URL:
+        """The URL that answered: after redirects, the last hop's (``history`` has the others).
+
+        A ``ws://`` or ``wss://`` URL stays one. A :class:`RuntimeError` for a
+        response built without a request and never passed through a chain.
+        """
+        if self.request is None:
+            raise RuntimeError(
+                "this Response has no request, so no URL; pass request= when building it"
+            )
+        return self.request.url
+
+    def raise_for_status(self) -> Response:
+        """Raise :class:`~openwire.HTTPStatusError` for a 4xx or 5xx; return the response otherwise.
+
+        Like requests and aiohttp (and unlike httpx), a 1xx or 3xx is not an
+        error: a 3xx reaches the application only when it did not follow it
+        (``follow_redirects=False``, or a ``Location`` openwire may not
+        follow), so it is the answer asked for. The error carries
+        ``.response`` and ``.request``; a streamed body is left open for the
+        caller to read or close (``async with`` does it).
+        """
+        if not self.is_error:
+            return self
+        kind = "client error" if self.status < 500 else "server error"
+        request = self.request
+        what = f"{request.method} {request.url}" if request is not None else "the request"
+        raise HTTPStatusError(
+            f"{what} answered {self.status} {self.reason} ({kind}); read "
+            "error.response for the server's explanation, or check the status "
+            "before calling raise_for_status() if this answer is expected",
+            request=request,
+            response=self,
+        )
 
     @property
     def content(self) -> bytes:
@@ -349,7 +437,14 @@ class Response:
         return (await self.aread()).decode(self.encoding, errors="replace")
 
     async def json(self) -> Any:
-        """The body parsed as JSON (``json.loads``); async: the body may still be streaming."""
+        """The body parsed as JSON: ``await response.json()``.
+
+        Unlike httpx's ``response.json()``, this is a coroutine: the body may
+        still be streaming, and it is read first (``aread()``), then parsed
+        with :func:`json.loads` (``json.JSONDecodeError``, a ``ValueError``,
+        for a body that is not JSON). The bytes are decoded by ``json.loads``
+        itself (UTF-8/16/32, RFC 8259), not with :attr:`encoding`.
+        """
         return jsonlib.loads(await self.aread())
 
     async def aclose(self) -> None:

@@ -97,7 +97,7 @@ class ProxySelector:
     def select(self, url: URL) -> URL | None:
         if self._explicit is not None:
             return self._explicit
-        proxy = self._by_scheme.get(url.scheme)
+        proxy = self._by_scheme.get(url.wire_scheme)
         if proxy is None or self._no_proxy.matches(url):
             return None
         return proxy

@@ -234,7 +234,7 @@ def _core_url(url: URL) -> httpcore.URL:
     except UnicodeEncodeError:
         host = url.host.encode("idna")
     return httpcore.URL(
-        scheme=url.scheme.encode("ascii"),
+        scheme=url.wire_scheme.encode("ascii"),
         host=host,
         port=url.port,
         target=quote(url.target, safe=_SAFE_TARGET).encode("ascii"),
@@ -357,7 +357,9 @@ class Transport:
     async def __call__(self, request: Request, chain: Chain) -> Response:
         if self._closed:
             raise RuntimeError("the client is closed; create a new Client")
-        if request.url.scheme not in ("http", "https"):
+        if request.url.wire_scheme not in ("http", "https") or (
+            request.url.scheme != request.url.wire_scheme and not request.is_websocket
+        ):
             raise RequestError(
                 f"cannot send {request.method} {request.url}: only http and https are "
                 "supported (WebSocket URLs go through client.websocket())",
@@ -385,7 +387,7 @@ class Transport:
                     target = _core_url(request.url).target
                     core = await self._upgrades.exchange(request, target, tracer, tunnels)
                 else:
-                    pool = self._pool(proxy, request.url.scheme == "https")
+                    pool = self._pool(proxy, request.url.wire_scheme == "https")
                     core_request, body = self._core_request(request, tracer)
                     try:
                         core = await pool.handle_async_request(core_request)
@@ -407,7 +409,7 @@ class Transport:
     def _core_request(
         self, request: Request, tracer: ExchangeTracer
     ) -> tuple[httpcore.Request, _RequestBody]:
-        timeouts = self._config.timeouts
+        timeouts = request.timeouts or self._config.timeouts
         content: bytes | AsyncIterable[bytes] = b""
         if isinstance(request.content, bytes):
             content = request.content
@@ -435,7 +437,7 @@ class Transport:
 
     async def _acquire_slot(self, slot: anyio.Semaphore, request: Request) -> None:
         try:
-            with anyio.fail_after(self._config.timeouts.pool):
+            with anyio.fail_after((request.timeouts or self._config.timeouts).pool):
                 await slot.acquire()
         except TimeoutError:
             raise PoolTimeout(

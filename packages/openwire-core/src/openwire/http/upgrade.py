@@ -188,8 +188,8 @@ class UpgradeConnector:
         if tunnels is None:
             stream = await self._tcp(host, port, tracer)
         else:
-            stream = await self._tunnel(tunnels, url.scheme, host, port, tracer)
-        if url.scheme == "https":
+            stream = await self._tunnel(tunnels, url.wire_scheme, host, port, tracer)
+        if url.wire_scheme == "https":
             stream = await self._start_tls(stream, host, tracer, timeout)
         return stream
 

@@ -1,7 +1,10 @@
 """URLs as the call stack needs them: parsed once, compared by origin.
 
-Only ``http`` and ``https`` are sent; the WebSocket half converts ``ws``/``wss``
-before it builds a request, so the transport never has to guess.
+A URL keeps the scheme the caller wrote, ``ws``/``wss`` included, so errors,
+events and interceptors show what the application asked for. What goes on
+the wire is :attr:`URL.wire_scheme`: ``ws`` is ``http`` and ``wss`` is
+``https`` (RFC 6455 §3), the one mapping every layer that dials, picks a
+proxy, or compares origins reads.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from urllib.parse import urlencode, urljoin, urlsplit
 __all__ = ["URL"]
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+WIRE_SCHEMES = {"ws": "http", "wss": "https"}
+"""The WebSocket schemes and the HTTP scheme each is sent as (RFC 6455 §3)."""
 
 
 class URL:
@@ -65,9 +70,24 @@ class URL:
         return f"{self.path}?{self.query}" if self.query else self.path
 
     @property
+    def wire_scheme(self) -> str:
+        """The scheme dialled: ``http`` for ``ws``, ``https`` for ``wss``, else :attr:`scheme`."""
+        return WIRE_SCHEMES.get(self.scheme, self.scheme)
+
+    @property
     def origin(self) -> tuple[str, str, int]:
-        """(scheme, host, port): what same-origin checks and pools compare."""
-        return (self.scheme, self.host, self.port)
+        """(wire scheme, host, port): what same-origin checks and pools compare.
+
+        ``ws://h`` and ``http://h`` are one origin: the same server, reached
+        the same way.
+        """
+        return (self.wire_scheme, self.host, self.port)
+
+    def with_scheme(self, scheme: str) -> URL:
+        """This URL with another scheme (an explicit port is kept, even the old default)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        port = "" if self._port is None else f":{self._port}"
+        return URL(f"{scheme}://{self._userinfo()}{host}{port}{self.target}")
 
     @property
     def netloc(self) -> str:

@@ -111,12 +111,13 @@ def check_status(response: Response, body: bytes) -> None:
         return
     status = response.status
     headers = list(response.headers.items())
+    where = f" to {response.request.url}" if response.request is not None else ""
     hint = _AUTH_HINTS.get(status)
     if hint is not None:
         wanted = "Proxy-Authenticate" if status == 407 else "WWW-Authenticate"
         challenges = "; ".join(response.headers.get_list(wanted))
         raise AuthenticationFailed(
-            f"the server refused the WebSocket handshake with {status} {response.reason}: "
+            f"the server refused the WebSocket handshake{where} with {status} {response.reason}: "
             f"authentication failed{f' ({wanted}: {challenges})' if challenges else ''}; "
             f"{hint}. Retrying with the same request will not help.",
             status=status,
@@ -133,7 +134,7 @@ def check_status(response: Response, body: bytes) -> None:
         else ""
     )
     raise UnexpectedStatus(
-        f"expected status 101 Switching Protocols for the WebSocket handshake, got "
+        f"expected status 101 Switching Protocols for the WebSocket handshake{where}, got "
         f"{status} {response.reason}.{hint}",
         status=status,
         headers=headers,

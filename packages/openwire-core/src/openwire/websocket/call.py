@@ -52,7 +52,13 @@ from openwire.websocket.session import Session
 if TYPE_CHECKING:
     from openwire.config import ClientConfig
 
-__all__ = ["HandshakeClient", "WebSocketCall", "handshake_request", "to_http_url"]
+__all__ = [
+    "HandshakeClient",
+    "WebSocketCall",
+    "handshake_request",
+    "to_http_url",
+    "websocket_url",
+]
 
 _SCHEMES = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 
@@ -82,6 +88,16 @@ def to_http_url(url: str) -> str:
     return f"{mapped}://{rest}"
 
 
+def websocket_url(url: str) -> str:
+    """``url`` as written, once checked: a ws/wss/http/https scheme and no fragment.
+
+    The request keeps the scheme the caller wrote, so errors and events show
+    it; the transport dials :attr:`URL.wire_scheme <openwire.URL.wire_scheme>`.
+    """
+    to_http_url(url)
+    return url
+
+
 def handshake_request(
     target: Request | str | URL,
     *,
@@ -91,8 +107,8 @@ def handshake_request(
 ) -> Request:
     """The GET request of a handshake to ``target``, with the per-call options applied.
 
-    ``target`` is a ws/wss/http/https URL or a :class:`Request` (its URL
-    mapped to http/https). ``headers`` (a mapping or ``(name, value)``
+    ``target`` is a ws/wss/http/https URL or a :class:`Request`; its URL is
+    kept as written (``ws://`` stays ``ws://``). ``headers`` (a mapping or ``(name, value)``
     pairs) replace the request's fields of the same names; a name given
     several times keeps every value. ``origin`` and ``user_agent`` set
     ``Origin`` and ``User-Agent`` (the client's ``user_agent`` is added only
@@ -102,10 +118,9 @@ def handshake_request(
     """
     if isinstance(target, Request):
         request = target
-        if request.url.scheme in ("ws", "wss"):
-            request = request.replace(url=to_http_url(str(request.url)))
+        websocket_url(str(request.url))
     else:
-        request = Request("GET", to_http_url(str(target)))
+        request = Request("GET", websocket_url(str(target)))
     extra = Headers(headers)
     for name, value, keyword in (
         ("Origin", origin, "origin"),
