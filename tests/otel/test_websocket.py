@@ -66,7 +66,7 @@ async def test_a_websocket_that_closes_normally(engine: str, otel: Otel, scripte
     assert handshake.kind is SpanKind.CLIENT
     assert dict(handshake.attributes or {}) == {
         "http.request.method": "GET",
-        "url.full": f"http://127.0.0.1:{port}/chat",
+        "url.full": f"ws://127.0.0.1:{port}/chat",
         "server.address": "127.0.0.1",
         "server.port": port,
         "openwire.websocket.handshake": True,
@@ -331,7 +331,7 @@ async def test_a_handshake_rejected_with_403(engine: str, otel: Otel, scripted: 
     (span,) = otel.spans()  # no connection span: it never opened
     assert dict(span.attributes or {}) == {
         "http.request.method": "GET",
-        "url.full": f"http://127.0.0.1:{port}/",
+        "url.full": f"ws://127.0.0.1:{port}/",
         "server.address": "127.0.0.1",
         "server.port": port,
         "openwire.websocket.handshake": True,
@@ -425,7 +425,7 @@ async def test_a_redirected_handshake_is_a_span_per_hop(
     assert "http.request.resend_count" not in (hop.attributes or {})
     assert "openwire.websocket.engine" not in (hop.attributes or {})
     attributes = dict(handshake.attributes or {})
-    assert attributes["url.full"] == f"http://127.0.0.1:{port}/ws"
+    assert attributes["url.full"] == f"ws://127.0.0.1:{port}/ws"
     assert attributes["http.request.resend_count"] == 1
     assert attributes["http.response.status_code"] == 101
     assert attributes["openwire.websocket.engine"] == engine

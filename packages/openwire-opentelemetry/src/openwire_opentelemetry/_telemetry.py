@@ -493,7 +493,7 @@ class _Listener(EventListener):
         if request is None:
             return
         url = request.url
-        scheme = "wss" if url.scheme == "https" else "ws"
+        scheme = "wss" if url.scheme in ("https", "wss") else "ws"
         handshake = self.span
         self._connection = self._t.tracer.start_span(
             "WebSocket",
