@@ -563,5 +563,11 @@ class AsyncioBackend:
             runtime.loop.call_soon(channel.start, detached.leading + buffered, ended)
             return channel
         return StreamChannel(
-            sink, stream, runtime, max_messages, max_bytes, leading=detached.leading
+            sink,
+            stream,
+            runtime,
+            max_messages,
+            max_bytes,
+            leading=detached.leading,
+            max_linger=detached.max_linger,
         )

@@ -20,8 +20,8 @@ frame. Rules every channel keeps:
 - ``connection_lost`` reaches the sink exactly once.
 
 Two channels implement the contract. :class:`StreamChannel`, here, runs a
-reader task and a writer task over any byte stream (trio's sockets, an HTTP/2
-stream one day); the writer coalesces every frame queued since its last
+reader task and a writer task over any byte stream (trio's sockets, a stream
+of an HTTP/2 connection); the writer coalesces every frame queued since its last
 write into one send. :class:`~openwire.io.asyncio_backend.AsyncioChannel` is
 the asyncio fast path: a protocol on the connection's own transport, no task
 at all. The backend (:mod:`openwire.io.backend`) picks one per connection.
@@ -89,6 +89,8 @@ class StreamChannel:
     bound counts queued frames plus the bytes of the send in progress.
     ``read`` and ``send`` default to the stream's own ``read``/``write``; a
     backend passes faster ones when it can reach below a wrapper.
+    ``max_linger`` caps how long :meth:`close` waits for the peer to end
+    its half (the stream's :attr:`~openwire.io.handover.Detached.max_linger`).
     """
 
     def __init__(
@@ -101,6 +103,7 @@ class StreamChannel:
         leading: bytes = b"",
         read: Callable[[int], Awaitable[bytes]] | None = None,
         send: Callable[[bytes], Awaitable[None]] | None = None,
+        max_linger: float | None = None,
     ) -> None:
         self._sink = sink
         self._stream = stream
@@ -120,6 +123,7 @@ class StreamChannel:
         self._paused = False
         self._closing = False
         self._linger = 0.0
+        self._max_linger = max_linger
         self._dead = False
         self._saw_eof = False
         self._released = False
@@ -240,7 +244,7 @@ class StreamChannel:
         if self._closing or self._dead:
             return
         self._closing = True
-        self._linger = linger
+        self._linger = linger if self._max_linger is None else min(linger, self._max_linger)
         self.resume_reading()
         waiter = self._writer_waiter
         if waiter is not None:

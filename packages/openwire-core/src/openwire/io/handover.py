@@ -4,7 +4,7 @@ Rules of this module: after a ``101`` the connection leaves the HTTP layer
 through exactly one door, :meth:`Upgraded.detach`, and arrives as one value,
 :class:`Detached`; no string keys, no duck typing. Its stream is only a
 :class:`ByteStream`, so the session never assumes a socket: a TCP or TLS
-connection today, one stream of an HTTP/2 connection (RFC 8441) later. The
+connection, or one stream of an HTTP/2 connection (RFC 8441). The
 backend (:mod:`openwire.io.backend`) turns it into a channel.
 
 Ownership moves with the value: until ``detach()`` the response's exchange
@@ -47,6 +47,16 @@ class Detached:
 
     leading: bytes
     stream: ByteStream
+    max_linger: float | None = None
+    """How long a closing channel may wait for the peer to end its half first.
+
+    ``None``: the session's ``close_timeout``, as for TCP, where the server
+    closes first (RFC 6455 §7.1.1) and a client that closes early makes the
+    kernel reset what is still in flight. ``0`` for an HTTP/2 stream: our
+    Close carries END_STREAM, the streams around it are unaffected, and a
+    peer that never ends its half after the close handshake (some servers
+    do not) would otherwise hold the stream for ``close_timeout``.
+    """
 
     async def aclose(self) -> None:
         """Close the connection without using it (a handshake refused after the 101)."""

@@ -167,7 +167,13 @@ class TrioBackend:
         inner = _compat.anyio_stream_inside(stream)
         if inner is None:
             return StreamChannel(
-                sink, detached.stream, runtime, max_messages, max_bytes, leading=detached.leading
+                sink,
+                detached.stream,
+                runtime,
+                max_messages,
+                max_bytes,
+                leading=detached.leading,
+                max_linger=detached.max_linger,
             )
 
         async def receive(n: int) -> bytes:
@@ -183,6 +189,7 @@ class TrioBackend:
             max_messages,
             max_bytes,
             leading=detached.leading,
+            max_linger=detached.max_linger,
             read=receive,
             send=inner.send,
         )

@@ -42,6 +42,8 @@ from openwire.protocol.deflate import negotiate
 from openwire.protocol.handshake import (
     BODY_PREVIEW_LIMIT,
     HandshakeOffer,
+    HTTPVersion,
+    accepted,
     check_status,
     validate_response,
 )
@@ -196,6 +198,17 @@ class WebSocketCall:
             max_redirects=max_redirects,
         )
 
+    @property
+    def http_version(self) -> HTTPVersion:
+        """The HTTP version this call's handshake may use: the option, else the client's default.
+
+        ``Client(http2=True)`` makes it ``"auto"``, otherwise ``"1.1"``.
+        """
+        chosen = self.options.http_version
+        if chosen is not None:
+            return chosen
+        return "auto" if self.client.config.http2 else "1.1"
+
     async def execute(self) -> WebSocket:
         """Run the handshake and return the open :class:`WebSocket`.
 
@@ -217,6 +230,7 @@ class WebSocketCall:
             tuple(engine.extension_offers(compression)),
             follow_redirects=self.follow_redirects,
             max_redirects=self.max_redirects,
+            http_version=self.http_version,
         )
         request = self.request.replace(websocket=offer)
         call = self.client.start_call(request)
@@ -227,7 +241,7 @@ class WebSocketCall:
             try:
                 async with runtime.fail_after(options.handshake_timeout):
                     response = await call.send()
-                    if response.status != 101:
+                    if not accepted(response):
                         body = await _read_preview(response)
                         check_status(response, body)
                     # After a redirect the 101 answers the last hop's key.
