@@ -37,7 +37,7 @@ import anyio
 import httpcore
 
 from openwire.config import TransportSettings
-from openwire.errors import PoolTimeout, RequestError
+from openwire.errors import HTTP2Unavailable, PoolTimeout, RequestError
 from openwire.http import tracing
 from openwire.http.chain import Chain, call_deadline
 from openwire.http.models import Request, Response
@@ -415,6 +415,8 @@ class Transport:
             if acquired_slot and slot is not None:
                 slot.release()
             tracer.release()
+            if isinstance(exc, HTTP2Unavailable):
+                raise  # a WebSocket handshake's own verdict, typed already
             error = tracer.translate(exc)
             if error is exc:
                 raise

@@ -168,8 +168,16 @@ class H2Stream:
             raise self.error
 
     async def aclose(self) -> None:
-        """End our half (or reset the stream when the peer has not ended its half)."""
-        self._conn.close_stream(self)
+        """End our half (or reset the stream when the peer has not ended its half).
+
+        The last stream of a connection that is to close when idle (its
+        client was closed, or a graceful GOAWAY) closes the connection here,
+        so whoever awaits this stream's end also awaits the socket's.
+        """
+        conn = self._conn
+        conn.close_stream(self)
+        if conn.stream_count == 0 and (conn.keepalive == 0 or conn.goaway is not None):
+            await conn.aclose()
 
     def __aiter__(self) -> H2Stream:
         return self
@@ -332,7 +340,10 @@ class H2Connection:
                 if data:
                     with anyio.move_on_after(1):
                         await self._io.write(data)
-        self._die(httpcore.ReadError(f"the HTTP/2 connection to {self.label} was closed"))
+        self._die(
+            httpcore.ReadError(f"the HTTP/2 connection to {self.label} was closed"), release=False
+        )
+        await self._release()
 
     # -- streams --------------------------------------------------------------
     def open_stream(self, headers: Iterable[tuple[bytes, bytes]], end_stream: bool) -> H2Stream:
@@ -394,9 +405,7 @@ class H2Connection:
             self._sending.remove(stream)
         if not self._streams:
             self._idle.wake_all()
-            if self.goaway is not None:
-                self.runtime.spawn(self.aclose, "openwire-h2-close")
-            else:
+            if self.goaway is None and self.keepalive != 0:
                 self.idle_after(self.keepalive)
 
     def idle_after(self, delay: float | None) -> None:
@@ -556,7 +565,13 @@ class H2Connection:
             )
             return
         # Graceful: streams the server never processed fail (safe to retry),
-        # the others finish normally.
+        # the others finish normally. h2 moves its whole state machine to
+        # CLOSED on any GOAWAY and would refuse every later frame, including
+        # the DATA of the streams RFC 9113 §6.8 lets finish: put it back to
+        # CLIENT_OPEN (this connection starts no new stream: ``goaway`` is set).
+        machine = self._h2.state_machine
+        if machine.state is h2.connection.ConnectionState.CLOSED:
+            machine.state = h2.connection.ConnectionState.CLIENT_OPEN
         for stream in list(self._streams.values()):
             if stream.stream_id > last_stream_id:
                 stream.fail(
@@ -573,7 +588,7 @@ class H2Connection:
         if not self._streams:
             self.runtime.spawn(self.aclose, "openwire-h2-close")
 
-    def _die(self, exc: BaseException) -> None:
+    def _die(self, exc: BaseException, release: bool = True) -> None:
         """The connection is gone: fail every stream once, release the socket."""
         if self.closed:
             return
@@ -596,7 +611,8 @@ class H2Connection:
         for handle in (self._reader, self._writer):
             if handle is not None:
                 handle.cancel()
-        self.runtime.spawn(self._release, "openwire-h2-release")
+        if release:
+            self.runtime.spawn(self._release, "openwire-h2-release")
 
     async def _release(self) -> None:
         with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
