@@ -63,6 +63,7 @@ CONNECTION_WINDOW = 16 * 1024 * 1024
 _READ_SIZE = 64 * 1024
 _FRAME = 16 * 1024
 _CLOSE_OPCODE = 0x8
+_GOAWAY = 0x7  # the GOAWAY frame type (RFC 9113 §6.8)
 
 
 def _last_frame_is_close(data: bytes) -> bool:
@@ -275,6 +276,9 @@ class H2Connection:
         self.error: BaseException | None = None
         self.closed = False
         self._unacked = 0
+        self._frame_head = b""
+        self._frame_left = 0
+        self._in_goaway = False
         self._reader: Handle | None = None
         self._writer: Handle | None = None
         self._idle_timer: Handle | None = None
@@ -492,22 +496,63 @@ class H2Connection:
                 data = await self._io.read(_READ_SIZE)
                 if not data:
                     raise httpcore.ReadError(f"{self.label} closed the HTTP/2 connection")
-                try:
-                    events = self._h2.receive_data(data)
-                except h2.exceptions.ProtocolError as exc:
-                    self._wake_writer()  # h2 queued its GOAWAY
-                    raise H2StreamError(
-                        h2.errors.ErrorCodes.PROTOCOL_ERROR,
-                        f"{self.label} broke the HTTP/2 protocol: {exc}",
-                    ) from exc
-                for event in events:
-                    self._on_event(event)
+                for piece in self._cut_after_goaway(data):
+                    try:
+                        events = self._h2.receive_data(piece)
+                    except h2.exceptions.ProtocolError as exc:
+                        self._wake_writer()  # h2 queued its GOAWAY
+                        raise H2StreamError(
+                            h2.errors.ErrorCodes.PROTOCOL_ERROR,
+                            f"{self.label} broke the HTTP/2 protocol: {exc}",
+                        ) from exc
+                    for event in events:
+                        self._on_event(event)
                 if self._unacked >= CONNECTION_WINDOW // 4:
                     unacked, self._unacked = self._unacked, 0
                     self._h2.increment_flow_control_window(unacked)
                 self._wake_writer()
         except Exception as exc:
             self._die(exc)
+
+    def _cut_after_goaway(self, data: bytes) -> list[bytes]:
+        """``data`` split right after each GOAWAY frame (see :meth:`_on_goaway`).
+
+        h2 handles every frame of one ``receive_data`` call, and refuses the
+        frames that follow a GOAWAY in the same call; fed separately, they
+        arrive after the state machine was put back to open. Only frame
+        headers are looked at (9 bytes each), across reads.
+        """
+        cuts: list[int] = []
+        pos, end = 0, len(data)
+        while pos < end:
+            if self._frame_left:
+                step = min(self._frame_left, end - pos)
+                pos += step
+                self._frame_left -= step
+                if not self._frame_left and self._in_goaway:
+                    cuts.append(pos)
+                    self._in_goaway = False
+                continue
+            take = data[pos : pos + 9 - len(self._frame_head)]
+            self._frame_head += take
+            pos += len(take)
+            if len(self._frame_head) == 9:
+                head, self._frame_head = self._frame_head, b""
+                self._frame_left = int.from_bytes(head[:3], "big")
+                self._in_goaway = head[3] == _GOAWAY
+                if not self._frame_left and self._in_goaway:
+                    cuts.append(pos)
+                    self._in_goaway = False
+        if not cuts:
+            return [data]
+        pieces = []
+        start = 0
+        for cut in cuts:
+            pieces.append(data[start:cut])
+            start = cut
+        if start < end:
+            pieces.append(data[start:])
+        return pieces
 
     def _on_event(self, event: Any) -> None:
         if isinstance(event, h2.events.DataReceived):
