@@ -25,7 +25,6 @@ import h2.connection
 import h2.errors
 import h2.events
 import h2.settings
-
 from openwire.testing.frames import ClientFrame, FrameReader, frame
 from openwire.testing.servers import BackgroundLoop
 
