@@ -297,3 +297,17 @@ async def test_client_close_keeps_open_websockets(hypercorn_h2: H2Server, h2_cli
         await ws.close()
     with pytest.raises(ConnectionClosedOK):
         await ws.receive()
+
+
+async def test_through_an_http_proxy_tunnel(
+    node_h2: H2Server, h2_client: Any, tinyproxy: Any
+) -> None:
+    async with h2_client(proxy=tinyproxy.url) as client:
+        async with (
+            client.websocket(node_h2.url + "/echo", http_version="2", ping_interval=None) as first,
+            client.websocket(node_h2.url + "/echo", http_version="2", ping_interval=None) as second,
+        ):
+            for ws in (first, second):
+                assert ws.http_version == "2"
+                await ws.send("tunnelled")
+                assert (await ws.receive()).data == "tunnelled"
