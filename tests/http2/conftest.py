@@ -142,6 +142,12 @@ def node_h2_plain(h2_certs: tuple[str, str]) -> Iterator[H2Server]:
     yield from _node(h2_certs, "--no-connect-protocol")
 
 
+@pytest.fixture(scope="session")
+def node_h2_two_streams(h2_certs: tuple[str, str]) -> Iterator[H2Server]:
+    """Node's http2 with ``MAX_CONCURRENT_STREAMS = 2``."""
+    yield from _node(h2_certs, "--max-streams", "2")
+
+
 class Counter(EventListener):
     """Counts events across every call of a client (one instance for all)."""
 

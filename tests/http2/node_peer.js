@@ -1,6 +1,6 @@
 // A WebSocket echo server over HTTP/2 (RFC 8441) on Node's own http2 module.
 //
-// usage: node node_peer.js PORT CERT KEY [--no-connect-protocol]
+// usage: node node_peer.js PORT CERT KEY [--no-connect-protocol] [--max-streams N]
 //
 // Paths (the :path of the extended CONNECT):
 //   /echo      echo every message; answer a Close with a Close and END_STREAM
@@ -8,6 +8,7 @@
 //   /goaway    echo the first message, then GOAWAY(ENHANCE_YOUR_CALM) for the session
 //   /graceful  a graceful GOAWAY (NO_ERROR) before the first echo; keep echoing
 //   /headers   send the request headers back as one JSON text message, then echo
+//   /drop      echo the first message, then destroy the session and its socket
 // Any other request gets 404. The WebSocket framing is written here by hand
 // (no dependency): client frames are unmasked, server frames are sent unmasked.
 "use strict";
@@ -15,8 +16,11 @@ const http2 = require("http2");
 const crypto = require("crypto");
 const fs = require("fs");
 
-const [port, certFile, keyFile, flag] = process.argv.slice(2);
-const enable = flag !== "--no-connect-protocol";
+const [port, certFile, keyFile, ...flags] = process.argv.slice(2);
+const enable = !flags.includes("--no-connect-protocol");
+const settings = { enableConnectProtocol: enable };
+const limit = flags.indexOf("--max-streams");
+if (limit >= 0) settings.maxConcurrentStreams = Number(flags[limit + 1]);
 
 function frame(opcode, payload) {
   const len = payload.length;
@@ -72,7 +76,7 @@ function parser(onFrame) {
 const server = http2.createSecureServer({
   key: fs.readFileSync(keyFile),
   cert: fs.readFileSync(certFile),
-  settings: { enableConnectProtocol: enable },
+  settings,
   allowHTTP1: true,
 });
 
@@ -138,6 +142,8 @@ server.on("stream", (stream, headers) => {
       messages += 1;
       if (messages === 1 && path === "/reset") {
         setTimeout(() => stream.destroy(new Error("reset by the test peer")), 20);
+      } else if (messages === 1 && path === "/drop") {
+        setTimeout(() => stream.session.destroy(), 20);
       } else if (messages === 1 && path === "/goaway") {
         setTimeout(() => stream.session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM), 20);
       }
@@ -149,6 +155,13 @@ server.on("stream", (stream, headers) => {
 });
 
 server.on("sessionError", () => {});
+server.on("session", (session) => {
+  session.on("error", () => {});
+  session.socket.on("error", () => {});
+});
+process.on("uncaughtException", (error) => {
+  process.stderr.write(`node peer: ${error.stack}\n`);
+});
 server.listen(Number(port), "127.0.0.1", () => {
   process.stdout.write("listening\n");
 });

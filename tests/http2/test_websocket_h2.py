@@ -17,6 +17,7 @@ from openwire.errors import (
 )
 from openwire.http.chain import Chain
 from openwire.http.models import Request, Response
+from openwire.http2.connection import STREAM_WINDOW
 
 from tests.http2.conftest import Counter, H2Server
 
@@ -250,6 +251,9 @@ async def test_slow_consumer_does_not_stall_another_stream(
             for index in range(50):
                 await fast.send(f"f{index}")
                 assert (await fast.receive()).data == f"f{index}"
+        # What waits unread in the slow stream is bounded by its window.
+        stream = slow._session._channel._stream
+        assert sum(len(data) for data, _ in stream._inbound) <= STREAM_WINDOW
         with anyio.fail_after(10):
             for _ in range(16):
                 assert (await slow.receive()).data == chunk
@@ -311,3 +315,43 @@ async def test_through_an_http_proxy_tunnel(
                 assert ws.http_version == "2"
                 await ws.send("tunnelled")
                 assert (await ws.receive()).data == "tunnelled"
+
+
+async def test_a_broken_connection_fails_every_websocket_once(
+    node_h2: H2Server, h2_client: Any, counter: Counter
+) -> None:
+    async with h2_client() as client:
+        bystander = await client.new_websocket(node_h2.url + "/echo", ping_interval=None).execute()
+        ws = await client.new_websocket(node_h2.url + "/drop", ping_interval=None).execute()
+        await ws.send("one")
+        assert (await ws.receive()).data == "one"
+        for each in (ws, bystander):
+            with anyio.fail_after(5), pytest.raises(ConnectionClosedError) as info:
+                await each.receive()
+            assert info.value.code == 1006
+            await each.close()
+    assert counter.count("websocket_failed") == 2
+
+
+async def test_max_concurrent_streams_opens_another_connection(
+    node_h2_two_streams: H2Server, h2_client: Any, counter: Counter
+) -> None:
+    async with h2_client() as client:
+        sockets = [
+            await client.new_websocket(
+                node_h2_two_streams.url + "/echo", ping_interval=None
+            ).execute()
+            for _ in range(5)
+        ]
+        assert counter.count("connect_end") == 3
+        for ws in sockets:
+            await ws.send("x")
+            assert (await ws.receive()).data == "x"
+        await sockets[0].close()
+        # The closed stream's slot is free again: no new connection.
+        async with client.websocket(node_h2_two_streams.url + "/echo", ping_interval=None) as again:
+            await again.send("y")
+            assert (await again.receive()).data == "y"
+        assert counter.count("connect_end") == 3
+        for ws in sockets[1:]:
+            await ws.close()
