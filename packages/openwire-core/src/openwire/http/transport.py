@@ -23,6 +23,10 @@ HTTP/1.1 connection of its own (same backend, TLS settings, proxies,
 timeouts, per-host limit and events). After a ``101`` the connection waits
 in ``response.upgraded`` (:class:`~openwire.io.handover.Upgraded`) for the
 WebSocket to ``detach()`` it; closing the Response leaves it open.
+Handshakes whose ``http_version`` allows HTTP/2 go to the
+:mod:`~openwire.http.multiplex` pool (RFC 8441) instead: an extended
+CONNECT on a stream of a shared HTTP/2 connection, whose ``200`` hands the
+stream over through the same ``Upgraded`` door.
 """
 
 from __future__ import annotations

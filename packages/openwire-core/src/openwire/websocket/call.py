@@ -4,8 +4,10 @@ The opening handshake is an ordinary call through the client's stack
 (application interceptors, bridge, network interceptors, proxies, TLS),
 started with :meth:`openwire.Client.start_call` and marked by the
 :class:`~openwire.protocol.handshake.HandshakeOffer` in ``Request.websocket``
-so the bridge adds the handshake headers and the transport uses an
-HTTP/1.1-only connection. The call ends (``call_end``) once the ``101`` is
+so the bridge adds the handshake headers and the transport picks the
+connection: an HTTP/1.1 connection of its own, or a stream of a shared
+HTTP/2 connection (RFC 8441) when :attr:`WebSocketCall.http_version` allows
+it and the origin offers it (``docs/http2.md``). The call ends (``call_end``) once the ``101`` is
 validated and the engine accepted, or fails; the WebSocket's own events
 follow. Everything that can be refused without a network (engine name,
 backend, options, headers the handshake owns) is refused before connecting.
