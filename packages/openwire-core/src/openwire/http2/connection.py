@@ -565,9 +565,8 @@ class H2Connection:
             padding = counted - len(data)
             if padding and not stream.closed:
                 self.open_window(stream, padding)
-            stream.on_data(data, len(data))
-            if not data:
-                return
+            if data:  # an empty DATA frame is no end of stream (END_STREAM is)
+                stream.on_data(data, len(data))
         elif isinstance(event, h2.events.ResponseReceived):
             stream = self._streams.get(event.stream_id or 0)
             if stream is not None:
