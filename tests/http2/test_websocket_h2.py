@@ -17,6 +17,7 @@ from openwire.errors import (
 )
 from openwire.http.chain import Chain
 from openwire.http.models import Request, Response
+from openwire.http2.channel import H2Channel
 from openwire.http2.connection import STREAM_WINDOW
 
 from tests.http2.conftest import Counter, H2Server
@@ -31,6 +32,7 @@ async def test_echo_over_h2_on_every_engine(
         ws = await client.new_websocket(hypercorn_h2.url + "/", engine=engine).execute()
         assert ws.http_version == "2"
         assert (ws.response.status, ws.response.http_version) == (200, "HTTP/2")
+        assert isinstance(ws._session._channel, H2Channel)  # no task of its own
         await ws.send("hello")
         assert (await ws.receive()).data == "hello"
         big = bytes(range(256)) * 8192  # 2 MiB: crosses both flow-control windows

@@ -48,9 +48,12 @@ from openwire.http.models import Request
 from openwire.http.tracing import ExchangeTracer
 from openwire.http.tunnels import Tunnels
 from openwire.http.upgrade import UpgradeConnector, UpgradeResponse
+from openwire.http2.channel import H2Channel
 from openwire.http2.connection import H2Connection, H2Stream
 from openwire.io.backend import current_backend
+from openwire.io.channel import ChannelSink
 from openwire.io.handover import Detached
+from openwire.io.runtime import Runtime
 
 __all__ = ["FALLBACK_MEMORY", "H2Content", "Multiplexer", "connect_headers"]
 
@@ -107,7 +110,7 @@ class H2Content:
         if stream is None:
             raise RuntimeError("the HTTP/2 stream was already closed or handed over")
         stream.take_over()
-        return Detached(b"", stream, max_linger=0.0)
+        return Detached(b"", stream, open_channel=_channel_for(stream))
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         stream = self._stream
@@ -122,6 +125,15 @@ class H2Content:
         stream, self._stream = self._stream, None
         if stream is not None:
             await stream.aclose()
+
+
+def _channel_for(stream: H2Stream) -> Callable[[ChannelSink, Runtime, int], H2Channel]:
+    def open_channel(sink: ChannelSink, runtime: Runtime, max_bytes: int) -> H2Channel:
+        channel = H2Channel(sink, stream, runtime, max_bytes)
+        runtime.call_later(0, channel.start)  # once the session holds the channel
+        return channel
+
+    return open_channel
 
 
 class _Fallback:

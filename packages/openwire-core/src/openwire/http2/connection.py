@@ -37,7 +37,7 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import h2.config
@@ -52,7 +52,7 @@ from openwire.errors import ConnectionClosedError
 from openwire.http2.codes import H2StreamError, closed_error, error_name
 from openwire.io.runtime import Handle, Runtime, Waiter, Waiters
 
-__all__ = ["STREAM_WINDOW", "H2Connection", "H2Stream"]
+__all__ = ["STREAM_WINDOW", "H2Connection", "H2Stream", "StreamListener"]
 
 STREAM_WINDOW = 1024 * 1024
 """The receive window of each stream: at most this much waits unread per stream."""
@@ -95,6 +95,18 @@ def _last_frame_is_close(data: bytes) -> bool:
     return offset == end and last == _CLOSE_OPCODE
 
 
+class StreamListener(Protocol):
+    """A channel the connection feeds directly: no task between the socket and the session."""
+
+    def stream_changed(self) -> None:
+        """Data, the peer's END_STREAM or a failure arrived."""
+        ...
+
+    def stream_drained(self) -> None:
+        """Queued bytes were handed to h2 (or dropped with the stream)."""
+        ...
+
+
 class H2Stream:
     """One stream: the answer's head, then a :class:`~openwire.io.handover.ByteStream`."""
 
@@ -118,6 +130,8 @@ class H2Stream:
         self.error: BaseException | None = None
         self.websocket = False
         self.closed = False
+        self.listener: StreamListener | None = None
+        """The channel fed directly by the connection (instead of :meth:`read`/:meth:`write`)."""
 
     # -- the answer ---------------------------------------------------------------
     async def response(self) -> tuple[int, list[tuple[bytes, bytes]]]:
@@ -206,11 +220,52 @@ class H2Stream:
         # Padding is not the application's: acknowledged now with the connection's.
         self._inbound.append((data, counted))
         self._readable.wake_all()
+        if self.listener is not None:
+            self.listener.stream_changed()
 
     def on_end(self) -> None:
         self.remote_ended = True
         self._readable.wake_all()
         self._head.wake()
+        if self.listener is not None:
+            self.listener.stream_changed()
+
+    # -- for a listener (the direct channel) -------------------------------------
+    def next_inbound(self) -> bytes | None:
+        """The oldest unread chunk, its window re-opened; ``None`` when none waits."""
+        if not self._inbound:
+            return None
+        data, counted = self._inbound.popleft()
+        self._consumed(counted)
+        return data
+
+    @property
+    def has_inbound(self) -> bool:
+        return bool(self._inbound)
+
+    @property
+    def out_bytes(self) -> int:
+        return self._out_bytes
+
+    def queue(self, data: bytes) -> None:
+        """Queue whole WebSocket frames for sending, without waiting (a listener's write)."""
+        if self.error is not None or self.local_ended or self.closed:
+            return
+        if data:
+            self._out.append(memoryview(data))
+            self._out_bytes += len(data)
+        if self.websocket and _last_frame_is_close(data):
+            self._end_after_out = True
+        self._conn.schedule(self)
+
+    def close_now(self) -> bool:
+        """End or reset the stream at once; true when the connection should close now too."""
+        conn = self._conn
+        conn.close_stream(self)
+        return conn.stream_count == 0 and (conn.keepalive == 0 or conn.goaway is not None)
+
+    async def close_connection(self) -> None:
+        await self._conn.aclose()
 
     def fail(self, error: BaseException) -> None:
         if self.error is None:
@@ -223,6 +278,9 @@ class H2Stream:
         self._readable.wake_all()
         self._written.wake_all()
         self._head.wake()
+        if self.listener is not None:
+            self.listener.stream_changed()
+            self.listener.stream_drained()
 
     def take(self, limit: int) -> tuple[bytes, bool]:
         """Up to ``limit`` pending bytes, and whether END_STREAM goes with them."""
@@ -250,6 +308,8 @@ class H2Stream:
 
     def wake_writer(self) -> None:
         self._written.wake_all()
+        if self.listener is not None:
+            self.listener.stream_drained()
 
     def _gone(self, why: str) -> BaseException:
         return httpcore.WriteError(f"HTTP/2 stream {self.stream_id}: {why}")
@@ -461,6 +521,8 @@ class H2Connection:
                 stream.local_ended = True
             if stream.pending:
                 self._sending.append(stream)
+                if stream.listener is not None:
+                    stream.listener.stream_drained()
             else:
                 stream.wake_writer()
 

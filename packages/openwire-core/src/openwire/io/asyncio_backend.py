@@ -553,6 +553,9 @@ class AsyncioBackend:
         max_messages: int,
         max_bytes: int,
     ) -> Channel:
+        if detached.open_channel is not None:
+            made: Channel = detached.open_channel(sink, runtime, max_bytes)
+            return made
         stream = detached.stream
         if isinstance(stream, AsyncioStream) and isinstance(runtime, AsyncioRuntime):
             # From here the transport is ours; the stream's protocol and buffer
@@ -563,11 +566,5 @@ class AsyncioBackend:
             runtime.loop.call_soon(channel.start, detached.leading + buffered, ended)
             return channel
         return StreamChannel(
-            sink,
-            stream,
-            runtime,
-            max_messages,
-            max_bytes,
-            leading=detached.leading,
-            max_linger=detached.max_linger,
+            sink, stream, runtime, max_messages, max_bytes, leading=detached.leading
         )

@@ -20,11 +20,14 @@ frame. Rules every channel keeps:
 - ``connection_lost`` reaches the sink exactly once.
 
 Two channels implement the contract. :class:`StreamChannel`, here, runs a
-reader task and a writer task over any byte stream (trio's sockets, a stream
-of an HTTP/2 connection); the writer coalesces every frame queued since its last
+reader task and a writer task over any byte stream (trio's sockets, a test's
+fake stream); the writer coalesces every frame queued since its last
 write into one send. :class:`~openwire.io.asyncio_backend.AsyncioChannel` is
 the asyncio fast path: a protocol on the connection's own transport, no task
-at all. The backend (:mod:`openwire.io.backend`) picks one per connection.
+at all; :class:`~openwire.http2.channel.H2Channel` does the same for a stream
+of an HTTP/2 connection (brought by the stream itself, see
+:attr:`~openwire.io.handover.Detached.open_channel`). The backend
+(:mod:`openwire.io.backend`) picks one per connection.
 """
 
 from __future__ import annotations
@@ -89,8 +92,6 @@ class StreamChannel:
     bound counts queued frames plus the bytes of the send in progress.
     ``read`` and ``send`` default to the stream's own ``read``/``write``; a
     backend passes faster ones when it can reach below a wrapper.
-    ``max_linger`` caps how long :meth:`close` waits for the peer to end
-    its half (the stream's :attr:`~openwire.io.handover.Detached.max_linger`).
     """
 
     def __init__(
@@ -103,7 +104,6 @@ class StreamChannel:
         leading: bytes = b"",
         read: Callable[[int], Awaitable[bytes]] | None = None,
         send: Callable[[bytes], Awaitable[None]] | None = None,
-        max_linger: float | None = None,
     ) -> None:
         self._sink = sink
         self._stream = stream
@@ -123,7 +123,6 @@ class StreamChannel:
         self._paused = False
         self._closing = False
         self._linger = 0.0
-        self._max_linger = max_linger
         self._dead = False
         self._saw_eof = False
         self._released = False
@@ -244,7 +243,7 @@ class StreamChannel:
         if self._closing or self._dead:
             return
         self._closing = True
-        self._linger = linger if self._max_linger is None else min(linger, self._max_linger)
+        self._linger = linger
         self.resume_reading()
         waiter = self._writer_waiter
         if waiter is not None:

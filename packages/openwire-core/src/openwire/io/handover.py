@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["ByteStream", "Detached", "Upgraded"]
 
@@ -47,15 +47,12 @@ class Detached:
 
     leading: bytes
     stream: ByteStream
-    max_linger: float | None = None
-    """How long a closing channel may wait for the peer to end its half first.
+    open_channel: Callable[..., Any] | None = None
+    """A channel made for this stream, if it has one: ``(sink, runtime, max_bytes) -> Channel``.
 
-    ``None``: the session's ``close_timeout``, as for TCP, where the server
-    closes first (RFC 6455 §7.1.1) and a client that closes early makes the
-    kernel reset what is still in flight. ``0`` for an HTTP/2 stream: our
-    Close carries END_STREAM, the streams around it are unaffected, and a
-    peer that never ends its half after the close handshake (some servers
-    do not) would otherwise hold the stream for ``close_timeout``.
+    An HTTP/2 stream is fed by its connection's tasks; a channel on top of
+    it needs no tasks of its own. The backend uses it instead of looking
+    inside ``stream``.
     """
 
     async def aclose(self) -> None:

@@ -161,19 +161,16 @@ class TrioBackend:
         max_messages: int,
         max_bytes: int,
     ) -> Channel:
+        if detached.open_channel is not None:
+            made: Channel = detached.open_channel(sink, runtime, max_bytes)
+            return made
         stream = detached.stream
         if isinstance(stream, ClosesOnFailedTLS):  # a plain ws:// connection
             stream = stream.inner
         inner = _compat.anyio_stream_inside(stream)
         if inner is None:
             return StreamChannel(
-                sink,
-                detached.stream,
-                runtime,
-                max_messages,
-                max_bytes,
-                leading=detached.leading,
-                max_linger=detached.max_linger,
+                sink, detached.stream, runtime, max_messages, max_bytes, leading=detached.leading
             )
 
         async def receive(n: int) -> bytes:
@@ -189,7 +186,6 @@ class TrioBackend:
             max_messages,
             max_bytes,
             leading=detached.leading,
-            max_linger=detached.max_linger,
             read=receive,
             send=inner.send,
         )
