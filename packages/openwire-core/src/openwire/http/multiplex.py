@@ -167,7 +167,12 @@ class Multiplexer:
         self._closed = False
 
     def wants(self, request: Request) -> bool:
-        """Whether this handshake should try HTTP/2 at all."""
+        """Whether this handshake should try HTTP/2 at all.
+
+        The version is the offer's ``http_version``
+        (:class:`~openwire.protocol.handshake.HandshakeOffer`); an offer of
+        an application's own without one is an HTTP/1.1 handshake.
+        """
         version = getattr(request.websocket, "http_version", "1.1")
         if version == "1.1":
             return False
