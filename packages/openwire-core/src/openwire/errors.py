@@ -13,6 +13,8 @@ what happened, what was expected, and what to do::
     │   ├── HTTPProtocolError        the server broke HTTP/1.1 or HTTP/2
     │   │   └── HeadTooLarge         a response head over a limit (.limit, .maximum)
     │   ├── ReadError / WriteError   the connection broke mid-exchange
+    │   │   └── HTTP2StreamError     an HTTP/2 stream reset, or an error GOAWAY, before
+    │   │                            the answer (.error_code, .error_name, .retryable)
     │   ├── TooManyRedirects         more hops than max_redirects
     │   ├── RedirectRefused          e.g. https → http without permission
     │   ├── DecodingError            gzip/deflate body could not be decoded
@@ -34,7 +36,8 @@ what happened, what was expected, and what to do::
     │   │   ├── InvalidConnection    Connection lacks "upgrade"
     │   │   ├── InvalidAccept        Sec-WebSocket-Accept does not match the key
     │   │   ├── InvalidSubprotocol   a subprotocol that was not offered
-    │   │   └── InvalidExtension     an extension not offered, or parameters refused
+    │   │   ├── InvalidExtension     an extension not offered, or parameters refused
+    │   │   └── HTTP2Unavailable     http_version="2" and the origin cannot (.reason)
     │   ├── ProtocolError            the peer broke RFC 6455 (.close_code to send)
     │   │   └── PayloadTooBig        a frame or message over the limit (1009)
     │   ├── ConnectionClosed         the connection is closed (.code, .reason, .by_peer)
@@ -82,6 +85,9 @@ __all__ = [
     "EngineError",
     "EngineNotFound",
     "EngineUnavailable",
+    "GoAway",
+    "HTTP2StreamError",
+    "HTTP2Unavailable",
     "HTTPProtocolError",
     "HTTPStatusError",
     "HandshakeError",
@@ -108,6 +114,7 @@ __all__ = [
     "ReconnectGaveUp",
     "RedirectRefused",
     "RequestError",
+    "StreamReset",
     "TLSError",
     "TimeoutError",
     "TooManyRedirects",
@@ -207,6 +214,56 @@ class ReadError(RequestError):
 
 class WriteError(RequestError):
     """The connection broke while sending the request."""
+
+
+_H2_ERRORS = (
+    "NO_ERROR",
+    "PROTOCOL_ERROR",
+    "INTERNAL_ERROR",
+    "FLOW_CONTROL_ERROR",
+    "SETTINGS_TIMEOUT",
+    "STREAM_CLOSED",
+    "FRAME_SIZE_ERROR",
+    "REFUSED_STREAM",
+    "CANCEL",
+    "COMPRESSION_ERROR",
+    "CONNECT_ERROR",
+    "ENHANCE_YOUR_CALM",
+    "INADEQUATE_SECURITY",
+    "HTTP_1_1_REQUIRED",
+)
+
+
+def h2_error_name(code: int) -> str:
+    """The name of an HTTP/2 error code (RFC 9113 §7); unknown codes as hex."""
+    return _H2_ERRORS[code] if 0 <= code < len(_H2_ERRORS) else f"0x{code:x}"
+
+
+class HTTP2StreamError(ReadError):
+    """The HTTP/2 stream of a call ended before its answer was complete.
+
+    The server reset the stream (``RST_STREAM``) or ended the whole
+    connection with an error ``GOAWAY``. ``error_code`` is the HTTP/2 error
+    code (RFC 9113 §7) and ``error_name`` its name; ``goaway`` tells the two
+    apart. ``retryable`` is true when the server says it did not process the
+    request (``REFUSED_STREAM``, or a stream above a graceful GOAWAY's last
+    stream id), so sending it again is safe.
+    """
+
+    def __init__(
+        self,
+        error_code: int,
+        message: str,
+        *,
+        retry: bool = False,
+        goaway: bool = False,
+        request: Request | None = None,
+    ) -> None:
+        super().__init__(message, request=request)
+        self.error_code = error_code
+        self.error_name = h2_error_name(error_code)
+        self.retryable = retry
+        self.goaway = goaway
 
 
 class TooManyRedirects(RequestError):
@@ -392,6 +449,20 @@ class InvalidExtension(HandshakeError):
     """The server accepted an extension that was not offered, or with parameters we must refuse."""
 
 
+class HTTP2Unavailable(HandshakeError):
+    """``http_version="2"`` was asked for and the origin cannot carry a WebSocket over HTTP/2.
+
+    ``reason`` says why: ``"alpn"`` (the server did not select ``h2`` by
+    TLS ALPN), or ``"setting"`` (its SETTINGS lack ``SETTINGS_ENABLE_CONNECT_PROTOCOL
+    = 1``, RFC 8441 §3). ``http_version="auto"`` falls back to HTTP/1.1 in
+    each of these cases instead.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class ProtocolError(WebSocketError):
     """The peer broke RFC 6455; the connection is failed with ``close_code``.
 
@@ -509,6 +580,35 @@ class ConnectionClosedOK(ConnectionClosed):
 
 class ConnectionClosedError(ConnectionClosed):
     """Closed with an error code, or dropped without a close handshake (1006)."""
+
+
+class StreamReset(ConnectionClosedError):
+    """HTTP/2: the peer reset the WebSocket's stream (``RST_STREAM``) without a close handshake.
+
+    ``code`` is the WebSocket close code the reset is reported as (the table
+    in ``docs/http2.md``), ``error_code`` / ``error_name`` the HTTP/2 error
+    code the peer sent. Other WebSockets on the same connection go on.
+    """
+
+    def __init__(self, code: int, message: str, *, error_code: int) -> None:
+        super().__init__(code, "", by_peer=True, message=message)
+        self.error_code = error_code
+        self.error_name = h2_error_name(error_code)
+
+
+class GoAway(ConnectionClosedError):
+    """HTTP/2: the connection carrying the WebSocket ended with an error ``GOAWAY``.
+
+    Every WebSocket on that connection fails with this, each once. ``code``
+    follows the table in ``docs/http2.md``; ``error_code`` / ``error_name``
+    are the HTTP/2 error code of the GOAWAY. A graceful GOAWAY (``NO_ERROR``)
+    does not end open WebSockets.
+    """
+
+    def __init__(self, code: int, message: str, *, error_code: int) -> None:
+        super().__init__(code, "", by_peer=True, message=message)
+        self.error_code = error_code
+        self.error_name = h2_error_name(error_code)
 
 
 class PongTimeout(ConnectionClosedError):

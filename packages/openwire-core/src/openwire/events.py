@@ -22,7 +22,8 @@ Order of the HTTP events for one call (each fired exactly once per occurrence)::
 
 A redirect or retry repeats the middle block. A WebSocket call fires the HTTP
 events for its opening handshake (ending in ``call_end`` once the 101 is
-validated, or ``call_failed``), then::
+validated, or ``call_failed``; ``websocket_http2_fallback`` among them when
+``http_version="auto"`` goes to HTTP/1.1 instead of HTTP/2), then::
 
     websocket_open
       websocket_compression                      (once, when permessage-deflate was agreed)
@@ -117,6 +118,16 @@ class EventListener:
         used (``2 ** bits`` bytes of history, more for the compressor), and
         context takeover whether small similar messages compress well;
         compare them with what the policy asked for.
+        """
+
+    def websocket_http2_fallback(self, url: str, reason: str) -> None:
+        """``http_version="auto"`` sends this handshake over HTTP/1.1 instead of HTTP/2.
+
+        Fired during the handshake call, before its request headers.
+        ``reason`` is ``"alpn"`` (the server did not select ``h2``) or
+        ``"setting"`` (its SETTINGS do not enable the extended CONNECT, RFC
+        8441 §3); the origin is then remembered and later handshakes go to
+        HTTP/1.1 directly, each firing this again with the remembered reason.
         """
 
     def websocket_reconnect_connected(self, attempt: int) -> None: ...
@@ -322,6 +333,10 @@ class ListenerDispatch:
                 client_no_context_takeover,
                 server_no_context_takeover,
             )
+
+    def websocket_http2_fallback(self, url: str, reason: str) -> None:
+        if "websocket_http2_fallback" in self._overridden:
+            self._fire("websocket_http2_fallback", url, reason)
 
     def websocket_reconnect_connected(self, attempt: int) -> None:
         if "websocket_reconnect_connected" in self._overridden:

@@ -23,6 +23,10 @@ HTTP/1.1 connection of its own (same backend, TLS settings, proxies,
 timeouts, per-host limit and events). After a ``101`` the connection waits
 in ``response.upgraded`` (:class:`~openwire.io.handover.Upgraded`) for the
 WebSocket to ``detach()`` it; closing the Response leaves it open.
+Handshakes whose ``http_version`` allows HTTP/2 go to the
+:mod:`~openwire.http.multiplex` pool (RFC 8441) instead: an extended
+CONNECT on a stream of a shared HTTP/2 connection, whose ``200`` hands the
+stream over through the same ``Upgraded`` door.
 """
 
 from __future__ import annotations
@@ -37,10 +41,11 @@ import anyio
 import httpcore
 
 from openwire.config import TransportSettings
-from openwire.errors import PoolTimeout, RequestError
+from openwire.errors import HTTP2Unavailable, PoolTimeout, RequestError
 from openwire.http import tracing
 from openwire.http.chain import Chain, call_deadline
 from openwire.http.models import Request, Response
+from openwire.http.multiplex import H2Content, Multiplexer
 from openwire.http.proxies import ProxySelector, redact
 from openwire.http.tls import create_ssl_context
 from openwire.http.tracing import ExchangeTracer, ReportingBackend
@@ -140,7 +145,7 @@ class _BodyStream:
             self._tracer.release()
 
 
-def _upgraded(content: UpgradeContent, exchange: _Exchange) -> Upgraded:
+def _upgraded(content: UpgradeContent | H2Content, exchange: _Exchange) -> Upgraded:
     """The handle of a ``101``: detaching forgets the exchange (frees its slot, closes nothing)."""
 
     def detach() -> Detached:
@@ -248,33 +253,43 @@ class Transport:
         self._config = config
         self._proxies = ProxySelector(config.proxy, trust_env=config.trust_env)
         self._pools: dict[_PoolKey, httpcore.AsyncConnectionPool] = {}
-        self._ssl_contexts: dict[bool, ssl.SSLContext] = {}
+        self._ssl_contexts: dict[str, ssl.SSLContext] = {}
         self._backend = ReportingBackend()
         self._host_slots: dict[tuple[str, str, int], anyio.Semaphore] = {}
         self._upgrades = UpgradeConnector(self._backend, self._upgrade_tls, config.timeouts)
+        self._multiplexer = Multiplexer(
+            self._upgrades, self._h2_tls, config.timeouts, config.limits.keepalive_expiry
+        )
         self._core_proxies: dict[str, httpcore.Proxy] = {}
         self._tunnels: dict[str, Tunnels] = {}
         self._closed = False
 
     # -- pools ----------------------------------------------------------------
-    def _ssl(self, upgrade: bool = False) -> ssl.SSLContext:
+    def _ssl(self, upgrade: bool = False, h2: bool = False) -> ssl.SSLContext:
         """The TLS context, built on first https use (loading CAs costs ~50 ms).
 
         Upgrades get a context of their own that offers only ``http/1.1`` by
         ALPN: httpcore sets the ALPN list on its context before each TLS
         handshake, and a shared one could let an HTTP/2 pool's ``h2`` leak
-        into an upgrade (RFC 6455 upgrades need HTTP/1.1).
+        into an upgrade (RFC 6455 upgrades need HTTP/1.1). WebSockets that
+        may go over HTTP/2 (RFC 8441) get a third, offering ``h2`` first.
         """
-        context = self._ssl_contexts.get(upgrade)
+        key = "h2" if h2 else "upgrade" if upgrade else "pool"
+        context = self._ssl_contexts.get(key)
         if context is None:
             context = create_ssl_context(self._config.verify, self._config.cert)
-            if upgrade:
+            if h2:
+                context.set_alpn_protocols(["h2", "http/1.1"])
+            elif upgrade:
                 context.set_alpn_protocols(["http/1.1"])
-            self._ssl_contexts[upgrade] = context
+            self._ssl_contexts[key] = context
         return context
 
     def _upgrade_tls(self) -> ssl.SSLContext:
         return self._ssl(upgrade=True)
+
+    def _h2_tls(self) -> ssl.SSLContext:
+        return self._ssl(h2=True)
 
     def _pool(self, proxy: URL | None, tls: bool) -> httpcore.AsyncConnectionPool:
         key: _PoolKey = (str(proxy) if proxy else None, tls)
@@ -345,6 +360,7 @@ class Transport:
 
     async def aclose(self) -> None:
         self._closed = True
+        await self._multiplexer.aclose()
         pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             with anyio.CancelScope(shield=True):
@@ -385,7 +401,12 @@ class Transport:
                 if request.is_websocket:
                     tunnels = self._tunnels_for(proxy) if proxy else None
                     target = _core_url(request.url).target
-                    core = await self._upgrades.exchange(request, target, tracer, tunnels)
+                    if self._multiplexer.wants(request):
+                        core = await self._multiplexer.exchange(
+                            request, target, tracer, tunnels, proxy_label
+                        )
+                    else:
+                        core = await self._upgrades.exchange(request, target, tracer, tunnels)
                 else:
                     pool = self._pool(proxy, request.url.wire_scheme == "https")
                     core_request, body = self._core_request(request, tracer)
@@ -400,6 +421,8 @@ class Transport:
             if acquired_slot and slot is not None:
                 slot.release()
             tracer.release()
+            if isinstance(exc, HTTP2Unavailable):
+                raise  # a WebSocket handshake's own verdict, typed already
             error = tracer.translate(exc)
             if error is exc:
                 raise
@@ -457,10 +480,13 @@ class Transport:
     ) -> Response:
         ext = core.extensions
         exchange = _Exchange(core, slot)
-        upgraded = request.is_websocket and core.status == 101
+        http2 = isinstance(core.stream, H2Content)
+        upgraded = request.is_websocket and (
+            200 <= core.status < 300 if http2 else core.status == 101
+        )
         handle: Upgraded | None = None
         if upgraded:
-            assert isinstance(core.stream, UpgradeContent)
+            assert isinstance(core.stream, UpgradeContent | H2Content)
             handle = _upgraded(core.stream, exchange)
         body = _BodyStream(exchange, tracer, deadline, upgraded)
         reason = ext.get("reason_phrase", b"")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import h11
 import httpcore
@@ -38,7 +38,7 @@ from openwire.http.tunnels import Tunnels
 from openwire.io.handover import Detached
 from openwire.protocol.http11 import MAX_HEAD, Head, HeadReader, serialize_request
 
-__all__ = ["UpgradeConnector", "UpgradeContent", "UpgradeResponse"]
+__all__ = ["AnswerContent", "UpgradeConnector", "UpgradeContent", "UpgradeResponse"]
 
 _READ_SIZE = 64 * 1024
 
@@ -103,6 +103,14 @@ class UpgradeContent:
             await stream.aclose()
 
 
+class AnswerContent(Protocol):
+    """What carries an upgrade's answer: :class:`UpgradeContent`, or an HTTP/2 stream's."""
+
+    def detach(self) -> Detached: ...
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+    async def aclose(self) -> None: ...
+
+
 @dataclass(slots=True)
 class UpgradeResponse:
     """The answer to an upgrade request, shaped like the parts of an httpcore.Response
@@ -110,7 +118,7 @@ class UpgradeResponse:
 
     status: int
     headers: list[tuple[bytes, bytes]]
-    stream: UpgradeContent
+    stream: AnswerContent
     extensions: dict[str, Any]
 
     async def aclose(self) -> None:
@@ -136,13 +144,18 @@ class UpgradeConnector:
         target: bytes,
         tracer: ExchangeTracer,
         tunnels: Tunnels | None,
+        stream: httpcore.AsyncNetworkStream | None = None,
     ) -> UpgradeResponse:
-        """Connect, send ``request`` and read the response head.
+        """Connect (unless given a fresh ``stream``), send ``request`` and read the head.
 
-        Raises httpcore's exception types, like a pool would, so the
+        ``stream`` is a connection opened for this request that is not used
+        yet: one whose TLS handshake offered ``h2`` but settled on
+        ``http/1.1`` (the HTTP/2 pool falls back on it rather than dialling
+        again). Raises httpcore's exception types, like a pool would, so the
         transport translates both paths' failures the same way.
         """
-        stream = await self._connect(request, tracer, tunnels)
+        if stream is None:
+            stream = await self.connect(request, tracer, tunnels)
         try:
             info: dict[str, Any] = {}
             method = request.method.encode("ascii")
@@ -179,9 +192,18 @@ class UpgradeConnector:
             if head is not None:
                 return head, reader
 
-    async def _connect(
-        self, request: Request, tracer: ExchangeTracer, tunnels: Tunnels | None
+    async def connect(
+        self,
+        request: Request,
+        tracer: ExchangeTracer,
+        tunnels: Tunnels | None,
+        tls: ssl.SSLContext | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        """A new connection to ``request``'s origin (through ``tunnels``), TLS for https.
+
+        ``tls`` replaces the upgrade context (which offers only ``http/1.1``):
+        the HTTP/2 pool passes one that offers ``h2`` too.
+        """
         url = request.url
         host, port = url.host, url.port
         timeout = self._timeouts.connect
@@ -190,7 +212,7 @@ class UpgradeConnector:
         else:
             stream = await self._tunnel(tunnels, url.wire_scheme, host, port, tracer)
         if url.wire_scheme == "https":
-            stream = await self._start_tls(stream, host, tracer, timeout)
+            stream = await self._start_tls(stream, host, tracer, timeout, tls)
         return stream
 
     async def _tunnel(
@@ -227,11 +249,12 @@ class UpgradeConnector:
         host: str,
         tracer: ExchangeTracer,
         timeout: float | None,
+        context: ssl.SSLContext | None = None,
     ) -> httpcore.AsyncNetworkStream:
         info: dict[str, Any] = {"server_hostname": host, "timeout": timeout}
         tracer.step("start_tls.started", info)
         try:
-            tls = await stream.start_tls(self._tls(), host, timeout)
+            tls = await stream.start_tls(context or self._tls(), host, timeout)
         except BaseException as exc:
             tracer.step("start_tls.failed", {**info, "exception": exc})
             await stream.aclose()

@@ -615,6 +615,9 @@ class AsyncioBackend:
         max_messages: int,
         max_bytes: int,
     ) -> Channel:
+        if detached.open_channel is not None:
+            made: Channel = detached.open_channel(sink, runtime, max_bytes)
+            return made
         stream = detached.stream
         if isinstance(stream, AsyncioStream) and isinstance(runtime, AsyncioRuntime):
             # From here the transport is ours; the stream's protocol and buffer

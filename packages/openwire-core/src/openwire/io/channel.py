@@ -27,11 +27,14 @@ frame. Rules every channel keeps:
   write; the callbacks cost nothing until one is registered.
 
 Two channels implement the contract. :class:`StreamChannel`, here, runs a
-reader task and a writer task over any byte stream (trio's sockets, an HTTP/2
-stream one day); the writer coalesces every frame queued since its last
+reader task and a writer task over any byte stream (trio's sockets, a test's
+fake stream); the writer coalesces every frame queued since its last
 write into one send. :class:`~openwire.io.asyncio_backend.AsyncioChannel` is
 the asyncio fast path: a protocol on the connection's own transport, no task
-at all. The backend (:mod:`openwire.io.backend`) picks one per connection.
+at all; :class:`~openwire.http2.channel.H2Channel` does the same for a stream
+of an HTTP/2 connection (brought by the stream itself, see
+:attr:`~openwire.io.handover.Detached.open_channel`). The backend
+(:mod:`openwire.io.backend`) picks one per connection.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Rules of this module: after a ``101`` the connection leaves the HTTP layer
 through exactly one door, :meth:`Upgraded.detach`, and arrives as one value,
 :class:`Detached`; no string keys, no duck typing. Its stream is only a
 :class:`ByteStream`, so the session never assumes a socket: a TCP or TLS
-connection today, one stream of an HTTP/2 connection (RFC 8441) later. The
+connection, or one stream of an HTTP/2 connection (RFC 8441). The
 backend (:mod:`openwire.io.backend`) turns it into a channel.
 
 Ownership moves with the value: until ``detach()`` the response's exchange
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["ByteStream", "Detached", "Upgraded"]
 
@@ -47,6 +47,13 @@ class Detached:
 
     leading: bytes
     stream: ByteStream
+    open_channel: Callable[..., Any] | None = None
+    """A channel made for this stream, if it has one: ``(sink, runtime, max_bytes) -> Channel``.
+
+    An HTTP/2 stream is fed by its connection's tasks; a channel on top of
+    it needs no tasks of its own. The backend uses it instead of looking
+    inside ``stream``.
+    """
 
     async def aclose(self) -> None:
         """Close the connection without using it (a handshake refused after the 101)."""

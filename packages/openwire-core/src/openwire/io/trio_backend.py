@@ -161,6 +161,9 @@ class TrioBackend:
         max_messages: int,
         max_bytes: int,
     ) -> Channel:
+        if detached.open_channel is not None:
+            made: Channel = detached.open_channel(sink, runtime, max_bytes)
+            return made
         stream = detached.stream
         if isinstance(stream, ClosesOnFailedTLS):  # a plain ws:// connection
             stream = stream.inner

@@ -13,7 +13,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from openwire.errors import (
     AuthenticationFailed,
@@ -28,7 +28,18 @@ from openwire.errors import (
 if TYPE_CHECKING:
     from openwire.http.models import Response
 
-__all__ = ["GUID", "HandshakeOffer", "HandshakeResult", "accept_key", "validate_response"]
+__all__ = [
+    "GUID",
+    "HTTPVersion",
+    "HandshakeOffer",
+    "HandshakeResult",
+    "accept_key",
+    "accepted",
+    "validate_response",
+]
+
+HTTPVersion = Literal["auto", "1.1", "2"]
+"""Which HTTP version a WebSocket handshake may use (see :class:`HandshakeOffer`)."""
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 BODY_PREVIEW_LIMIT = 64 * 1024
@@ -55,6 +66,15 @@ class HandshakeOffer:
     policy (``None``: the client's); the follow-ups read them, nothing sends
     them. Each redirect hop carries :meth:`renewed`, so every request has a
     key of its own (RFC 6455 §4.1: a nonce randomly selected per connection).
+
+    ``http_version`` is the HTTP version the handshake may travel on:
+    ``"1.1"`` (the RFC 6455 upgrade), ``"2"`` (an extended CONNECT, RFC
+    8441, or a typed error) or ``"auto"`` (HTTP/2 where the origin offers
+    it, else HTTP/1.1). Interceptors see the request as built, with the
+    HTTP/1.1 handshake headers; the transport turns it into the extended
+    CONNECT (dropping ``Sec-WebSocket-Key``, ``Upgrade`` and ``Connection``)
+    when it sends it on an HTTP/2 connection. The answer's
+    ``response.http_version`` says which one carried it.
     """
 
     subprotocols: tuple[str, ...] = ()
@@ -62,6 +82,7 @@ class HandshakeOffer:
     key: str = field(default_factory=_new_key)
     follow_redirects: bool | None = None
     max_redirects: int | None = None
+    http_version: HTTPVersion = "1.1"
 
     def renewed(self) -> HandshakeOffer:
         """The same offer with a fresh key, for the next hop of a redirect."""
@@ -107,7 +128,7 @@ def check_status(response: Response, body: bytes) -> None:
     credentials, never the same request again (a reconnecting loop raises
     them at once).
     """
-    if response.status == 101:
+    if accepted(response):
         return
     status = response.status
     headers = list(response.headers.items())
@@ -133,18 +154,42 @@ def check_status(response: Response, body: bytes) -> None:
         if 300 <= status < 400 and location
         else ""
     )
+    expected = (
+        "200 to the extended CONNECT (RFC 8441)"
+        if response.http_version == "HTTP/2"
+        else "101 Switching Protocols"
+    )
     raise UnexpectedStatus(
-        f"expected status 101 Switching Protocols for the WebSocket handshake{where}, got "
-        f"{status} {response.reason}.{hint}",
+        f"expected status {expected} for the WebSocket handshake{where}, got "
+        f"{status} {response.reason or ''}.{hint}",
         status=status,
         headers=headers,
         body=body,
     )
 
 
+def accepted(response: Response) -> bool:
+    """Whether the status opens the WebSocket: 101 on HTTP/1.1, any 2xx on HTTP/2.
+
+    RFC 8441 §5 answers the extended CONNECT with 200; like any CONNECT, a
+    2xx is success (RFC 9110 §9.3.6).
+    """
+    if response.http_version == "HTTP/2":
+        return 200 <= response.status < 300
+    return response.status == 101
+
+
 def validate_response(response: Response, offer: HandshakeOffer) -> HandshakeResult:
-    """Check a 101 response; raise the first :class:`HandshakeError` that applies."""
+    """Check an accepting answer; raise the first :class:`HandshakeError` that applies.
+
+    Over HTTP/2 there is no ``Upgrade``, ``Connection`` nor
+    ``Sec-WebSocket-Accept`` to check (RFC 8441 §5): the stream itself is
+    the proof that the server took the CONNECT; subprotocol and extensions
+    are checked as for HTTP/1.1.
+    """
     headers = response.headers
+    if response.http_version == "HTTP/2":
+        return _negotiated(response, offer)
     upgrade = _tokens(headers.get_list("Upgrade"))
     if [u.lower() for u in upgrade] != ["websocket"]:
         raise InvalidUpgrade(
@@ -164,6 +209,11 @@ def validate_response(response: Response, offer: HandshakeOffer) -> HandshakeRes
             f"expected Sec-WebSocket-Accept {expected!r} for the key we sent, got "
             f"{', '.join(accept) or 'none'!r}; the server (or a proxy) does not speak RFC 6455"
         )
+    return _negotiated(response, offer)
+
+
+def _negotiated(response: Response, offer: HandshakeOffer) -> HandshakeResult:
+    headers = response.headers
     protocols = _tokens(headers.get_list("Sec-WebSocket-Protocol"))
     subprotocol: str | None = None
     if protocols:

@@ -31,6 +31,7 @@ from typing import Any
 import anyio
 import pytest
 from openwire.engines.registry import registry
+from openwire.testing.h2peer import H2Peer, H2ScriptedServer
 from openwire.testing.servers import (
     AiohttpEchoServer,
     BackgroundLoop,
@@ -244,6 +245,40 @@ def scripted(ow_loop: BackgroundLoop) -> Iterator[Callable[..., ScriptedServer]]
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def h2_scripted(ow_loop: BackgroundLoop) -> Iterator[Callable[..., H2ScriptedServer]]:
+    """``h2_scripted(script)``: :func:`scripted` over prior-knowledge HTTP/2 (RFC 8441).
+
+    Connect to its ``url`` with ``http_version="2"``.
+    """
+    servers: list[H2ScriptedServer] = []
+
+    def start(script: Callable[[H2Peer], Awaitable[None]]) -> H2ScriptedServer:
+        server = H2ScriptedServer(ow_loop, script).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(params=["1.1", "2"])
+def http_version(request: pytest.FixtureRequest) -> str:
+    """The HTTP version a WebSocket runs on, for tests where the protocols differ."""
+    return str(request.param)
+
+
+@pytest.fixture
+def any_scripted(
+    http_version: str,
+    scripted: Callable[..., ScriptedServer],
+    h2_scripted: Callable[..., H2ScriptedServer],
+) -> Callable[..., ScriptedServer | H2ScriptedServer]:
+    """``any_scripted(script)``: the scripted peer of :func:`http_version` (same script API)."""
+    return scripted if http_version == "1.1" else h2_scripted
 
 
 ConnectFactory = Callable[..., contextlib.AbstractAsyncContextManager[Any]]

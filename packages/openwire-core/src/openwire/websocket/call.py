@@ -4,8 +4,10 @@ The opening handshake is an ordinary call through the client's stack
 (application interceptors, bridge, network interceptors, proxies, TLS),
 started with :meth:`openwire.Client.start_call` and marked by the
 :class:`~openwire.protocol.handshake.HandshakeOffer` in ``Request.websocket``
-so the bridge adds the handshake headers and the transport uses an
-HTTP/1.1-only connection. The call ends (``call_end``) once the ``101`` is
+so the bridge adds the handshake headers and the transport picks the
+connection: an HTTP/1.1 connection of its own, or a stream of a shared
+HTTP/2 connection (RFC 8441) when :attr:`WebSocketCall.http_version` allows
+it and the origin offers it (``docs/http2.md``). The call ends (``call_end``) once the ``101`` is
 validated and the engine accepted, or fails; the WebSocket's own events
 follow. Everything that can be refused without a network (engine name,
 backend, options, headers the handshake owns) is refused before connecting.
@@ -42,6 +44,8 @@ from openwire.protocol.deflate import negotiate
 from openwire.protocol.handshake import (
     BODY_PREVIEW_LIMIT,
     HandshakeOffer,
+    HTTPVersion,
+    accepted,
     check_status,
     validate_response,
 )
@@ -211,6 +215,17 @@ class WebSocketCall:
             max_redirects=max_redirects,
         )
 
+    @property
+    def http_version(self) -> HTTPVersion:
+        """The HTTP version this call's handshake may use: the option, else the client's default.
+
+        ``Client(http2=True)`` makes it ``"auto"``, otherwise ``"1.1"``.
+        """
+        chosen = self.options.http_version
+        if chosen is not None:
+            return chosen
+        return "auto" if self.client.config.http2 else "1.1"
+
     async def execute(self) -> WebSocket:
         """Run the handshake and return the open :class:`WebSocket`.
 
@@ -232,6 +247,7 @@ class WebSocketCall:
             tuple(engine.extension_offers(compression)),
             follow_redirects=self.follow_redirects,
             max_redirects=self.max_redirects,
+            http_version=self.http_version,
         )
         request = self.request.replace(websocket=offer)
         call = self.client.start_call(request)
@@ -242,7 +258,7 @@ class WebSocketCall:
             try:
                 async with runtime.fail_after(options.handshake_timeout):
                     response = await call.send()
-                    if response.status != 101:
+                    if not accepted(response):
                         body = await _read_preview(response)
                         check_status(response, body)
                     # After a redirect the 101 answers the last hop's key.

@@ -489,7 +489,8 @@ class WebSocket(_SendMixin, _ReceiveMixin):
         self._session = session
         self._shared = _Shared(runtime, json_dumps, json_loads)
         self.response = response
-        """The 101 response (status and headers), as interceptors saw it."""
+        """The handshake's answer (status and headers), as interceptors saw it: a ``101``
+        over HTTP/1.1, a ``200`` to the extended CONNECT over HTTP/2."""
         self.subprotocol = subprotocol
         """The subprotocol the server chose, or ``None``."""
         self.extensions = extensions
@@ -498,6 +499,12 @@ class WebSocket(_SendMixin, _ReceiveMixin):
         """Name of the engine producing the frames."""
         self._owner = _Ownership(session)
         self._owner.acquire(self)
+
+    @property
+    def http_version(self) -> str:
+        """``"2"`` when the WebSocket runs on a stream of an HTTP/2 connection (RFC 8441),
+        ``"1.1"`` when it took over an HTTP/1.1 connection (RFC 6455)."""
+        return "2" if self.response.http_version == "HTTP/2" else "1.1"
 
     @property
     def url(self) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from openwire.compression import Deflate
+from openwire.protocol.handshake import HTTPVersion
 
 __all__ = ["WebSocketOptions"]
 
@@ -75,6 +76,15 @@ class WebSocketOptions:
         1009 naming the knob. Default ``streaming=False``: ``receive()``
         users get whole messages and the header-time ``max_message_size``
         check, at no cost.
+    http_version
+        ``"1.1"`` (the RFC 6455 upgrade on a connection of its own), ``"2"``
+        (an extended CONNECT on a stream of a shared HTTP/2 connection, RFC
+        8441; a typed :class:`~openwire.errors.HTTP2Unavailable` when the
+        origin cannot) or ``"auto"`` (HTTP/2 when the origin offers ``h2``
+        and the extended CONNECT, else HTTP/1.1). On ``ws://``, ``"2"`` is
+        prior-knowledge h2c and ``"auto"`` is HTTP/1.1. ``None`` (default):
+        ``"auto"`` on a ``Client(http2=True)``, else ``"1.1"``. See
+        ``docs/http2.md``.
     """
 
     handshake_timeout: float | None = 10.0
@@ -93,6 +103,7 @@ class WebSocketOptions:
     compression: Deflate | str | None = "deflate"
     streaming: bool = False
     max_stream_size: int | None = 1024 * MiB
+    http_version: HTTPVersion | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -113,6 +124,11 @@ class WebSocketOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be positive or None, got {value}")
+        if self.http_version not in (None, "auto", "1.1", "2"):
+            raise ValueError(
+                f"http_version must be 'auto', '1.1', '2' or None (the client's), "
+                f"got {self.http_version!r}"
+            )
         object.__setattr__(self, "compression", Deflate.of(self.compression))
         names: object = self.subprotocols
         if isinstance(names, str):

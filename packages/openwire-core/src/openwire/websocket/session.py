@@ -338,6 +338,11 @@ class Session:
                 self._abort_timer = None
             return
         self._channel_lost = True
+        if isinstance(exc, ConnectionClosedError):
+            # The channel knows how the connection ended and says so, typed
+            # (an HTTP/2 stream reset or GOAWAY: openwire.http2.codes).
+            self._finish(exc.code, exc.reason, exc.by_peer, exc)
+            return
         # Also when we sent Close and TCP ended with no answer: RFC 6455
         # §7.1.5 calls that "no Close frame received" (1006).
         detail = f": {exc}" if exc else ""
