@@ -64,7 +64,11 @@ def test_the_fast_paths_are_enabled() -> None:
 
 @pytest.mark.parametrize(
     ("distribution", "supported"),
-    [("httpcore", _compat.HTTPCORE_SUPPORTED), ("anyio", _compat.ANYIO_SUPPORTED)],
+    [
+        ("httpcore", _compat.HTTPCORE_SUPPORTED),
+        ("anyio", _compat.ANYIO_SUPPORTED),
+        ("h2", _compat.H2_SUPPORTED),
+    ],
 )
 def test_installed_version_is_within_the_bound_checked(distribution: str, supported: str) -> None:
     installed = version(distribution)
@@ -103,3 +107,19 @@ def test_anyio_backend_connect_tcp_takes_host_port_and_local_address() -> None:
         f"anyio {version('anyio')}: AsyncBackend.connect_tcp takes {parameters}, "
         f"openwire/_compat.py calls it as (host, port, None); {ADVICE}"
     )
+
+
+def test_h2_connection_keeps_its_state_machine_where_openwire_reopens_it() -> None:
+    import h2.config
+    import h2.connection
+
+    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    connection.initiate_connection()
+    machine = getattr(connection, "state_machine", None)
+    assert machine is not None and hasattr(machine, "state"), (
+        f"h2 {version('h2')} has no H2Connection.state_machine.state: a graceful GOAWAY "
+        f"would fail the HTTP/2 streams it should let finish; {ADVICE}"
+    )
+    machine.state = h2.connection.ConnectionState.CLOSED
+    _compat.h2_reopen_after_goaway(connection)
+    assert machine.state is h2.connection.ConnectionState.CLIENT_OPEN

@@ -7,7 +7,7 @@ from typing import Any
 
 import anyio
 import pytest
-from openwire import Client
+from openwire import Client, EventListener
 from openwire.errors import (
     ConnectionClosedError,
     ConnectionClosedOK,
@@ -41,6 +41,30 @@ async def test_echo_over_h2_on_every_engine(
         with anyio.fail_after(5):
             await ws.close()
         assert ws.close_code == 1000
+
+
+async def test_the_heartbeat_runs_over_an_h2_stream(
+    engine: str, hypercorn_h2: H2Server, h2_client: Any
+) -> None:
+    # The pong deadline starts when the ping has left the stream's queue
+    # (H2Channel.flushed): answered pings keep the connection open.
+    pongs: list[bytes] = []
+
+    class Pongs(EventListener):
+        def websocket_pong_received(self, payload: bytes) -> None:
+            pongs.append(payload)
+
+    async with h2_client(event_listener_factory=Pongs) as client:
+        ws = await client.new_websocket(
+            hypercorn_h2.url + "/", engine=engine, ping_interval=0.02, pong_timeout=0.5
+        ).execute()
+        with anyio.fail_after(5):
+            while len(pongs) < 3:
+                await ws.send("tick")
+                assert (await ws.receive()).data == "tick"
+            await ws.close()
+        assert ws.close_code == 1000
+    assert set(pongs) == {b"openwire-heartbeat"}
 
 
 async def test_node_peer_receives_the_extended_connect(node_h2: H2Server, h2_client: Any) -> None:

@@ -27,6 +27,15 @@ What is used, and why:
     eyeballs in a task group even for one address, about a quarter of a
     WebSocket handshake; openwire resolves and tries addresses itself.
 
+``h2.connection.H2Connection.state_machine``
+    h2 moves its whole connection state machine to CLOSED on any GOAWAY,
+    graceful ones included, and then refuses every frame, even the DATA of
+    the streams RFC 9113 §6.8 lets finish. :func:`h2_reopen_after_goaway`
+    puts it back to CLIENT_OPEN after a graceful GOAWAY (the connection then
+    starts no new stream). This one is for correctness: without it, a
+    graceful GOAWAY fails the streams it should let finish, as if it were an
+    error; ``H2_SUPPORTED`` bounds h2 to the releases checked.
+
 One name of the standard library is also used, not for speed but for the
 precision of a measure, with the same soft fallback:
 
@@ -46,15 +55,18 @@ from __future__ import annotations
 from typing import Any
 
 import anyio.abc
+import h2.connection
 import httpcore
 
 __all__ = [
     "ANYIO_SUPPORTED",
     "FAST_ANYIO",
+    "H2_SUPPORTED",
     "HTTPCORE_SUPPORTED",
     "PRIVATE_NAMES",
     "anyio_stream_inside",
     "connect_tcp_plain",
+    "h2_reopen_after_goaway",
     "httpcore_stream_over",
     "tls_inner_transport",
 ]
@@ -62,11 +74,13 @@ __all__ = [
 # Keep in step with packages/openwire-core/pyproject.toml.
 HTTPCORE_SUPPORTED = ">=1.0.5,<1.1"
 ANYIO_SUPPORTED = ">=4.4,<5"
+H2_SUPPORTED = ">=4.1,<4.5"
 
 # (distribution, module, name, attributes of it relied on)
 PRIVATE_NAMES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("httpcore", "httpcore._backends.anyio", "AnyIOStream", ("read", "write", "start_tls")),
     ("anyio", "anyio._core._eventloop", "get_async_backend", ()),
+    ("h2", "h2.connection", "ConnectionState", ("CLOSED", "CLIENT_OPEN")),
 )
 
 try:
@@ -103,3 +117,10 @@ def tls_inner_transport(transport: object) -> Any:
     """The socket transport below an asyncio TLS app transport, or ``None`` (see above)."""
     inner = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None)
     return inner if callable(getattr(inner, "get_write_buffer_size", None)) else None
+
+
+def h2_reopen_after_goaway(connection: h2.connection.H2Connection) -> None:
+    """After a graceful GOAWAY, let h2 accept the frames of the streams that may finish."""
+    machine = connection.state_machine
+    if machine.state is h2.connection.ConnectionState.CLOSED:
+        machine.state = h2.connection.ConnectionState.CLIENT_OPEN

@@ -29,6 +29,7 @@ socket:
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import anyio
 
@@ -58,6 +59,10 @@ class H2Channel:
         self._releasing = False
         self._released = False
         self._started = False
+        # Bytes given to write, and the heartbeat's marks waiting for them to
+        # leave (the stream's queue: the bytes not yet handed to h2).
+        self._written = 0
+        self._marks: list[tuple[int, Callable[[], None]]] = []
         stream.listener = self
 
     def start(self) -> None:
@@ -97,6 +102,8 @@ class H2Channel:
             self.stream_drained()
 
     def stream_drained(self) -> None:
+        if self._marks:
+            self._fire_marks()
         if self.can_write():
             self._writable.wake_all()
             if not self._lost:
@@ -108,7 +115,32 @@ class H2Channel:
     def write(self, data: bytes) -> None:
         if self._lost or self._closing:
             return
+        self._written += len(data)
         self._stream.queue(data)
+
+    def write_mark(self) -> int:
+        return self._written
+
+    def flushed(self) -> int:
+        # What the stream still holds has not left: it waits for the
+        # flow-control windows or for the connection's writer.
+        return self._written - self._stream.out_bytes
+
+    def call_when_flushed(self, mark: int, fn: Callable[[], None]) -> None:
+        if self._lost:
+            return
+        if mark <= self.flushed():
+            self._runtime.call_later(0, fn)
+        else:
+            self._marks.append((mark, fn))
+
+    def _fire_marks(self) -> None:
+        flushed = self.flushed()
+        due = [fn for mark, fn in self._marks if mark <= flushed]
+        if due:
+            self._marks = [(mark, fn) for mark, fn in self._marks if mark > flushed]
+            for fn in due:
+                fn()
 
     def can_write(self) -> bool:
         return self._lost or self._stream.out_bytes < self._max_bytes
@@ -144,6 +176,7 @@ class H2Channel:
     def _report(self, exc: BaseException | None) -> None:
         if not self._lost:
             self._lost = True
+            self._marks = []
             self._writable.wake_all()
             self._sink.connection_lost(exc)
 

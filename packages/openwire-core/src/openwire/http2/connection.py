@@ -48,6 +48,7 @@ import h2.exceptions
 import h2.settings
 import httpcore
 
+from openwire._compat import h2_reopen_after_goaway
 from openwire.errors import ConnectionClosedError
 from openwire.http2.codes import H2StreamError, closed_error, error_name
 from openwire.io.runtime import Handle, Runtime, Waiter, Waiters
@@ -675,9 +676,7 @@ class H2Connection:
         # CLOSED on any GOAWAY and would refuse every later frame, including
         # the DATA of the streams RFC 9113 §6.8 lets finish: put it back to
         # CLIENT_OPEN (this connection starts no new stream: ``goaway`` is set).
-        machine = self._h2.state_machine
-        if machine.state is h2.connection.ConnectionState.CLOSED:
-            machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+        h2_reopen_after_goaway(self._h2)
         for stream in list(self._streams.values()):
             if stream.stream_id > last_stream_id:
                 stream.fail(
