@@ -105,6 +105,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="offer permessage-deflate, or not (default: deflate)",
     )
     parser.add_argument(
+        "--http-version",
+        choices=("auto", "1.1", "2"),
+        help=(
+            "HTTP version of the handshake: '2' is an extended CONNECT on an HTTP/2 "
+            "connection (RFC 8441), 'auto' falls back to 1.1 (default: 1.1)"
+        ),
+    )
+    parser.add_argument(
         "--subprotocol",
         "-s",
         action="append",
@@ -356,7 +364,12 @@ async def _run(args: argparse.Namespace, output: Output) -> int:
     }
     if args.compression is not None:
         options["compression"] = None if args.compression == "none" else args.compression
-    async with Client(**client_settings(args, output)) as client:
+    settings = client_settings(args, output)
+    if args.http_version is not None:
+        options["http_version"] = args.http_version
+        if args.http_version != "1.1":
+            settings["http2"] = True  # offer h2 in ALPN
+    async with Client(**settings) as client:
         try:
             call = client.new_websocket(request, **options)
         except ValueError as exc:  # e.g. -H with a header the handshake sets itself
@@ -369,7 +382,7 @@ async def _run(args: argparse.Namespace, output: Output) -> int:
                 return EXIT_USAGE
             output.error(f"could not connect to {args.url}: {explain(exc)}")
             return EXIT_FAILED
-        details = [f"engine {ws.engine}"]
+        details = [f"engine {ws.engine}", f"HTTP/{ws.http_version}"]
         if ws.subprotocol:
             details.append(f"subprotocol {ws.subprotocol}")
         if ws.extensions:
