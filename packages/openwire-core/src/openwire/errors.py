@@ -526,6 +526,7 @@ class UnexpectedMessageType(WebSocketError, TypeError):
 
     @property
     def received(self) -> str:
+        """What arrived instead: ``"text"`` or ``"binary"``, for the message."""
         return "text" if isinstance(self.data, str) else "binary"
 
 

@@ -58,6 +58,7 @@ class Chain:
 
     @property
     def context(self) -> CallContext:
+        """This call's shared state: its listener and its whole-call deadline."""
         return self._context
 
     async def proceed(self, request: Request) -> Response:

@@ -161,6 +161,7 @@ class Request:
 
     @property
     def is_idempotent(self) -> bool:
+        """Whether the method is idempotent (RFC 9110 §9.2.2): only then is a lost call retried."""
         return self.method in IDEMPOTENT_METHODS
 
     @property
@@ -296,14 +297,17 @@ class Response:
     # -- state ---------------------------------------------------------------
     @property
     def is_success(self) -> bool:
+        """A 2xx."""
         return 200 <= self.status < 300
 
     @property
     def is_redirect(self) -> bool:
+        """A 301, 302, 303, 307 or 308 with a ``Location``: one that could be followed."""
         return self.status in (301, 302, 303, 307, 308) and "location" in self.headers
 
     @property
     def is_closed(self) -> bool:
+        """Whether the body is released (read to the end, closed, or failed)."""
         return self._closed
 
     @property

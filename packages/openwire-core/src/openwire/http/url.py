@@ -63,10 +63,12 @@ class URL:
 
     @property
     def explicit_port(self) -> int | None:
+        """The port written in the URL, ``None`` when it was left to the scheme."""
         return self._port
 
     @property
     def target(self) -> str:
+        """The request-target: path plus ``?query``, as sent on the request line."""
         return f"{self.path}?{self.query}" if self.query else self.path
 
     @property

@@ -33,6 +33,7 @@ class Opcode(IntEnum):
 
     @property
     def is_control(self) -> bool:
+        """Close, ping or pong (opcodes 0x8 and up): never fragmented, at most 125 bytes."""
         return self >= 0x8
 
 

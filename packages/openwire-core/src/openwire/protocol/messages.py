@@ -29,6 +29,7 @@ class Message(NamedTuple):
 
     @property
     def is_text(self) -> bool:
+        """Whether this is a text message (``data`` is ``str``), not a binary one."""
         return self.opcode == Opcode.TEXT
 
     @property

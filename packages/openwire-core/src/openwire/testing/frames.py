@@ -88,6 +88,7 @@ class ClientFrame:
 
     @property
     def close_code(self) -> int | None:
+        """The status code of a Close frame's payload; ``None`` when it carries none."""
         return int.from_bytes(self.payload[:2], "big") if len(self.payload) >= 2 else None
 
 

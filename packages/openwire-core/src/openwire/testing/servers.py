@@ -192,6 +192,7 @@ class ScriptedServer:
 
     @property
     def url(self) -> str:
+        """The address to connect to: ``ws://`` (``wss://`` with TLS) on 127.0.0.1."""
         scheme = "wss" if self._ssl is not None else "ws"
         return f"{scheme}://127.0.0.1:{self.port}/"
 
@@ -288,6 +289,7 @@ class EchoServer:
 
     @property
     def url(self) -> str:
+        """The address to connect to: ``ws://127.0.0.1:<port>``."""
         return f"ws://127.0.0.1:{self.port}"
 
     async def _handler(self, ws: Any) -> None:
@@ -352,6 +354,7 @@ class AiohttpEchoServer:
 
     @property
     def url(self) -> str:
+        """The address to connect to: ``ws://127.0.0.1:<port>``."""
         return f"ws://127.0.0.1:{self.port}"
 
     async def _handler(self, request: Any) -> Any:

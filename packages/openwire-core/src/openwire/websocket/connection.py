@@ -409,6 +409,7 @@ class MessageStream:
 
     @property
     def is_text(self) -> bool:
+        """Whether the message is text (pieces are ``str``), not binary (``bytes``)."""
         return self.opcode == Opcode.TEXT
 
     async def __aenter__(self) -> MessageStream:

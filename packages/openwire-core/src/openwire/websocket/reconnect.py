@@ -269,6 +269,7 @@ class ReconnectingWebSocket:
 
     @property
     def policy(self) -> ReconnectPolicy:
+        """The backoff and give-up rules this loop follows."""
         return self._loop.policy
 
     @property
