@@ -124,6 +124,18 @@ async def ws_echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @pytest.fixture(scope="session")
 def hypercorn_h2(server_loop: BackgroundLoop, h2_certs: tuple[str, str]) -> Iterator[H2Server]:
+    yield from _hypercorn(server_loop, h2_certs, ["h2", "http/1.1"])
+
+
+@pytest.fixture(scope="session")
+def hypercorn_h11(server_loop: BackgroundLoop, h2_certs: tuple[str, str]) -> Iterator[H2Server]:
+    """The same app, offering only ``http/1.1`` by ALPN."""
+    yield from _hypercorn(server_loop, h2_certs, ["http/1.1"])
+
+
+def _hypercorn(
+    server_loop: BackgroundLoop, h2_certs: tuple[str, str], alpn: list[str]
+) -> Iterator[H2Server]:
     port = free_port()
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
@@ -131,7 +143,7 @@ def hypercorn_h2(server_loop: BackgroundLoop, h2_certs: tuple[str, str]) -> Iter
     config.accesslog = None
     config.graceful_timeout = 1
     config.certfile, config.keyfile = h2_certs
-    config.alpn_protocols = ["h2", "http/1.1"]
+    config.alpn_protocols = alpn
     stop = asyncio.Event()
     task: list[asyncio.Future[None]] = []
 

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import pytest
 from openwire import Timeouts
-from openwire.errors import HTTP2StreamError, ReadTimeout
+from openwire.errors import HTTP2StreamError, ReadTimeout, WriteTimeout
 from openwire.http.models import Request
 from openwire.http2.connection import STREAM_WINDOW
 
@@ -175,3 +175,46 @@ async def test_no_answer_within_the_read_timeout(node_h2: H2Server, h2_client: A
     async with h2_client(timeouts=Timeouts(read=0.3)) as client:
         with pytest.raises(ReadTimeout):
             await client.get(f"{https(node_h2)}/silent")
+
+
+async def test_an_origin_without_h2_gets_http11_on_the_connection_it_dialled(
+    hypercorn_h11: H2Server, h2_client: Any, counter: Counter
+) -> None:
+    async with h2_client() as client:
+        first = await client.get(f"{https(hypercorn_h11)}/echo")
+        second = await client.get(f"{https(hypercorn_h11)}/echo")
+        posted = await client.post(f"{https(hypercorn_h11)}/echo", content=b"x" * 100_000)
+        for response in (first, second, posted):
+            assert response.http_version == "HTTP/1.1"
+            assert (await response.json())["http_version"] == "1.1"
+        assert (await posted.json())["length"] == 100_000
+    # The ALPN probe's TLS connection served the first request (no second
+    # dial for it); the origin is then remembered, and httpcore's HTTP/1.1
+    # pool carries the others on one kept-alive connection.
+    assert counter.count("connect_end") == 2
+    assert counter.count("connection_released") == 3
+
+
+async def test_a_body_the_server_does_not_take_hits_the_write_timeout(
+    node_h2: H2Server, h2_client: Any
+) -> None:
+    # /silent never reads: once the stream window is spent, the body waits
+    # for a WINDOW_UPDATE that never comes.
+    async with h2_client(timeouts=Timeouts(write=0.3)) as client:
+        with pytest.raises(WriteTimeout):
+            await client.post(f"{https(node_h2)}/silent", content=b"x" * (4 * 1024 * 1024))
+        assert (await client.get(f"{https(node_h2)}/fine")).status == 200
+
+
+async def test_requests_and_a_websocket_through_an_http_proxy_tunnel(
+    node_h2: H2Server, h2_client: Any, tinyproxy: Any, counter: Counter
+) -> None:
+    async with h2_client(proxy=tinyproxy.url) as client:
+        ws = await client.new_websocket(node_h2.url + "/echo", ping_interval=None).execute()
+        for path in ("/one", "/two"):
+            response = await client.get(f"{https(node_h2)}{path}")
+            assert (response.http_version, await response.text()) == ("HTTP/2", f"ok {path}")
+        await ws.send("tunnelled")
+        assert (await ws.receive()).data == "tunnelled"
+        await ws.close()
+    assert counter.count("connect_end") == 1  # one tunnel carries them all

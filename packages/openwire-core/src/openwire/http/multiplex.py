@@ -1,6 +1,12 @@
-"""WebSocket handshakes over HTTP/2 (RFC 8441): the transport's pool of HTTP/2 connections.
+"""The transport's pool of HTTP/2 connections: WebSockets (RFC 8441) and ordinary requests.
 
 Rules of this module:
+
+- Ordinary requests (``Client(http2=True)``, ``https`` origins) and
+  WebSocket handshakes to one origin share its connections
+  (:meth:`Multiplexer.request`, :meth:`Multiplexer.exchange`). A connection
+  whose server lacks ``SETTINGS_ENABLE_CONNECT_PROTOCOL`` carries requests
+  only; a WebSocket that finds one falls back (``"auto"``) or fails (``"2"``).
 
 - Which version: the handshake request's
   :attr:`HandshakeOffer.http_version <openwire.protocol.handshake.HandshakeOffer>`.

@@ -1,7 +1,11 @@
 """The last layer: hands one network attempt to httpcore, or to the upgrade connector.
 
-HTTP requests go to an httpcore pool per proxy (HTTP/1.1, plus HTTP/2 when
-``http2=True``); pools are created on first use and share the TLS context,
+HTTP requests go to an httpcore pool per proxy (HTTP/1.1), except that with
+``http2=True`` requests to ``https`` origins go to the
+:mod:`~openwire.http.multiplex` pool first: HTTP/2 streams on the
+connections the WebSockets share, or back to HTTP/1.1 when ALPN says so
+(see :meth:`Multiplexer.request <openwire.http.multiplex.Multiplexer.request>`).
+httpcore pools are created on first use and share the TLS context,
 the limits and the network backend. A response body stays on the connection
 until read or closed; closing the body is what returns the connection to the
 pool (or drops it, if the body was not read to the end).
