@@ -113,6 +113,7 @@ server.on("upgrade", (req, socket) => {
 //                  :path is seen (the stream is left unanswered), then 200
 //   /goaway-error  GOAWAY(ENHANCE_YOUR_CALM) for the session, no answer
 //   /silent        never answers
+//   /early-hints   a 103 (interim) answer, then 200 "ok /early-hints" with trailers
 //   anything else  200 "ok <path>"
 const seen = new Set();
 function plain(stream, headers) {
@@ -126,6 +127,11 @@ function plain(stream, headers) {
     stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
   } else if (path === "/goaway" && first) {
     stream.session.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id - 2);
+  } else if (path === "/early-hints") {
+    stream.additionalHeaders({ ":status": 103, link: "</style.css>; rel=preload" });
+    stream.respond({ ":status": 200, "x-final": "yes" }, { waitForTrailers: true });
+    stream.on("wantTrailers", () => stream.sendTrailers({ "x-checksum": "abc" }));
+    stream.end("ok " + path);
   } else if (path === "/silent") {
     // no answer
   } else if (path === "/goaway-error") {

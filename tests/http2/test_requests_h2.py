@@ -218,3 +218,15 @@ async def test_requests_and_a_websocket_through_an_http_proxy_tunnel(
         assert (await ws.receive()).data == "tunnelled"
         await ws.close()
     assert counter.count("connect_end") == 1  # one tunnel carries them all
+
+
+async def test_interim_answers_are_skipped_and_trailers_ignored(
+    node_h2: H2Server, h2_client: Any
+) -> None:
+    async with h2_client() as client:
+        response = await client.get(f"{https(node_h2)}/early-hints")
+        assert (response.status, response.headers.get("x-final")) == (200, "yes")
+        assert "x-checksum" not in response.headers
+        assert await response.text() == "ok /early-hints"
+        # The stream ended cleanly: the connection carries the next request.
+        assert (await client.get(f"{https(node_h2)}/fine")).status == 200
