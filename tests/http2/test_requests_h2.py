@@ -230,3 +230,16 @@ async def test_interim_answers_are_skipped_and_trailers_ignored(
         assert await response.text() == "ok /early-hints"
         # The stream ended cleanly: the connection carries the next request.
         assert (await client.get(f"{https(node_h2)}/fine")).status == 200
+
+
+async def test_past_max_concurrent_streams_a_second_connection_opens(
+    node_h2_two_streams: H2Server, h2_client: Any, counter: Counter
+) -> None:
+    url = https(node_h2_two_streams)
+    async with h2_client() as client:
+        held = [await client.execute(Request("GET", f"{url}/held{i}")) for i in range(3)]
+        assert [r.http_version for r in held] == ["HTTP/2"] * 3
+        for i, response in enumerate(held):
+            assert await response.text() == f"ok /held{i}"
+        assert (await client.get(f"{url}/after")).status == 200
+    assert counter.count("connect_end") == 2  # the server allows two streams per connection
