@@ -1,7 +1,8 @@
 """HTTP/2 WebSocket peers over TLS with ALPN: hypercorn and Node's http2 module.
 
 - hypercorn serves an ASGI WebSocket echo over h2 and advertises
-  ``SETTINGS_ENABLE_CONNECT_PROTOCOL`` (RFC 8441);
+  ``SETTINGS_ENABLE_CONNECT_PROTOCOL`` (RFC 8441), and ordinary requests
+  on ``/echo`` and ``/stream`` (:func:`http_app`);
 - ``node_peer.js`` is a second, independent implementation (nghttp2 under
   Node's ``http2``) with paths that reset the stream or send GOAWAY, once
   with the setting and once without it (the fallback and the typed error);
@@ -14,6 +15,7 @@ package (like the proxies of ``tests/proxy_peers.py``).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import subprocess
 from collections.abc import Callable, Iterator
@@ -51,6 +53,40 @@ def h2_certs(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     return str(certfile), str(keyfile)
 
 
+async def http_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """``/echo``: the request as JSON (body length, digest); ``/stream?N``: N KiB, 16 KiB parts."""
+    path = scope["path"]
+    if path == "/echo":
+        digest = hashlib.sha256()
+        length = 0
+        while True:
+            message = await receive()
+            body = message.get("body", b"")
+            digest.update(body)
+            length += len(body)
+            if not message.get("more_body"):
+                break
+        answer = {
+            "method": scope["method"],
+            "http_version": scope["http_version"],
+            "length": length,
+            "sha256": digest.hexdigest(),
+            "headers": {k.decode(): v.decode() for k, v in scope["headers"]},
+        }
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
+    elif path == "/stream":
+        kib = int(scope["query_string"] or b"1024")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        part = bytes(range(256)) * 64
+        for _ in range(kib // 16):
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    else:
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b"no such path"})
+
+
 async def ws_echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Echo; ``/close`` closes with 4001 after the first message; ``/headers`` sends them."""
     if scope["type"] == "lifespan":
@@ -61,9 +97,10 @@ async def ws_echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    if scope["type"] == "http":
+        await http_app(scope, receive, send)
+        return
     if scope["type"] != "websocket":
-        await send({"type": "http.response.start", "status": 404, "headers": []})
-        await send({"type": "http.response.body", "body": b"websockets only"})
         return
     await receive()  # websocket.connect
     subprotocols = scope.get("subprotocols") or []
@@ -87,6 +124,18 @@ async def ws_echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @pytest.fixture(scope="session")
 def hypercorn_h2(server_loop: BackgroundLoop, h2_certs: tuple[str, str]) -> Iterator[H2Server]:
+    yield from _hypercorn(server_loop, h2_certs, ["h2", "http/1.1"])
+
+
+@pytest.fixture(scope="session")
+def hypercorn_h11(server_loop: BackgroundLoop, h2_certs: tuple[str, str]) -> Iterator[H2Server]:
+    """The same app, offering only ``http/1.1`` by ALPN."""
+    yield from _hypercorn(server_loop, h2_certs, ["http/1.1"])
+
+
+def _hypercorn(
+    server_loop: BackgroundLoop, h2_certs: tuple[str, str], alpn: list[str]
+) -> Iterator[H2Server]:
     port = free_port()
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
@@ -94,7 +143,7 @@ def hypercorn_h2(server_loop: BackgroundLoop, h2_certs: tuple[str, str]) -> Iter
     config.accesslog = None
     config.graceful_timeout = 1
     config.certfile, config.keyfile = h2_certs
-    config.alpn_protocols = ["h2", "http/1.1"]
+    config.alpn_protocols = alpn
     stop = asyncio.Event()
     task: list[asyncio.Future[None]] = []
 
@@ -160,6 +209,13 @@ class Counter(EventListener):
 
     def connect_end(self, host: str, port: int) -> None:
         self.names.append("connect_end")
+
+    def connection_acquired(self, host: str, port: int, reused: bool) -> None:
+        self.names.append("connection_acquired")
+        self.args.append(("connection_acquired", (reused,)))
+
+    def connection_released(self, host: str, port: int) -> None:
+        self.names.append("connection_released")
 
     def websocket_http2_fallback(self, url: str, reason: str) -> None:
         self.names.append("websocket_http2_fallback")

@@ -105,10 +105,46 @@ server.on("upgrade", (req, socket) => {
   }));
 });
 
+// Ordinary requests (any method but the extended CONNECT):
+//   /reset         RST_STREAM(INTERNAL_ERROR), no answer
+//   /refused?ID    RST_STREAM(REFUSED_STREAM) the first time this :path is seen, then 200
+//   /goaway?ID     a graceful GOAWAY whose last stream id excludes this stream (send
+//                  another request first: Node reads 0 as unset), the first time this
+//                  :path is seen (the stream is left unanswered), then 200
+//   /goaway-error  GOAWAY(ENHANCE_YOUR_CALM) for the session, no answer
+//   /silent        never answers
+//   /early-hints   a 103 (interim) answer, then 200 "ok /early-hints" with trailers
+//   anything else  200 "ok <path>"
+const seen = new Set();
+function plain(stream, headers) {
+  const path = headers[":path"].split("?")[0];
+  const first = !seen.has(headers[":path"]);
+  seen.add(headers[":path"]);
+  stream.on("error", () => {});
+  if (path === "/reset") {
+    stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+  } else if (path === "/refused" && first) {
+    stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+  } else if (path === "/goaway" && first) {
+    stream.session.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id - 2);
+  } else if (path === "/early-hints") {
+    stream.additionalHeaders({ ":status": 103, link: "</style.css>; rel=preload" });
+    stream.respond({ ":status": 200, "x-final": "yes" }, { waitForTrailers: true });
+    stream.on("wantTrailers", () => stream.sendTrailers({ "x-checksum": "abc" }));
+    stream.end("ok " + path);
+  } else if (path === "/silent") {
+    // no answer
+  } else if (path === "/goaway-error") {
+    stream.session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  } else {
+    stream.respond({ ":status": 200 });
+    stream.end("ok " + path);
+  }
+}
+
 server.on("stream", (stream, headers) => {
   if (headers[":method"] !== "CONNECT" || headers[":protocol"] !== "websocket") {
-    stream.respond({ ":status": 404 });
-    stream.end("not a websocket");
+    plain(stream, headers);
     return;
   }
   const path = headers[":path"].split("?")[0];

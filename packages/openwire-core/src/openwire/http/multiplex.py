@@ -1,6 +1,12 @@
-"""WebSocket handshakes over HTTP/2 (RFC 8441): the transport's pool of HTTP/2 connections.
+"""The transport's pool of HTTP/2 connections: WebSockets (RFC 8441) and ordinary requests.
 
 Rules of this module:
+
+- Ordinary requests (``Client(http2=True)``, ``https`` origins) and
+  WebSocket handshakes to one origin share its connections
+  (:meth:`Multiplexer.request`, :meth:`Multiplexer.exchange`). A connection
+  whose server lacks ``SETTINGS_ENABLE_CONNECT_PROTOCOL`` carries requests
+  only; a WebSocket that finds one falls back (``"auto"``) or fails (``"2"``).
 
 - Which version: the handshake request's
   :attr:`HandshakeOffer.http_version <openwire.protocol.handshake.HandshakeOffer>`.
@@ -36,7 +42,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -44,7 +50,7 @@ import httpcore
 
 from openwire.config import Timeouts
 from openwire.errors import HTTP2StreamError, HTTP2Unavailable
-from openwire.http.models import Request
+from openwire.http.models import Request, RequestTimeouts
 from openwire.http.tracing import ExchangeTracer
 from openwire.http.tunnels import Tunnels
 from openwire.http.upgrade import UpgradeConnector, UpgradeResponse
@@ -55,7 +61,14 @@ from openwire.io.channel import ChannelSink
 from openwire.io.handover import Detached
 from openwire.io.runtime import Runtime
 
-__all__ = ["FALLBACK_MEMORY", "H2Content", "Multiplexer", "connect_headers"]
+__all__ = [
+    "FALLBACK_MEMORY",
+    "H2Content",
+    "HTTP11Handoff",
+    "Multiplexer",
+    "connect_headers",
+    "request_headers",
+]
 
 FALLBACK_MEMORY = 600.0
 """Seconds an origin that cannot carry a WebSocket over HTTP/2 is remembered (``"auto"``)."""
@@ -74,6 +87,25 @@ _DROPPED = frozenset(
         b"sec-websocket-key",
     }
 )
+
+
+def request_headers(request: Request, target: bytes) -> list[tuple[bytes, bytes]]:
+    """An ordinary request's HEADERS (RFC 9113 §8.3.1): pseudo-fields, then lowercase fields."""
+    url = request.url
+    authority = request.headers.get("host") or url.netloc
+    fields = [
+        (b":method", request.method.encode("ascii")),
+        (b":authority", authority.encode("idna" if not authority.isascii() else "ascii")),
+        (b":scheme", url.wire_scheme.encode("ascii")),
+        (b":path", target),
+    ]
+    for name, value in request.headers.raw():
+        lower = name.lower()
+        if lower == b"te" and value.strip().lower() == b"trailers":
+            fields.append((lower, b"trailers"))  # the one TE value HTTP/2 allows
+        elif lower not in _DROPPED:
+            fields.append((lower, value))
+    return fields
 
 
 def connect_headers(request: Request, target: bytes) -> list[tuple[bytes, bytes]]:
@@ -115,7 +147,12 @@ class H2Content:
     async def __aiter__(self) -> AsyncIterator[bytes]:
         stream = self._stream
         while stream is not None:
-            data = await stream.read(64 * 1024, self._timeout)
+            try:
+                data = await stream.read(64 * 1024, self._timeout)
+            except TimeoutError:
+                raise httpcore.ReadTimeout(
+                    f"no data on HTTP/2 stream {stream.stream_id} within {self._timeout}s"
+                ) from None
             if not data:
                 break
             yield data
@@ -134,6 +171,19 @@ def _channel_for(stream: H2Stream) -> Callable[[ChannelSink, Runtime, int], H2Ch
         return channel
 
     return open_channel
+
+
+class HTTP11Handoff:
+    """An ordinary request that HTTP/2 will not carry: the origin chose ``http/1.1``.
+
+    ``stream`` is the fresh TLS connection whose ALPN settled on
+    ``http/1.1`` (the transport runs the request on it, rather than dialling
+    again), or ``None`` when the origin is remembered as HTTP/1.1 only (the
+    transport uses its HTTP/1.1 pool).
+    """
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream | None) -> None:
+        self.stream = stream
 
 
 class _Fallback:
@@ -188,6 +238,89 @@ class Multiplexer:
             del self._no_h2[origin]
             return None
         return entry[1]
+
+    async def request(
+        self,
+        request: Request,
+        target: bytes,
+        body: AsyncIterable[bytes],
+        tracer: ExchangeTracer,
+        tunnels: Tunnels | None,
+        proxy: str | None,
+    ) -> UpgradeResponse | HTTP11Handoff:
+        """An ordinary ``https`` request on a stream of the origin's shared HTTP/2 connection.
+
+        The same connections as the WebSockets' (so requests and WebSockets
+        to one origin share one TCP+TLS connection). An origin whose ALPN
+        chose ``http/1.1`` gets an :class:`HTTP11Handoff` (and is remembered
+        for :data:`FALLBACK_MEMORY` seconds). A stream the server did not
+        process (``REFUSED_STREAM``, above a graceful GOAWAY's last stream
+        id) is retried once on another connection when its body can be sent
+        again (no body, bytes, or a streamed body not yet read from).
+        """
+        if self.remembered(request) == "alpn":
+            return HTTP11Handoff(None)
+        url = request.url
+        key: _Key = (current_backend().name, url.wire_scheme, url.host, url.port, proxy)
+        timeouts = request.timeouts or self._timeouts
+        replayable = request.content is None or isinstance(request.content, bytes)
+        for attempt in range(2):
+            chosen = await self._connection(key, request, tracer, tunnels, "plain")
+            if isinstance(chosen, _Fallback):
+                return HTTP11Handoff(chosen.stream)
+            pulled: list[bool] = [False]
+            try:
+                return await self._send_request(
+                    chosen, request, target, body, tracer, timeouts, pulled
+                )
+            except HTTP2StreamError as exc:
+                if not exc.retryable or attempt or (pulled[0] and not replayable):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_request(
+        self,
+        conn: H2Connection,
+        request: Request,
+        target: bytes,
+        body: AsyncIterable[bytes],
+        tracer: ExchangeTracer,
+        timeouts: RequestTimeouts | Timeouts,
+        pulled: list[bool],
+    ) -> UpgradeResponse:
+        info: dict[str, Any] = {}
+        stream: H2Stream | None = None
+        has_body = request.content is not None
+        try:
+            tracer.step("send_request_headers.started", info)
+            try:
+                stream = conn.open_stream(request_headers(request, target), end_stream=not has_body)
+            finally:
+                conn.reserved -= 1
+            tracer.step("send_request_headers.complete", info)
+            if has_body:
+                tracer.step("send_request_body.started", info)
+                async for chunk in body:
+                    pulled[0] = True
+                    if chunk:
+                        await stream.send(chunk, False, timeouts.write)
+                await stream.send(b"", True, timeouts.write)
+                tracer.step("send_request_body.complete", info)
+            tracer.step("receive_response_headers.started", info)
+            try:
+                with anyio.fail_after(timeouts.read):
+                    status, fields = await stream.response()
+            except TimeoutError:
+                raise httpcore.ReadTimeout(
+                    f"no response head on HTTP/2 stream {stream.stream_id} within {timeouts.read}s"
+                ) from None
+        except BaseException:
+            if stream is not None:
+                with anyio.CancelScope(shield=True):
+                    await stream.aclose()
+            raise
+        content = H2Content(stream, timeouts.read)
+        return UpgradeResponse(status, fields, content, {"http_version": b"HTTP/2"})
 
     async def exchange(
         self,
@@ -263,17 +396,30 @@ class Multiplexer:
         async with lock:
             alive = [c for c in self._connections.get(key, ()) if c.usable()]
             self._connections[key] = alive
+            websocket = version != "plain"
             for conn in alive:
                 if conn.has_room():
+                    if websocket and not conn.connect_protocol:
+                        # Opened for ordinary requests: this origin speaks h2
+                        # but cannot carry a WebSocket over it.
+                        return self._no_connect_protocol(request, version)
                     conn.reserved += 1
                     return conn
-            remembered = self.remembered(request) if version == "auto" else None
+            if version == "plain":
+                remembered = "alpn" if self.remembered(request) == "alpn" else None
+            else:
+                remembered = self.remembered(request) if version == "auto" else None
             if remembered is not None:  # learnt while this one waited for the lock
                 return _Fallback(remembered, None)
             chosen = await self._dial(request, tracer, tunnels, version)
-            if isinstance(chosen, H2Connection):
-                alive.append(chosen)
-                chosen.reserved += 1
+            if not isinstance(chosen, H2Connection):
+                return chosen
+            alive.append(chosen)
+            if websocket and not chosen.connect_protocol:
+                # Kept for the origin's ordinary requests; closes when idle.
+                chosen.idle_after(self._keepalive)
+                return self._no_connect_protocol(request, version)
+            chosen.reserved += 1
             return chosen
 
     async def _dial(
@@ -313,20 +459,20 @@ class Multiplexer:
                     f"the server sent no HTTP/2 SETTINGS within {self._timeouts.read}s"
                 ) from None
             raise
-        if not conn.connect_protocol:
-            with anyio.CancelScope(shield=True):
-                await conn.aclose()
-            self._remember(request, "setting")
-            if version == "2":
-                raise HTTP2Unavailable(
-                    f"http_version='2' was asked for {url}, but the server's HTTP/2 SETTINGS "
-                    "do not enable the extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL = 1, "
-                    "RFC 8441 §3), so it cannot carry a WebSocket over HTTP/2. Use "
-                    "http_version='auto' (falls back to HTTP/1.1) or '1.1'",
-                    reason="setting",
-                )
-            return _Fallback("setting", None)
         return conn
+
+    def _no_connect_protocol(self, request: Request, version: str) -> _Fallback:
+        """The origin speaks h2 without ``SETTINGS_ENABLE_CONNECT_PROTOCOL``: ``"2"`` fails."""
+        self._remember(request, "setting")
+        if version == "2":
+            raise HTTP2Unavailable(
+                f"http_version='2' was asked for {request.url}, but the server's HTTP/2 "
+                "SETTINGS do not enable the extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL "
+                "= 1, RFC 8441 §3), so it cannot carry a WebSocket over HTTP/2. Use "
+                "http_version='auto' (falls back to HTTP/1.1) or '1.1'",
+                reason="setting",
+            )
+        return _Fallback("setting", None)
 
     def _remember(self, request: Request, reason: str) -> None:
         self._no_h2[request.url.origin] = (time.monotonic() + FALLBACK_MEMORY, reason)

@@ -1,7 +1,11 @@
 """The last layer: hands one network attempt to httpcore, or to the upgrade connector.
 
-HTTP requests go to an httpcore pool per proxy (HTTP/1.1, plus HTTP/2 when
-``http2=True``); pools are created on first use and share the TLS context,
+HTTP requests go to an httpcore pool per proxy (HTTP/1.1), except that with
+``http2=True`` requests to ``https`` origins go to the
+:mod:`~openwire.http.multiplex` pool first: HTTP/2 streams on the
+connections the WebSockets share, or back to HTTP/1.1 when ALPN says so
+(see :meth:`Multiplexer.request <openwire.http.multiplex.Multiplexer.request>`).
+httpcore pools are created on first use and share the TLS context,
 the limits and the network backend. A response body stays on the connection
 until read or closed; closing the body is what returns the connection to the
 pool (or drops it, if the body was not read to the end).
@@ -56,6 +60,9 @@ from openwire.io.handover import Detached, Upgraded
 from openwire.protocol.http11 import check_fields
 
 __all__ = ["Transport"]
+
+ROUTE_HTTP2_REQUESTS = True
+"""Internal switch: ``Client(http2=True)`` requests to https origins use our HTTP/2 layer."""
 
 _PoolKey = tuple[str | None, bool]  # (proxy URL, TLS to the origin)
 
@@ -221,7 +228,50 @@ class _Counting:
         return chunk
 
 
-async def _check_head(core: httpcore.Response) -> None:
+class _ClosingBody:
+    """A one-shot HTTP/1.1 connection's response body: closing it closes the connection."""
+
+    def __init__(self, body: AsyncIterable[bytes], connection: httpcore.AsyncHTTP11Connection):
+        self._body = body
+        self._connection = connection
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return aiter(self._body)
+
+    async def aclose(self) -> None:
+        try:
+            aclose = getattr(self._body, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finally:
+            await self._connection.aclose()
+
+
+async def _one_shot_http11(
+    request: Request, core_request: httpcore.Request, stream: httpcore.AsyncNetworkStream
+) -> httpcore.Response:
+    """``core_request`` over HTTP/1.1 on ``stream``: a TLS connection whose ALPN refused ``h2``.
+
+    The HTTP/2 pool dialled it; using it saves a second TCP and TLS
+    handshake. It serves this one exchange and closes with the response
+    (the origin is remembered as HTTP/1.1, so the next requests go to the
+    pool).
+    """
+    url = request.url
+    origin = httpcore.Origin(url.wire_scheme.encode("ascii"), core_request.url.host, url.port)
+    connection = httpcore.AsyncHTTP11Connection(origin, stream)
+    try:
+        core = await connection.handle_async_request(core_request)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await connection.aclose()
+        raise
+    assert isinstance(core.stream, AsyncIterable)
+    core.stream = _ClosingBody(core.stream, connection)
+    return core
+
+
+async def _check_head(core: httpcore.Response | UpgradeResponse) -> None:
     """The head limits h11 did not apply while reading; the connection is dropped if over."""
     try:
         check_fields(core.extensions.get("reason_phrase", b""), core.headers)
@@ -260,6 +310,8 @@ class Transport:
         self._multiplexer = Multiplexer(
             self._upgrades, self._h2_tls, config.timeouts, config.limits.keepalive_expiry
         )
+        self._h2_plain = config.http2 and ROUTE_HTTP2_REQUESTS
+        """Ordinary https requests go over the shared HTTP/2 connections (httpcore: HTTP/1.1)."""
         self._core_proxies: dict[str, httpcore.Proxy] = {}
         self._tunnels: dict[str, Tunnels] = {}
         self._closed = False
@@ -303,7 +355,7 @@ class Transport:
             "max_keepalive_connections": limits.max_keepalive_connections,
             "keepalive_expiry": limits.keepalive_expiry,
             "http1": True,
-            "http2": self._config.http2,
+            "http2": self._config.http2 and not self._h2_plain,
             "network_backend": self._backend,
         }
         if proxy is None:
@@ -408,12 +460,12 @@ class Transport:
                     else:
                         core = await self._upgrades.exchange(request, target, tracer, tunnels)
                 else:
-                    pool = self._pool(proxy, request.url.wire_scheme == "https")
+                    tls = request.url.wire_scheme == "https"
                     core_request, body = self._core_request(request, tracer)
                     try:
-                        core = await pool.handle_async_request(core_request)
+                        core = await self._plain(request, core_request, body, tracer, proxy, tls)
                     finally:
-                        # Sent, abandoned or failed: httpcore is done with the body.
+                        # Sent, abandoned or failed: the connection is done with the body.
                         with anyio.CancelScope(shield=True):
                             await body.aclose()
                     await _check_head(core)
@@ -428,6 +480,32 @@ class Transport:
                 raise
             raise error from exc
         return self._wrap(request, core, slot, tracer, context.deadline)
+
+    async def _plain(
+        self,
+        request: Request,
+        core_request: httpcore.Request,
+        body: _RequestBody,
+        tracer: ExchangeTracer,
+        proxy: URL | None,
+        tls: bool,
+    ) -> httpcore.Response | UpgradeResponse:
+        """An ordinary request: HTTP/2 on the shared connections, else httpcore's HTTP/1.1."""
+        if tls and self._h2_plain:
+            tunnels = self._tunnels_for(proxy) if proxy else None
+            answer = await self._multiplexer.request(
+                request,
+                core_request.url.target,
+                body,
+                tracer,
+                tunnels,
+                redact(proxy) if proxy else None,
+            )
+            if isinstance(answer, UpgradeResponse):
+                return answer
+            if answer.stream is not None:
+                return await _one_shot_http11(request, core_request, answer.stream)
+        return await self._pool(proxy, tls).handle_async_request(core_request)
 
     def _core_request(
         self, request: Request, tracer: ExchangeTracer

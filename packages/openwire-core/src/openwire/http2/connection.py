@@ -183,6 +183,37 @@ class H2Stream:
         if self.error is not None:
             raise self.error
 
+    async def send(self, data: bytes, end: bool, timeout: float | None) -> None:
+        """Send request body bytes (``end``: then END_STREAM), within the send windows.
+
+        Returns once everything is handed to ``h2``, which the writer does
+        only inside the stream's and the connection's windows, so a large
+        body waits for the server's WINDOW_UPDATEs rather than piling up.
+        ``timeout`` bounds that wait (``httpcore.WriteTimeout``).
+        """
+        if self.error is not None:
+            raise self.error
+        if self.local_ended or self.closed:
+            raise self._gone("the stream is already ended on our side")
+        if data:
+            self._out.append(memoryview(data))
+            self._out_bytes += len(data)
+        self._end_after_out = end
+        self._conn.schedule(self)
+        try:
+            with anyio.fail_after(timeout) if timeout is not None else contextlib.nullcontext():
+                while (self._out or self._end_after_out) and self.error is None:
+                    if self.closed:
+                        raise self._gone("the stream was closed while its body was being sent")
+                    await self._written.wait()
+        except TimeoutError:
+            raise httpcore.WriteTimeout(
+                f"HTTP/2 stream {self.stream_id}: the request body could not be sent within "
+                f"{timeout}s (the server did not open its flow-control window)"
+            ) from None
+        if self.error is not None:
+            raise self.error
+
     async def aclose(self) -> None:
         """End our half (or reset the stream when the peer has not ended its half).
 
