@@ -8,7 +8,14 @@ need glue, and that glue is the minimal await-able loop a user would write.
 
 Every client is configured the same way: no compression, no keepalive pings,
 no message-size limits, because those are the knobs that differ between
-libraries' defaults and would otherwise be what is measured.
+libraries' defaults and would otherwise be what is measured. The exceptions
+are explicit: ``deflate=True`` (the compression workloads) turns
+permessage-deflate on where the client has it, and ``ssl=`` hands every
+connection of a sample the same client ``SSLContext`` (the ``wss``
+workloads), as an application would.
+
+A client name may carry an event loop, ``<client>@uvloop`` or
+``<client>@trio`` (openwire only, memory workloads): see :func:`split`.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import asyncio
 import contextlib
 import importlib
 import importlib.util
+import ssl as ssl_module
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -43,11 +51,42 @@ RAW_CLIENTS = ("websockets", "aiohttp", "picows", "httpx-ws", "wsproto")
 # A reference that does no WebSocket work at all (see _FloorProtocol), run
 # where per-message overhead is what is measured; large messages measure copies.
 FLOOR = "floor"
-_ONLY = {FLOOR: {"rt-64b", "rt-1k", "rt-64t", "pipe-64b", "handshake", "idle-mem"}}
+_ONLY = {
+    FLOOR: {
+        "rt-64b",
+        "rt-1k",
+        "rt-64t",
+        "pipe-64b",
+        "handshake",
+        "idle-mem",
+        "wss-rt-64b",
+        "wss-handshake",
+        "idle-mem-tls",
+        "fan-in",
+    }
+}
+# permessage-deflate: picows, httpx-ws and the raw wsproto loop here have none.
+DEFLATE_CLIENTS = {"websockets", "aiohttp"}
+LOOPS = ("asyncio", "uvloop", "trio")
+# On trio only openwire runs, and only what the trio target needs.
+_TRIO_WORKLOADS = {"idle-mem", "idle-mem-tls", "idle-mem-z"}
+
+
+def split(client: str) -> tuple[str, str]:
+    """``"picows@uvloop"`` -> ``("picows", "uvloop")``; no suffix means asyncio."""
+    base, _, loop = client.partition("@")
+    return base, loop or "asyncio"
 
 
 def supports(client: str, workload: str) -> bool:
-    only = _ONLY.get(client)
+    from workloads import BY_NAME
+
+    base, loop = split(client)
+    if loop == "trio" and (not base.startswith("openwire-") or workload not in _TRIO_WORKLOADS):
+        return False
+    if BY_NAME[workload].deflate and not (base.startswith("openwire-") or base in DEFLATE_CLIENTS):
+        return False
+    only = _ONLY.get(base)
     return only is None or workload in only
 
 
@@ -68,10 +107,28 @@ _RAW_MODULES = {
 _OPENWIRE_MODULES = ("openwire.client", "anyio._backends._asyncio", "anyio.to_thread")
 
 
-def openwire_engines() -> list[str]:
+def openwire_engines(backend: str = "asyncio") -> list[str]:
     from openwire.engines.registry import registry
 
-    return [info.name for info in registry.engines() if "asyncio" in info.capabilities.backends]
+    return [info.name for info in registry.engines() if backend in info.capabilities.backends]
+
+
+def loop_available(loop: str) -> bool:
+    return loop == "asyncio" or importlib.util.find_spec(loop) is not None
+
+
+def with_loops(names: list[str], loops: list[str]) -> list[str]:
+    """Every client on every requested loop it runs on (trio: openwire engines on trio)."""
+    out = list(names) if "asyncio" in loops else []
+    for loop in loops:
+        if loop == "asyncio" or not loop_available(loop):
+            continue
+        trio_engines = {f"openwire-{e}" for e in openwire_engines("trio")}
+        for name in names:
+            if loop == "trio" and name not in trio_engines:
+                continue
+            out.append(f"{name}@{loop}")
+    return out
 
 
 def available_clients() -> list[str]:
@@ -87,7 +144,11 @@ def available_clients() -> list[str]:
 
 def preload(names: list[str]) -> None:
     """Import every library up front so forked workers start warm and equal."""
-    for name in names:
+    for loop in {split(n)[1] for n in names} - {"asyncio"}:
+        importlib.import_module(loop)
+        if loop == "trio":
+            importlib.import_module("anyio._backends._trio")
+    for name in (split(n)[0] for n in names):
         if name.startswith("openwire-"):
             for module in _OPENWIRE_MODULES:
                 importlib.import_module(module)
@@ -109,13 +170,17 @@ def _identity(message: object) -> bytes | str:
 
 
 @contextlib.asynccontextmanager
-async def _openwire(engine: str) -> AsyncIterator[Connector]:
+async def _openwire(
+    engine: str, ssl: ssl_module.SSLContext | None, deflate: bool
+) -> AsyncIterator[Connector]:
     from openwire import Limits
     from openwire.client import Client
 
     # Upgraded connections count against the pool cap (100 by default); the
     # memory workload holds 1000, as the other clients' unlimited pools allow.
-    async with Client(limits=Limits(max_connections=1 << 16)) as client:
+    async with Client(
+        limits=Limits(max_connections=1 << 16), verify=ssl if ssl is not None else True
+    ) as client:
 
         async def connect(url: str) -> Connection:
             ws = await client.new_websocket(
@@ -124,7 +189,8 @@ async def _openwire(engine: str) -> AsyncIterator[Connector]:
                 ping_interval=None,
                 max_message_size=None,
                 max_frame_size=None,
-                compression=None,  # uncompressed, like every other client here
+                # uncompressed, like every other client here, unless deflate is measured
+                compression="deflate" if deflate else None,
             ).execute()
             return Connection(ws.send, ws.send, ws.receive, ws.close, _data)
 
@@ -135,11 +201,19 @@ async def _openwire(engine: str) -> AsyncIterator[Connector]:
 
 
 @contextlib.asynccontextmanager
-async def _websockets() -> AsyncIterator[Connector]:
+async def _websockets(ssl: ssl_module.SSLContext | None, deflate: bool) -> AsyncIterator[Connector]:
     from websockets.asyncio.client import connect as ws_connect
 
+    extra: dict[str, Any] = {"ssl": ssl} if ssl is not None else {}
+
     async def connect(url: str) -> Connection:
-        ws = await ws_connect(url, compression=None, ping_interval=None, max_size=None)
+        ws = await ws_connect(
+            url,
+            compression="deflate" if deflate else None,
+            ping_interval=None,
+            max_size=None,
+            **extra,
+        )
         return Connection(ws.send, ws.send, ws.recv, ws.close, _identity)
 
     yield connect
@@ -149,15 +223,16 @@ async def _websockets() -> AsyncIterator[Connector]:
 
 
 @contextlib.asynccontextmanager
-async def _aiohttp() -> AsyncIterator[Connector]:
+async def _aiohttp(ssl: ssl_module.SSLContext | None, deflate: bool) -> AsyncIterator[Connector]:
     import aiohttp
 
     # limit=0: the memory workload holds 1000 connections through one session.
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+    connector = aiohttp.TCPConnector(limit=0, ssl=ssl if ssl is not None else True)
+    async with aiohttp.ClientSession(connector=connector) as session:
 
         async def connect(url: str) -> Connection:
             ws = await session.ws_connect(
-                url, autoping=False, heartbeat=None, max_msg_size=0, compress=0
+                url, autoping=False, heartbeat=None, max_msg_size=0, compress=15 if deflate else 0
             )
             return Connection(ws.send_bytes, ws.send_str, ws.receive, ws.close, _data)
 
@@ -167,7 +242,7 @@ async def _aiohttp() -> AsyncIterator[Connector]:
 # ----------------------------------------------------------------------- picows
 
 
-def _picows_connector() -> Connector:
+def _picows_connector(ssl: ssl_module.SSLContext | None) -> Connector:
     from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
     binary, text, cont, close = (
@@ -233,7 +308,7 @@ def _picows_connector() -> Connector:
             return message
 
     async def connect(url: str) -> Connection:
-        transport, base = await ws_connect(Listener, url, max_frame_size=1 << 30)
+        transport, base = await ws_connect(Listener, url, max_frame_size=1 << 30, ssl_context=ssl)
         listener = cast(Listener, base)
         send = transport.send
 
@@ -253,26 +328,30 @@ def _picows_connector() -> Connector:
 
 
 @contextlib.asynccontextmanager
-async def _picows() -> AsyncIterator[Connector]:
-    yield _picows_connector()
+async def _picows(ssl: ssl_module.SSLContext | None, deflate: bool) -> AsyncIterator[Connector]:
+    yield _picows_connector(ssl)
 
 
 # --------------------------------------------------------------------- httpx-ws
 
 
 @contextlib.asynccontextmanager
-async def _httpx_ws() -> AsyncIterator[Connector]:
+async def _httpx_ws(ssl: ssl_module.SSLContext | None, deflate: bool) -> AsyncIterator[Connector]:
     import httpx
     from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-    async with httpx.AsyncClient(limits=limits) as client, contextlib.AsyncExitStack() as stack:
+    verify: Any = ssl if ssl is not None else True
+    async with (
+        httpx.AsyncClient(limits=limits, verify=verify) as client,
+        contextlib.AsyncExitStack() as stack,
+    ):
 
         async def connect(url: str) -> Connection:
             inner = contextlib.AsyncExitStack()
             ws: AsyncWebSocketSession = await inner.enter_async_context(
                 aconnect_ws(
-                    url.replace("ws://", "http://", 1),
+                    url.replace("ws://", "http://", 1).replace("wss://", "https://", 1),
                     client,
                     max_message_size_bytes=1 << 30,
                     keepalive_ping_interval_seconds=None,
@@ -365,7 +444,7 @@ class _WsprotoConnection:
 
 
 @contextlib.asynccontextmanager
-async def _wsproto() -> AsyncIterator[Connector]:
+async def _wsproto(ssl: ssl_module.SSLContext | None, deflate: bool) -> AsyncIterator[Connector]:
     from urllib.parse import urlsplit
 
     from wsproto import ConnectionType, WSConnection
@@ -374,7 +453,7 @@ async def _wsproto() -> AsyncIterator[Connector]:
     async def connect(url: str) -> Connection:
         parts = urlsplit(url)
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await asyncio.open_connection(host, port, ssl=ssl)
         ws = WSConnection(ConnectionType.CLIENT)
         writer.write(ws.send(Request(host=f"{host}:{port}", target=parts.path or "/")))
         await writer.drain()
@@ -488,14 +567,14 @@ class _FloorProtocol(asyncio.Protocol):
 
 
 @contextlib.asynccontextmanager
-async def _floor() -> AsyncIterator[Connector]:
+async def _floor(ssl: ssl_module.SSLContext | None, deflate: bool) -> AsyncIterator[Connector]:
     from urllib.parse import urlsplit
 
     async def connect(url: str) -> Connection:
         parts = urlsplit(url)
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
         loop = asyncio.get_running_loop()
-        transport, conn = await loop.create_connection(_FloorProtocol, host, port)
+        transport, conn = await loop.create_connection(_FloorProtocol, host, port, ssl=ssl)
         request = (
             f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\n"
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -511,11 +590,23 @@ async def _floor() -> AsyncIterator[Connector]:
 # ------------------------------------------------------------------------ lookup
 
 
-def connector(name: str) -> contextlib.AbstractAsyncContextManager[Connector]:
-    """``async with connector(name) as connect: conn = await connect(url)``."""
+Factory = Callable[
+    [ssl_module.SSLContext | None, bool], contextlib.AbstractAsyncContextManager[Connector]
+]
+
+
+def connector(
+    name: str, *, ssl: ssl_module.SSLContext | None = None, deflate: bool = False
+) -> contextlib.AbstractAsyncContextManager[Connector]:
+    """``async with connector(name) as connect: conn = await connect(url)``.
+
+    ``ssl`` is the one client context every connection of the sample shares;
+    ``deflate`` turns permessage-deflate on (the compression workloads).
+    """
+    name = split(name)[0]
     if name.startswith("openwire-"):
-        return _openwire(name.removeprefix("openwire-"))
-    factories: dict[str, Callable[[], contextlib.AbstractAsyncContextManager[Connector]]] = {
+        return _openwire(name.removeprefix("openwire-"), ssl, deflate)
+    factories: dict[str, Factory] = {
         "websockets": _websockets,
         "aiohttp": _aiohttp,
         "picows": _picows,
@@ -525,4 +616,4 @@ def connector(name: str) -> contextlib.AbstractAsyncContextManager[Connector]:
     }
     if name not in factories:
         raise ValueError(f"unknown client {name!r}; known: {sorted(factories)} and openwire-*")
-    return factories[name]()
+    return factories[name](ssl, deflate)

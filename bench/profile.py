@@ -68,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
             os.sched_setaffinity(0, {cores[0]})
 
         def measure() -> Sample:
-            return asyncio.run(run_sample(args.client, workload, 0, server.url, timing, server.pid))
+            return asyncio.run(
+                run_sample(args.client, workload, 0, server.endpoints, timing, server.pid)
+            )
 
         if args.pyinstrument:
             profiler = importlib.import_module("pyinstrument").Profiler(interval=0.0005)

@@ -87,6 +87,18 @@ class Results:
         theirs = self.per_repeat(baseline, workload, lambda s: s.cpu_us_per_op)
         return Stat.of(theirs[r] / mine[r] for r in mine if mine[r] and r in theirs)
 
+    def cpu_paired(self, client: str, base: str, workload: str) -> Stat | None:
+        """client CPU per op / base CPU per op, within each repeat (< 1: client cheaper)."""
+        mine = self.per_repeat(client, workload, lambda s: s.cpu_us_per_op)
+        theirs = self.per_repeat(base, workload, lambda s: s.cpu_us_per_op)
+        return Stat.of(mine[r] / theirs[r] for r in mine if theirs.get(r))
+
+    def value_paired(self, client: str, base: str, workload: str) -> Stat | None:
+        """client value / base value within each repeat (memory: < 1 is leaner)."""
+        mine = self.per_repeat(client, workload)
+        theirs = self.per_repeat(base, workload)
+        return Stat.of(mine[r] / theirs[r] for r in mine if theirs.get(r))
+
     def best_ratio(
         self, clients: list[str], baseline: str, workload: str
     ) -> tuple[str, Stat] | None:
@@ -173,8 +185,12 @@ def targets(results: Results) -> list[Target]:
             verdict = "met" if stat.median <= 10 else "missed"
             found.append(Target(label, fmt_stat(stat, "memory") + " KiB", verdict))
 
+    found += round_two_targets(results)
+
     rt_pipe = [w for w in results.workloads if BY_NAME[w].kind in ("rt", "pipe")]
     for adapter, raw in ADAPTER_OF.items():
+        if adapter not in have:
+            continue
         for workload in rt_pipe:
             ratio_target(f"{adapter} ≥ 0.9× {raw} on {workload}", adapter, raw, workload, 0.9)
 
@@ -194,6 +210,90 @@ def targets(results: Results) -> list[Target]:
         verdict = "met" if stat.median >= 1.0 else "missed"
         cpu = fmt_ratio(results.cpu_ratio(engine, workload, "picows"))
         found.append(Target(label, f"{engine}: {fmt_ratio(stat)}", verdict, cpu))
+    return found
+
+
+PICOWS_WORKLOADS = ("rt-64b", "rt-16k", "rt-1m", "pipe-64b", "handshake")
+LOOP_SUFFIXES = (("asyncio", ""), ("uvloop", "@uvloop"))
+
+
+def round_two_targets(results: Results) -> list[Target]:
+    """CPU per operation against picows per loop, memory per connection, trio.
+
+    Status follows the median of the paired client-CPU ratios (native ÷
+    picows within the same repeat), not throughput: the machine's latency
+    moves messages/s for everyone, the client's own CPU is its own.
+    """
+    found: list[Target] = []
+    have = set(results.clients)
+    workloads = set(results.workloads)
+    for loop, suffix in LOOP_SUFFIXES:
+        native, picows = NATIVE + suffix, "picows" + suffix
+        for workload in PICOWS_WORKLOADS:
+            if workload not in workloads or native not in have:
+                continue
+            label = f"native CPU/op ≤ picows on {workload} ({loop})"
+            if picows not in have:
+                found.append(Target(label, f"{picows} not run", "n/a"))
+                continue
+            stat = results.cpu_paired(native, picows, workload)
+            if stat is None:
+                found.append(Target(label, "no data", "n/a"))
+                continue
+            verdict = "met" if stat.median <= 1.0 else "missed"
+            found.append(Target(label, f"CPU {fmt_ratio(stat)} of picows'", verdict))
+
+    if "idle-mem" in workloads:
+        stat = results.stat(NATIVE, "idle-mem")
+        label = "native idle memory ≤ 6 KiB per connection"
+        if stat is None:
+            found.append(Target(label, "no data", "n/a"))
+        else:
+            verdict = "met" if stat.median <= 6 else "missed"
+            found.append(Target(label, fmt_stat(stat, "memory") + " KiB", verdict))
+    for workload, what in (("idle-mem-tls", "wss"), ("idle-mem-z", "deflate")):
+        if workload not in workloads:
+            continue
+        for other in ("websockets", "aiohttp"):
+            for loop, suffix in LOOP_SUFFIXES:
+                native, base = NATIVE + suffix, other + suffix
+                if native not in have or base not in have:
+                    continue
+                label = f"native {what} idle memory < {other} ({loop})"
+                stat = results.value_paired(native, base, workload)
+                mine = results.stat(native, workload)
+                if stat is None or mine is None:
+                    found.append(Target(label, "no data", "n/a"))
+                    continue
+                verdict = "met" if stat.median < 1.0 else "missed"
+                found.append(
+                    Target(
+                        label,
+                        f"{fmt_stat(mine, 'memory')} KiB, {fmt_ratio(stat)} of {other}",
+                        verdict,
+                    )
+                )
+    trio = NATIVE + "@trio"
+    for workload in ("idle-mem", "idle-mem-tls", "idle-mem-z"):
+        if workload not in workloads or trio not in have or NATIVE not in have:
+            continue
+        stat = results.value_paired(trio, NATIVE, workload)
+        mine = results.stat(trio, workload)
+        label = f"trio idle memory ≤ 1.5× asyncio ({workload})"
+        if stat is None or mine is None:
+            found.append(Target(label, "no data", "n/a"))
+        else:
+            verdict = "met" if stat.median <= 1.5 else "missed"
+            found.append(
+                Target(label, f"{fmt_stat(mine, 'memory')} KiB, {fmt_ratio(stat)}", verdict)
+            )
+        tasks = results.stat(trio, workload, lambda s: s.extra.get("tasks_per_conn"))
+        label = f"trio ≤ 1 task per idle connection ({workload})"
+        if tasks is None:
+            found.append(Target(label, "no data", "n/a"))
+        else:
+            verdict = "met" if tasks.median <= 1.0 + 1e-9 else "missed"
+            found.append(Target(label, f"{tasks.median:.2f} tasks", verdict))
     return found
 
 
@@ -237,6 +337,92 @@ def _floor_note(results: Results) -> list[str]:
     ]
 
 
+def _new_workloads(results: Results) -> list[str]:
+    """Fan-in, memory and task counts that the generic tables cannot show."""
+    out: list[str] = []
+    clients = results.clients
+
+    def cell(client: str, workload: str, key: str, digits: int = 1) -> str:
+        stat = results.stat(client, workload, lambda s: s.extra.get(key))
+        return "—" if stat is None else f"{stat.median:.{digits}f}"
+
+    if "fan-in" in results.workloads:
+        rows = []
+        for c in clients:
+            cpu = results.stat(c, "fan-in", lambda s: s.cpu_us_per_op)
+            if cpu is None:
+                continue
+            server = results.stat(
+                c, "fan-in", lambda s: 100 * s.server_cpu / s.seconds if s.server_cpu else None
+            )
+            rows.append(
+                [
+                    c,
+                    f"{cpu.median:.1f}",
+                    cell(c, "fan-in", "p50_ms", 2),
+                    cell(c, "fan-in", "p99_ms", 2),
+                    cell(c, "fan-in", "busy_kib"),
+                    "—" if server is None else f"{server.median:.0f}%",
+                    fmt_stat(results.stat(c, "fan-in"), "rt"),
+                ]
+            )
+        timing: dict[str, float] = results.meta["timing"]  # type: ignore[assignment]
+        out += [
+            "",
+            "## Fan-in and busy memory",
+            "",
+            f"{timing['idle_connections']} connections to the echo server's `/broadcast` path, "
+            "each receiving a 32-byte message every 100 ms (one reader task per connection, "
+            "as an application writes it). Delay: receive time minus the server's "
+            "`monotonic_ns` stamp taken before its fan-out loop (so it includes the "
+            "server's own fan-out). Busy memory: RSS growth per connection from before "
+            "the first connect to the end of the window (reader tasks included).",
+            "",
+        ]
+        out += _table(
+            [
+                "client",
+                "CPU µs/msg",
+                "p50 ms",
+                "p99 ms",
+                "busy KiB/conn",
+                "server CPU",
+                "msg/s",
+            ],
+            rows,
+        )
+    mem = [w for w in ("idle-mem", "idle-mem-tls", "idle-mem-z") if w in results.workloads]
+    if mem:
+        out += [
+            "",
+            "## Idle memory and tasks per connection",
+            "",
+            "KiB: growth of the worker's resident set (`/proc/self/statm`), after a "
+            "`gc.collect()`, across opening the connections (one warm connection opened "
+            "before, so per-process caches are not charged), divided by their number: "
+            "everything the process holds for them — the client's objects, the event "
+            "loop's transport and its buffers (asyncio's TLS transport allocates "
+            "a 256 KiB read buffer each), kernel socket memory is not in it. "
+            "Tasks: tasks alive per connection (trio: the whole task tree).",
+            "",
+        ]
+        rows = []
+        for c in clients:
+            row = [c]
+            for w in mem:
+                stat = results.stat(c, w)
+                tasks = results.stat(c, w, lambda s: s.extra.get("tasks_per_conn"))
+                row.append(
+                    "—"
+                    if stat is None
+                    else f"{stat.median:.1f}" + ("" if tasks is None else f" / {tasks.median:.2f}")
+                )
+            if any(x != "—" for x in row[1:]):
+                rows.append(row)
+        out += _table(["client", *(f"{w} KiB / tasks" for w in mem)], rows)
+    return out
+
+
 def _load_note(meta: dict[str, object]) -> str:
     load: list[float] = meta.get("loadavg_1m", [])  # type: ignore[assignment]
     if not load:
@@ -278,7 +464,12 @@ def markdown(results: Results, chart_name: str | None) -> str:
         "Workloads: `rt-*` one message in flight (echo round trips), `rt-64t` text; "
         "`pipe-*` 100 messages in flight; `handshake` sequential connect + close; "
         f"`idle-mem` RSS growth per connection with {timing['idle_connections']} open "
-        "(lower is better).",
+        "(lower is better); `wss-*` the same over TLS on the same server (one client "
+        "`SSLContext` per sample); `idle-mem-tls`, `idle-mem-z` idle memory over wss "
+        "and with permessage-deflate negotiated (websockets' server); `rt-16k-z` a 16 KiB "
+        "JSON-like text round trip with permessage-deflate (openwire, websockets, "
+        "aiohttp `compress=15`); `fan-in` see below. A `@uvloop` suffix runs the client "
+        "on uvloop, `@trio` on trio (openwire, memory workloads).",
         "",
     ]
     if chart_name:
@@ -409,6 +600,8 @@ def markdown(results: Results, chart_name: str | None) -> str:
             + ". There the server, not the client, may be the limit, so that client's "
             "figure is a lower bound.",
         ]
+
+    out += _new_workloads(results)
 
     errors = [s for s in results.samples if s.error]
     if errors:

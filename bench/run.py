@@ -1,7 +1,7 @@
 """Run the whole WebSocket client benchmark with one command.
 
     uv run --all-packages --group bench python bench/run.py          # ~10 min -> bench/RESULTS.md
-    uv run --all-packages --group bench python bench/run.py --quick  # < 3 min -> bench/out/
+    uv run --all-packages --group bench python bench/run.py --quick  # ~5 min -> bench/out/
     uv run --all-packages python bench/run.py --smoke --out DIR      # seconds, dev group only
 
 Design choices that make the numbers trustworthy on a small machine:
@@ -34,6 +34,7 @@ sys.path.append(str(BENCH_DIR))
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import contextlib  # noqa: E402
+import dataclasses  # noqa: E402
 import datetime as dt  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
@@ -42,17 +43,36 @@ import multiprocessing.connection  # noqa: E402
 import os  # noqa: E402
 import shlex  # noqa: E402
 import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Callable, Coroutine, Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
 
 import clients  # noqa: E402
 import procstats  # noqa: E402
 import report  # noqa: E402
-from workloads import BY_NAME, WORKLOADS, Sample, Timing, Workload, run_sample  # noqa: E402
+from clients import FLOOR  # noqa: E402
+from workloads import (  # noqa: E402
+    BY_NAME,
+    WORKLOADS,
+    Endpoints,
+    Sample,
+    Timing,
+    Workload,
+    run_sample,
+)
 
 SMOKE_CLIENTS = ("openwire-native", "websockets")
-SMOKE_WORKLOADS = ("rt-64b", "pipe-64b", "handshake", "idle-mem")
+SMOKE_WORKLOADS = (
+    "rt-64b",
+    "pipe-64b",
+    "handshake",
+    "idle-mem",
+    "wss-rt-64b",
+    "rt-16k-z",
+    "fan-in",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +86,33 @@ MODES = {
     "full": Mode("full", 5, Timing(warmup=0.2, duration=0.75)),
     # 300 idle connections instead of 1000: the slowest clients need seconds
     # per thousand handshakes, which alone would blow the 3-minute budget.
-    "quick": Mode("quick", 3, Timing(warmup=0.1, duration=0.3, idle_connections=300)),
-    "smoke": Mode("smoke", 1, Timing(warmup=0.05, duration=0.15, idle_connections=20)),
+    "quick": Mode(
+        "quick",
+        3,
+        Timing(warmup=0.1, duration=0.3, idle_connections=300, fanin_duration=1.0),
+    ),
+    "smoke": Mode(
+        "smoke",
+        1,
+        Timing(warmup=0.05, duration=0.15, idle_connections=20, fanin_duration=0.3),
+    ),
 }
+# Quick mode runs the comparison that decides the targets, not the whole matrix.
+QUICK_CLIENTS = ("openwire-native", "websockets", "aiohttp", "picows", FLOOR)
+QUICK_WORKLOADS = (
+    "rt-64b",
+    "rt-16k",
+    "rt-1m",
+    "pipe-64b",
+    "handshake",
+    "idle-mem",
+    "wss-rt-64b",
+    "wss-handshake",
+    "idle-mem-tls",
+    "idle-mem-z",
+    "rt-16k-z",
+    "fan-in",
+)
 
 
 @dataclass(slots=True)
@@ -77,32 +121,73 @@ class EchoServer:
     port: int
     process: subprocess.Popen[str]
     core: int | None
+    tls_port: int | None = None
+    deflate_port: int | None = None
+    cafile: str | None = None
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/"
 
     @property
+    def endpoints(self) -> Endpoints:
+        return Endpoints(
+            self.url,
+            f"wss://127.0.0.1:{self.tls_port}/" if self.tls_port else None,
+            f"ws://127.0.0.1:{self.deflate_port}/" if self.deflate_port else None,
+            self.cafile,
+        )
+
+    @property
     def pid(self) -> int:
         return self.process.pid
+
+
+def _certificate(directory: Path) -> tuple[str, str, str] | None:
+    """A throwaway CA and a 127.0.0.1 certificate for the TLS port (trustme)."""
+    try:
+        import trustme
+    except ImportError:
+        return None
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    paths = [directory / n for n in ("ca.pem", "cert.pem", "key.pem")]
+    ca.cert_pem.write_to_path(str(paths[0]))
+    cert.private_key_and_cert_chain_pem.write_to_path(str(paths[1]))
+    cert.private_key_pem.write_to_path(str(paths[2]))
+    return str(paths[0]), str(paths[1]), str(paths[2])
 
 
 @contextlib.contextmanager
 def echo_server(impl: str, core: int | None) -> Iterator[EchoServer]:
     """Start the echo server (pinned to ``core``) and wait for its READY line."""
+    tmp = tempfile.TemporaryDirectory(prefix="openwire-bench-")
     command = [sys.executable, str(BENCH_DIR / "echo_server.py"), "--impl", impl, "--watch-stdin"]
+    tls = _certificate(Path(tmp.name))
+    if tls is not None:
+        command += ["--cert", tls[1], "--key", tls[2]]
     if core is not None:
         command = procstats.taskset_prefix(core) + command
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline().split()
-        if len(line) != 3 or line[0] != "READY":
+        if len(line) < 3 or line[0] != "READY":
             raise RuntimeError(f"echo server failed to start: {line!r}")
         if core is not None and not procstats.taskset_prefix(core):
             os.sched_setaffinity(process.pid, {core})
-        yield EchoServer(line[1], int(line[2]), process, core)
+        ports = dict(item.split("=", 1) for item in line[3:])
+        yield EchoServer(
+            line[1],
+            int(line[2]),
+            process,
+            core,
+            int(ports["tls"]) if "tls" in ports else None,
+            int(ports["deflate"]) if "deflate" in ports else None,
+            tls[0] if tls else None,
+        )
     finally:
+        tmp.cleanup()
         process.terminate()
         try:
             process.wait(5)
@@ -114,11 +199,25 @@ def echo_server(impl: str, core: int | None) -> Iterator[EchoServer]:
 # ------------------------------------------------------------------------ workers
 
 
+def _run_on_loop(client: str, make: Callable[[], Coroutine[Any, Any, Sample]]) -> Sample:
+    """Run the sample on the client's event loop (``client@uvloop``, ``client@trio``)."""
+    loop = clients.split(client)[1]
+    if loop == "uvloop":
+        import uvloop
+
+        return uvloop.run(make())
+    if loop == "trio":
+        import trio
+
+        return trio.run(make)
+    return asyncio.run(make())
+
+
 def _worker(
     client: str,
     workload: Workload,
     repeat: int,
-    url: str,
+    url: Endpoints,
     timing: Timing,
     server_pid: int,
     pipe: multiprocessing.connection.Connection,
@@ -130,8 +229,9 @@ def _worker(
         os._exit(0)
 
     try:
-        sample = asyncio.run(
-            run_sample(client, workload, repeat, url, timing, server_pid, report_and_exit)
+        sample = _run_on_loop(
+            client,
+            lambda: run_sample(client, workload, repeat, url, timing, server_pid, report_and_exit),
         )
     except BaseException as exc:
         sample = Sample(client, workload.name, repeat, error=f"{type(exc).__name__}: {exc}")
@@ -153,7 +253,7 @@ def run_one(
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(
         target=_worker,
-        args=(client, workload, repeat, server.url, timing, server.pid, sender),
+        args=(client, workload, repeat, server.endpoints, timing, server.pid, sender),
         daemon=True,
     )
     process.start()
@@ -178,6 +278,9 @@ def _fmt(sample: Sample, workload: Workload) -> str:
     if sample.error:
         return f"{sample.client} ERROR"
     value = f"{sample.value:.1f}" if workload.kind == "memory" else f"{sample.value:,.0f}"
+    cpu = sample.cpu_us_per_op
+    if workload.kind != "memory" and cpu is not None:
+        value += f" ({cpu:.1f}µs)"
     return f"{sample.client} {value}"
 
 
@@ -189,13 +292,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Benchmark openwire's WebSocket engines against other Python clients."
     )
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="3 repeats, short windows (< 3 min)")
+    size.add_argument(
+        "--quick",
+        action="store_true",
+        help="3 repeats, short windows, the target clients and workloads (a few minutes)",
+    )
     size.add_argument(
         "--smoke", action="store_true", help="1 repeat, tiny windows, 2 clients (for tests)"
     )
     parser.add_argument("--runs", type=int, help="repeats per client x workload")
     parser.add_argument("--duration", type=float, help="seconds in each timed window")
     parser.add_argument("--clients", help="comma-separated subset (default: all installed)")
+    parser.add_argument(
+        "--loops",
+        default="asyncio,uvloop,trio",
+        help="event loops to run every client on, where it runs (default: all installed)",
+    )
     parser.add_argument("--workloads", help="comma-separated subset (default: all)")
     parser.add_argument(
         "--server", default="auto", choices=["auto", "picows", "websockets"], help="echo server"
@@ -259,16 +371,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_json:
         return rebuild(args.from_json, args.report_dir or args.from_json.parent, args.baseline)
     mode = MODES["smoke" if args.smoke else "quick" if args.quick else "full"]
-    timing = Timing(mode.timing.warmup, mode.timing.duration, mode.timing.idle_connections)
+    timing = dataclasses.replace(mode.timing)
     if args.duration:
         timing.duration = args.duration
     runs = args.runs or mode.runs
 
     installed = clients.available_clients()
-    default_clients = [c for c in SMOKE_CLIENTS if c in installed] if args.smoke else installed
-    chosen = select(args.clients, default_clients, installed, "clients")
+    if args.smoke:
+        default_clients = [c for c in SMOKE_CLIENTS if c in installed]
+    elif mode.name == "quick":
+        default_clients = [c for c in QUICK_CLIENTS if c in installed]
+    else:
+        default_clients = installed
+    loops = [] if args.smoke else [n.strip() for n in args.loops.split(",") if n.strip()]
+    known = clients.with_loops(installed, [*clients.LOOPS])
+    chosen = select(
+        args.clients, clients.with_loops(default_clients, loops or ["asyncio"]), known, "clients"
+    )
     all_workloads = [w.name for w in WORKLOADS]
-    default_workloads = list(SMOKE_WORKLOADS) if args.smoke else all_workloads
+    default_workloads = (
+        list(SMOKE_WORKLOADS)
+        if args.smoke
+        else list(QUICK_WORKLOADS)
+        if mode.name == "quick"
+        else all_workloads
+    )
     workloads = [
         BY_NAME[n] for n in select(args.workloads, default_workloads, all_workloads, "workloads")
     ]
@@ -340,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             "warmup_s": timing.warmup,
             "duration_s": timing.duration,
             "idle_connections": timing.idle_connections,
+            "fanin_duration_s": timing.fanin_duration,
         },
         "started": started.isoformat(timespec="seconds"),
         "elapsed_s": round(elapsed, 1),

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
+import random
+import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from clients import Connection, Connector, connector
 from procstats import process_cpu_seconds, raise_fd_limit, rss_bytes
 
-Kind = Literal["rt", "pipe", "handshake", "memory"]
+Kind = Literal["rt", "pipe", "handshake", "memory", "fanin"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +33,22 @@ class Workload:
     text: bool = False
     window: int = 1
     title: str = ""
+    # wss on the echo server's TLS port, one client SSLContext per sample.
+    tls: bool = False
+    # permessage-deflate on, against the server's deflate port.
+    deflate: bool = False
+    # JSON-like text instead of a repeated pattern (what compression is for).
+    json: bool = False
 
     @property
     def unit(self) -> str:
-        return {"rt": "msg/s", "pipe": "msg/s", "handshake": "conn/s", "memory": "KiB/conn"}[
-            self.kind
-        ]
+        return {
+            "rt": "msg/s",
+            "pipe": "msg/s",
+            "handshake": "conn/s",
+            "memory": "KiB/conn",
+            "fanin": "msg/s",
+        }[self.kind]
 
     @property
     def higher_is_better(self) -> bool:
@@ -58,6 +71,27 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload("pipe-16k", "pipe", 16 * KiB, window=PIPE_WINDOW, title="100 in flight, 16 KiB"),
     Workload("handshake", "handshake", title="sequential handshakes"),
     Workload("idle-mem", "memory", window=IDLE_CONNECTIONS, title="idle memory / connection"),
+    Workload("wss-rt-64b", "rt", 64, tls=True, title="wss round trip 64 B"),
+    Workload("wss-rt-16k", "rt", 16 * KiB, tls=True, title="wss round trip 16 KiB"),
+    Workload("wss-handshake", "handshake", tls=True, title="sequential wss handshakes"),
+    Workload("idle-mem-tls", "memory", window=IDLE_CONNECTIONS, tls=True, title="idle memory, wss"),
+    Workload(
+        "idle-mem-z",
+        "memory",
+        window=IDLE_CONNECTIONS,
+        deflate=True,
+        title="idle memory, deflate negotiated",
+    ),
+    Workload(
+        "rt-16k-z",
+        "rt",
+        16 * KiB,
+        text=True,
+        deflate=True,
+        json=True,
+        title="round trip 16 KiB JSON text, deflate",
+    ),
+    Workload("fan-in", "fanin", 32, window=IDLE_CONNECTIONS, title="fan-in, 10 msg/s each"),
 )
 BY_NAME = {w.name: w for w in WORKLOADS}
 
@@ -69,6 +103,32 @@ class Timing:
     warmup: float = 0.3
     duration: float = 1.5
     idle_connections: int = IDLE_CONNECTIONS
+    # Fan-in needs whole broadcast periods (100 ms) per connection to measure.
+    fanin_duration: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where the echo server listens: plain, TLS and permessage-deflate ports."""
+
+    url: str
+    tls_url: str | None = None
+    deflate_url: str | None = None
+    cafile: str | None = None
+
+    def for_workload(self, workload: Workload) -> str:
+        chosen = self.url
+        if workload.tls or workload.deflate:
+            chosen = self.tls_url if workload.tls else self.deflate_url
+        if chosen is None:
+            raise RuntimeError(f"the echo server has no endpoint for {workload.name}")
+        return chosen
+
+    def client_ssl(self, workload: Workload) -> ssl.SSLContext | None:
+        """The one client context all connections of a sample share (as an app would)."""
+        if not workload.tls:
+            return None
+        return ssl.create_default_context(cafile=self.cafile)
 
 
 @dataclass(slots=True)
@@ -96,7 +156,31 @@ class Sample:
         return data
 
 
+def json_text(size: int) -> str:
+    """Deterministic JSON records, ASCII, exactly ``size`` characters: what APIs send."""
+    rng = random.Random(size)
+    words = ["alpha", "beta", "gamma", "delta", "price", "volume", "status", "open", "closed"]
+    records = []
+    text = ""
+    while len(text) < size:
+        records.append(
+            {
+                "id": rng.randrange(10**6),
+                "symbol": rng.choice(words).upper() + str(rng.randrange(100)),
+                "price": round(rng.uniform(1, 1000), 2),
+                "size": rng.randrange(1, 10_000),
+                "side": rng.choice(("buy", "sell")),
+                "tags": rng.sample(words, 3),
+                "ts": 1_700_000_000_000 + rng.randrange(10**6),
+            }
+        )
+        text = json.dumps(records, separators=(",", ":"))
+    return text[:size]
+
+
 def payload_for(workload: Workload) -> bytes | str:
+    if workload.json:
+        return json_text(workload.size)
     if workload.text:
         # ASCII, so the byte size is the character count.
         return ("openwire" * (workload.size // 8 + 1))[: workload.size]
@@ -199,38 +283,139 @@ async def _handshakes(conn_factory: Connector, url: str, timing: Timing, window:
     return count
 
 
+def _on_trio() -> bool:
+    import sniffio
+
+    return sniffio.current_async_library() == "trio"
+
+
+async def _sleep(seconds: float) -> None:
+    if _on_trio():
+        import trio
+
+        await trio.sleep(seconds)
+    else:
+        await asyncio.sleep(seconds)
+
+
+async def _gather(factories: list[Callable[[], Awaitable[Connection]]]) -> list[Connection]:
+    if not _on_trio():
+        return list(await asyncio.gather(*(f() for f in factories)))
+    import trio
+
+    results: list[Connection | None] = [None] * len(factories)
+
+    async def one(index: int, factory: Callable[[], Awaitable[Connection]]) -> None:
+        results[index] = await factory()
+
+    async with trio.open_nursery() as nursery:
+        for index, factory in enumerate(factories):
+            nursery.start_soon(one, index, factory)
+    return [r for r in results if r is not None]
+
+
+def task_count() -> int:
+    """Tasks alive in this thread's event loop (trio: the whole task tree)."""
+    if not _on_trio():
+        return len(asyncio.all_tasks())
+    import trio
+
+    def walk(task: trio.lowlevel.Task) -> int:
+        return 1 + sum(walk(child) for n in task.child_nurseries for child in n.child_tasks)
+
+    return walk(trio.lowlevel.current_root_task())  # type: ignore[arg-type]
+
+
+async def _open_many(conn_factory: Connector, url: str, n: int) -> list[Connection]:
+    held: list[Connection] = []
+    batch = 50
+    for start in range(0, n, batch):
+        count = min(batch, n - start)
+        held.extend(await _gather([lambda: conn_factory(url)] * count))
+    return held
+
+
 async def _idle_memory(
     conn_factory: Connector, url: str, n: int, window: _Window
-) -> tuple[float, int]:
-    """RSS growth per open, idle connection, in KiB.
+) -> tuple[float, int, float]:
+    """RSS growth per open, idle connection, in KiB, and tasks per connection.
 
     One connection is opened first so lazily-created, per-process state
     (pools, caches, codec tables) is not charged to the 1000.
     """
     warm = await conn_factory(url)
     await _check_echo(warm, b"x")
-    batch = 50
     held: list[Connection] = [warm]
     gc.collect()
-    await asyncio.sleep(0.05)
+    await _sleep(0.05)
+    tasks_before = task_count()
     before = rss_bytes()
     with window:
-        for start in range(0, n, batch):
-            held.extend(
-                await asyncio.gather(*(conn_factory(url) for _ in range(min(batch, n - start))))
-            )
+        held.extend(await _open_many(conn_factory, url, n))
         # Let per-connection reader tasks reach their idle await.
-        await asyncio.sleep(0.2)
+        await _sleep(0.2)
         gc.collect()
         after = rss_bytes()
-    return (after - before) / n / KiB, len(held) - 1
+    tasks = (task_count() - tasks_before) / n
+    return (after - before) / n / KiB, len(held) - 1, tasks
+
+
+@dataclass(slots=True)
+class _FanIn:
+    counting: bool = False
+    count: int = 0
+    delays_ns: list[int] = field(default_factory=list)
+
+
+async def _fan_in(
+    conn_factory: Connector, url: str, n: int, timing: Timing, window: _Window, sample: Sample
+) -> None:
+    """n subscribers of the broadcast path, one reader task each (what an app writes).
+
+    Counts messages and their delivery delay (receive time minus the server's
+    monotonic timestamp in the first 8 bytes) inside the window, then the RSS
+    growth per busy connection since before the first connect.
+    """
+    gc.collect()
+    before = rss_bytes()
+    held = await _open_many(conn_factory, url, n)
+    state = _FanIn()
+    clock = time.monotonic_ns
+
+    async def reader(conn: Connection) -> None:
+        receive, payload = conn.receive, conn.payload
+        delays = state.delays_ns
+        while True:
+            message = await receive()
+            if state.counting:
+                delays.append(clock() - int.from_bytes(payload(message)[:8]))  # type: ignore[arg-type]
+                state.count += 1
+
+    tasks = [asyncio.create_task(reader(conn)) for conn in held]
+    await asyncio.sleep(max(timing.warmup, 0.3))
+    with window:
+        state.counting = True
+        await asyncio.sleep(timing.fanin_duration)
+        state.counting = False
+    failed = [t for t in tasks if t.done()]
+    if failed:
+        raise RuntimeError(f"{len(failed)} readers ended: {failed[0].exception()!r}")
+    gc.collect()
+    delays = sorted(state.delays_ns)
+    sample.count = state.count
+    sample.value = state.count / window.seconds
+    if delays:
+        sample.extra["p50_ms"] = delays[len(delays) // 2] / 1e6
+        sample.extra["p99_ms"] = delays[min(len(delays) - 1, int(len(delays) * 0.99))] / 1e6
+    sample.extra["busy_kib"] = (rss_bytes() - before) / n / KiB
+    sample.extra["expected"] = n * window.seconds / 0.1
 
 
 async def run_sample(
     client: str,
     workload: Workload,
     repeat: int,
-    url: str,
+    endpoints: Endpoints | str,
     timing: Timing,
     server_pid: int | None,
     on_held: Callable[[Sample], None] | None = None,
@@ -241,17 +426,33 @@ async def run_sample(
     open: closing 1000 of them gracefully takes longer than measuring, and the
     caller may prefer to report and end the process instead.
     """
+    if isinstance(endpoints, str):
+        endpoints = Endpoints(endpoints)
+    url = endpoints.for_workload(workload)
+    if workload.kind == "fanin":
+        url = url.rstrip("/") + "/broadcast"
     sample = Sample(client, workload.name, repeat)
     window = _Window(server_pid)
-    async with connector(client) as connect:
-        if workload.kind == "handshake":
+    async with connector(
+        client, ssl=endpoints.client_ssl(workload), deflate=workload.deflate
+    ) as connect:
+        if workload.kind == "fanin":
+            raise_fd_limit()
+            await _fan_in(connect, url, timing.idle_connections, timing, window, sample)
+            sample.seconds = window.seconds
+            sample.client_cpu = window.cpu
+            sample.server_cpu = window.server_cpu
+            if on_held is not None:
+                on_held(sample)
+        elif workload.kind == "handshake":
             sample.count = await _handshakes(connect, url, timing, window)
             sample.value = sample.count / window.seconds
         elif workload.kind == "memory":
             raise_fd_limit()
-            sample.value, sample.count = await _idle_memory(
+            sample.value, sample.count, tasks = await _idle_memory(
                 connect, url, timing.idle_connections, window
             )
+            sample.extra["tasks_per_conn"] = tasks
             sample.seconds = window.seconds
             sample.client_cpu = window.cpu
             sample.server_cpu = window.server_cpu

@@ -29,7 +29,15 @@ def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     raw = json.loads(raw_files[0].read_text())
     samples = raw["samples"]
     assert {s["client"] for s in samples} == {"openwire-native", "websockets"}
-    assert {s["workload"] for s in samples} == {"rt-64b", "pipe-64b", "handshake", "idle-mem"}
+    assert {s["workload"] for s in samples} == {
+        "rt-64b",
+        "pipe-64b",
+        "handshake",
+        "idle-mem",
+        "wss-rt-64b",
+        "rt-16k-z",
+        "fan-in",
+    }
     failures = [f"{s['client']} {s['workload']}: {s['error']}" for s in samples if s["error"]]
     assert not failures, failures
     # Memory deltas of 20 connections can round to zero pages; rates cannot.

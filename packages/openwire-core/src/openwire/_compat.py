@@ -113,6 +113,30 @@ async def connect_tcp_plain(host: str, port: int) -> anyio.abc.SocketStream:
     return await _get_async_backend().connect_tcp(host, port, None)
 
 
+def shrink_tls_read_buffer(transport: object, size: int) -> bool:
+    """Give asyncio's TLS protocol a ``size``-byte read buffer instead of 256 KiB.
+
+    ``asyncio.sslproto.SSLProtocol`` allocates (and zero-fills, so it is
+    resident) a ``max_size`` = 256 KiB receive buffer per connection, most
+    of an idle ``wss`` connection's memory. Its ``get_buffer`` hands out at
+    most ``max_size`` bytes and grows the buffer when it is smaller, so an
+    instance attribute plus a smaller buffer is all it takes; a read then
+    takes at most ``size`` bytes per ``recv`` (TLS records are ≤ 16 KiB
+    anyway). uvloop's protocol is compiled and keeps its own; ``False``
+    when the private names are not there.
+    """
+    protocol = getattr(transport, "_ssl_protocol", None)
+    if protocol is None or not isinstance(getattr(protocol, "_ssl_buffer", None), bytearray):
+        return False
+    try:
+        protocol.max_size = size
+        protocol._ssl_buffer = bytearray(size)
+        protocol._ssl_buffer_view = memoryview(protocol._ssl_buffer)
+    except AttributeError:  # a compiled protocol with fixed slots
+        return False
+    return True
+
+
 def tls_inner_transport(transport: object) -> Any:
     """The socket transport below an asyncio TLS app transport, or ``None`` (see above)."""
     inner = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None)

@@ -313,11 +313,13 @@ class _AsyncioWaiter:
 class AsyncioRuntime:
     """The runtime on the running asyncio loop; keeps its detached tasks alive."""
 
+    __slots__ = ("_tasks", "loop")
     backend = "asyncio"
 
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Made on the first spawn: an idle connection on asyncio has no task.
+        self._tasks: set[asyncio.Task[None]] | None = None
 
     def time(self) -> float:
         return self.loop.time()
@@ -325,8 +327,11 @@ class AsyncioRuntime:
     def spawn(self, fn: Callable[[], Awaitable[None]], name: str) -> Handle:
         task = self.loop.create_task(guarded(fn, name, asyncio.CancelledError), name=name)
         # The loop keeps only weak references to tasks.
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        tasks = self._tasks
+        if tasks is None:
+            tasks = self._tasks = set()
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
         return task
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> Handle:
@@ -354,6 +359,10 @@ _POLL_FIRST = 0.001
 _POLL_MAX = 0.02
 
 
+# asyncio's TLS receive buffer after the upgrade: two full TLS records.
+_TLS_READ_BUFFER = 34 * 1024
+
+
 class AsyncioChannel(asyncio.Protocol):
     """A protocol on the raw asyncio transport: zero task hops per message.
 
@@ -377,6 +386,33 @@ class AsyncioChannel(asyncio.Protocol):
     next loop turn, then every 1 ms doubling up to ``_POLL_MAX`` (a mark is
     seen at most that late, never early).
     """
+
+    # Slots: one of these per connection, and a dict of 40+ attributes costs ~1.5 KiB.
+    __slots__ = (
+        "__weakref__",
+        "_below_tls",
+        "_closed",
+        "_early",
+        "_early_end",
+        "_early_eof",
+        "_linger",
+        "_loop",
+        "_lost",
+        "_marks",
+        "_pending",
+        "_pending_bytes",
+        "_poll_delay",
+        "_polling",
+        "_runtime",
+        "_sink",
+        "_streak",
+        "_tls",
+        "_transport",
+        "_want_reading",
+        "_writable",
+        "_write_paused",
+        "_written",
+    )
 
     def __init__(
         self,
@@ -412,6 +448,9 @@ class AsyncioChannel(asyncio.Protocol):
         self._want_reading = True
         self._tls = transport.get_extra_info("sslcontext") is not None
         self._below_tls = _compat.tls_inner_transport(transport) if self._tls else None
+        if self._tls:
+            # 256 KiB per connection by default, most of an idle wss connection's memory.
+            _compat.shrink_tls_read_buffer(transport, _TLS_READ_BUFFER)
         transport.set_write_buffer_limits(high=max_bytes)
 
     # asyncio.Protocol

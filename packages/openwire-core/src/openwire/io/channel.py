@@ -55,6 +55,8 @@ __all__ = ["Channel", "ChannelSink", "StreamChannel"]
 _READ_SIZE = 256 * 1024
 # A send larger than this goes out in slices of it; see StreamChannel.
 _SEND_SLICE = 256 * 1024
+# How long an idle writer task waits for more output before ending.
+_WRITER_IDLE = 1.0
 
 
 class ChannelSink(Protocol):
@@ -119,6 +121,11 @@ class StreamChannel:
     16 MiB would show no progress until its very end).
     ``read`` and ``send`` default to the stream's own ``read``/``write``; a
     backend passes faster ones when it can reach below a wrapper.
+
+    The writer task exists only while there is something to send: it starts
+    on the first write (or close) and ends after ``_WRITER_IDLE`` seconds
+    with nothing queued, so an idle connection costs one task (the reader),
+    not two; a busy one keeps its writer and pays no start per message.
     """
 
     def __init__(
@@ -159,7 +166,11 @@ class StreamChannel:
         self._closing_stream = False
         self._leading = leading
         self._reader: Handle = runtime.spawn(self._read_loop, "openwire-ws-reader")
-        self._writer: Handle = runtime.spawn(self._write_loop, "openwire-ws-writer")
+        self._writer: Handle | None = None
+
+    def _start_writer(self) -> None:
+        if self._writer is None:
+            self._writer = self._runtime.spawn(self._write_loop, "openwire-ws-writer")
 
     async def _read_loop(self) -> None:
         exc: BaseException | None = None
@@ -190,8 +201,16 @@ class StreamChannel:
                 if not self._out:
                     if self._closing or self._dead:
                         break
-                    self._writer_waiter = self._runtime.waiter()
-                    await self._writer_waiter.wait()
+                    waiter = self._writer_waiter = self._runtime.waiter()
+                    try:
+                        async with self._runtime.fail_after(_WRITER_IDLE):
+                            await waiter.wait()
+                    except TimeoutError:
+                        if self._writer_waiter is waiter and not self._out:
+                            # Idle: end; the next write() starts a writer again.
+                            self._writer_waiter = None
+                            self._writer = None
+                            return
                     continue
                 data = b"".join(self._out) if len(self._out) > 1 else self._out[0]
                 self._out = []
@@ -256,7 +275,8 @@ class StreamChannel:
         self._writable.wake_all()
         self._reader.cancel()
         if exc is not None or not self._closing:
-            self._writer.cancel()
+            if self._writer is not None:
+                self._writer.cancel()
             self._runtime.spawn(self._aclose, "openwire-ws-close")
         self._sink.connection_lost(exc)
 
@@ -271,6 +291,8 @@ class StreamChannel:
         if waiter is not None:
             self._writer_waiter = None
             waiter.wake()
+        elif self._writer is None:
+            self._start_writer()
 
     def can_write(self) -> bool:
         return self._dead or (
@@ -316,11 +338,14 @@ class StreamChannel:
         if waiter is not None:
             self._writer_waiter = None
             waiter.wake()
+        elif self._writer is None:
+            self._start_writer()
 
     def abort(self) -> None:
         self._out = []
         if not self._closing_stream:
-            self._writer.cancel()
+            if self._writer is not None:
+                self._writer.cancel()
             self._reader.cancel()
             self._runtime.spawn(self._aclose, "openwire-ws-abort")
         self._finish(None)

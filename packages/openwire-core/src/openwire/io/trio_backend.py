@@ -6,7 +6,11 @@ Rules:
   nursery of whoever opened it; :func:`~openwire.io.runtime.guarded` keeps
   them from raising (which would end the whole trio run) and lets only
   ``trio.Cancelled``, by type, end them quietly.
-- Timers are tasks that sleep: trio has no callback timer.
+- Timers: trio has no callback timer, so every timer of one trio run shares
+  one system task that sleeps until the earliest deadline (a heap, and a
+  cancel scope whose deadline moves when an earlier timer arrives). A timer
+  is then a heap entry, not a task: an idle WebSocket's heartbeat costs no
+  task of its own.
 - Connections are anyio socket streams inside httpcore's network stream
   (httpcore speaks HTTP on them); after a ``101`` the channel reads and
   writes the anyio stream directly. Both need private names, kept in
@@ -16,6 +20,8 @@ Rules:
 from __future__ import annotations
 
 import contextlib
+import heapq
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -31,6 +37,8 @@ from openwire.io.runtime import Handle, Runtime, Waiter, guarded
 
 __all__ = ["TrioBackend", "TrioRuntime"]
 
+_log = logging.getLogger("openwire.websocket")
+
 
 class _TrioTask:
     __slots__ = ("scope",)
@@ -40,6 +48,91 @@ class _TrioTask:
 
     def cancel(self) -> None:
         self.scope.cancel()
+
+
+class _Timer:
+    __slots__ = ("fn", "timers")
+
+    def __init__(self, fn: Callable[[], None], timers: _Timers) -> None:
+        self.fn: Callable[[], None] | None = fn
+        self.timers = timers
+
+    def cancel(self) -> None:
+        # Drop the callback now: a cancelled entry waits in the heap until its
+        # deadline and must not keep a closed session alive until then.
+        if self.fn is not None:
+            self.fn = None
+            self.timers.cancelled += 1
+
+
+class _Timers:
+    """Every timer of one trio run, on one system task (see the module's rules)."""
+
+    def __init__(self, trio: Any) -> None:
+        self._trio = trio
+        self._heap: list[tuple[float, int, _Timer]] = []
+        self._seq = 0
+        self._scope: Any = None
+        self._running = False
+        self.cancelled = 0
+
+    def call_later(self, delay: float, fn: Callable[[], None]) -> _Timer:
+        trio = self._trio
+        when = trio.current_time() + delay
+        timer = _Timer(fn, self)
+        self._seq += 1
+        heapq.heappush(self._heap, (when, self._seq, timer))
+        if not self._running:
+            self._running = True
+            trio.lowlevel.spawn_system_task(self._run, name="openwire-timers")
+        elif self._scope is not None and when < self._scope.deadline:
+            self._scope.deadline = when
+        if self.cancelled > 64 and self.cancelled * 2 > len(self._heap):
+            self._heap = [entry for entry in self._heap if entry[2].fn is not None]
+            heapq.heapify(self._heap)
+            self.cancelled = 0
+        return timer
+
+    async def _run(self) -> None:
+        trio = self._trio
+        try:
+            while self._heap:
+                when, _, timer = self._heap[0]
+                if timer.fn is None:
+                    heapq.heappop(self._heap)
+                    self.cancelled = max(0, self.cancelled - 1)
+                    continue
+                if when <= trio.current_time():
+                    heapq.heappop(self._heap)
+                    fn, timer.fn = timer.fn, None
+                    try:
+                        fn()
+                    except Exception:  # one timer's failure must not stop the others
+                        _log.exception("openwire timer callback failed")
+                    continue
+                with trio.CancelScope(deadline=when) as scope:
+                    self._scope = scope
+                    await trio.sleep_forever()
+                self._scope = None
+        finally:
+            self._running = False
+            self._scope = None
+
+
+_TIMERS: Any = None
+
+
+def _timers(trio: Any) -> _Timers:
+    """The timers of the current trio run (a run variable: one heap per ``trio.run``)."""
+    global _TIMERS
+    if _TIMERS is None:
+        _TIMERS = trio.lowlevel.RunVar("openwire_timers")
+    try:
+        found: _Timers = _TIMERS.get()
+    except LookupError:
+        found = _Timers(trio)
+        _TIMERS.set(found)
+    return found
 
 
 class _TrioWaiter:
@@ -98,13 +191,7 @@ class TrioRuntime:
         return handle
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> Handle:
-        trio = self._trio
-
-        async def sleep_then_call() -> None:
-            await trio.sleep(delay)
-            fn()
-
-        return self.spawn(sleep_then_call, "openwire-timer")
+        return _timers(self._trio).call_later(delay, fn)
 
     def call_soon_threadsafe(self, fn: Callable[[], None]) -> None:
         with contextlib.suppress(self._trio.RunFinishedError):

@@ -120,7 +120,8 @@ class _Turns:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._queue: deque[Waiter] = deque()
+        # Made on the first wait: an empty deque is ~600 bytes on every connection.
+        self._queue: deque[Waiter] | None = None
         self.busy = False
 
     async def acquire(self) -> None:
@@ -128,6 +129,8 @@ class _Turns:
             self.busy = True
             return
         waiter = self._runtime.waiter()
+        if self._queue is None:
+            self._queue = deque()
         self._queue.append(waiter)
         try:
             await waiter.wait()
@@ -147,6 +150,57 @@ class _Turns:
 
 class Session:
     """One open WebSocket connection, after the 101."""
+
+    # Slots: one of these per connection, and a dict of 40+ attributes costs ~1.5 KiB.
+    __slots__ = (
+        "__weakref__",
+        "_abort_timer",
+        "_aside",
+        "_channel",
+        "_channel_lost",
+        "_close_mark",
+        "_close_sample",
+        "_close_timer",
+        "_close_waiters",
+        "_conn",
+        "_deliver_control",
+        "_discarding",
+        "_engine_name",
+        "_error",
+        "_ev_received",
+        "_ev_sent",
+        "_events",
+        "_flushed_at_close",
+        "_flushed_at_ping",
+        "_heartbeat",
+        "_heartbeat_sent_at",
+        "_inbox",
+        "_inbox_bytes",
+        "_inbox_max",
+        "_inbox_max_bytes",
+        "_last_rx",
+        "_max_message",
+        "_options",
+        "_paused",
+        "_ping_mark",
+        "_pings",
+        "_pings_latency",
+        "_pong_timer",
+        "_recv_waiter",
+        "_runtime",
+        "_rx_chunked",
+        "_stall_checks",
+        "_stall_seen",
+        "_stall_timer",
+        "_stream_implicit",
+        "_stream_open",
+        "_streaming",
+        "_turns",
+        "close_code",
+        "close_reason",
+        "closed_by_peer",
+        "state",
+    )
 
     def __init__(
         self,
