@@ -123,3 +123,40 @@ def test_h2_connection_keeps_its_state_machine_where_openwire_reopens_it() -> No
     machine.state = h2.connection.ConnectionState.CLOSED
     _compat.h2_reopen_after_goaway(connection)
     assert machine.state is h2.connection.ConnectionState.CLIENT_OPEN
+
+
+def test_asyncio_tls_protocol_keeps_the_read_buffer_openwire_shrinks() -> None:
+    import asyncio
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+
+    async def check() -> None:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read()
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_context)
+        port = server.sockets[0].getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_context)
+        try:
+            shrunk = _compat.shrink_tls_read_buffer(writer.transport, 34 * 1024)
+            assert shrunk, (
+                "asyncio's TLS protocol no longer keeps its receive buffer in _ssl_buffer: "
+                "idle wss connections on asyncio cost 256 KiB each again; " + ADVICE
+            )
+            protocol = writer.transport._ssl_protocol  # type: ignore[attr-defined]
+            assert len(protocol.get_buffer(-1)) <= 34 * 1024
+        finally:
+            writer.close()
+            await writer.wait_closed()
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(check())
