@@ -422,6 +422,7 @@ class FanOutListener(EventListener):
                 targets = tuple(getattr(listeners[i], name) for i in indices)
                 setattr(self, name, _each(name, targets))
 
+
 _Plan = tuple[tuple[str, tuple[int, ...]], ...]
 _PLANS: dict[tuple[type, ...], _Plan] = {}
 _MAX_PLANS = 64

@@ -386,12 +386,13 @@ class _Listener(EventListener):
         self._attempts += 1
         method = request.method
         url = request.url
+        host, port = url.host, url.port  # properties: read once
         known = method in n.KNOWN_METHODS
         attributes: Attributes = {
             n.HTTP_REQUEST_METHOD: method if known else "_OTHER",
             n.URL_FULL: (full := n.full_url(url, t.sensitive)),
-            n.SERVER_ADDRESS: url.host,
-            n.SERVER_PORT: url.port,
+            n.SERVER_ADDRESS: host,
+            n.SERVER_PORT: port,
         }
         if not known:
             attributes[n.HTTP_REQUEST_METHOD_ORIGINAL] = method
@@ -414,8 +415,8 @@ class _Listener(EventListener):
         if t.metrics:
             self._metric = {
                 n.HTTP_REQUEST_METHOD: attributes[n.HTTP_REQUEST_METHOD],
-                n.SERVER_ADDRESS: url.host,
-                n.SERVER_PORT: url.port,
+                n.SERVER_ADDRESS: host,
+                n.SERVER_PORT: port,
             }
         self._started = time.perf_counter()
         return span
@@ -425,7 +426,7 @@ class _Listener(EventListener):
         assert span is not None
         status = response.status
         self._status = status
-        version = n.protocol_version(response.http_version)
+        version = response.http_version.removeprefix("HTTP/")  # network.protocol.version: "1.1"
         attributes: Attributes = {
             n.HTTP_RESPONSE_STATUS_CODE: status,
             n.NETWORK_PROTOCOL_VERSION: version,
@@ -542,6 +543,7 @@ class _Listener(EventListener):
         if request is None:
             return
         url = request.url
+        host, port = url.host, url.port
         scheme = "wss" if url.scheme == "https" else "ws"
         # The handshake's url.full with the WebSocket's scheme: it was
         # redacted once, when the attempt began.
@@ -557,16 +559,16 @@ class _Listener(EventListener):
             kind=SpanKind.INTERNAL,
             attributes={
                 n.URL_FULL: full,
-                n.SERVER_ADDRESS: url.host,
-                n.SERVER_PORT: url.port,
+                n.SERVER_ADDRESS: host,
+                n.SERVER_PORT: port,
                 n.URL_SCHEME: scheme,
             },
             links=[Link(handshake.get_span_context())] if handshake is not None else None,
         )
         self._opened = time.perf_counter()
         self._ws_metric = {
-            n.SERVER_ADDRESS: url.host,
-            n.SERVER_PORT: url.port,
+            n.SERVER_ADDRESS: host,
+            n.SERVER_PORT: port,
             n.URL_SCHEME: scheme,
         }
 
