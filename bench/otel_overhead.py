@@ -16,12 +16,23 @@ echo server of bench/run.py:
   time is measured) and a ``MeterProvider`` with a reader; per-message span
   events off (the default).
 
+and ``sdk-floor`` (with ``--variants``): no instrumentation, but a listener
+that makes only the SDK calls a handshake cannot do without (the two
+spans with the same attributes, span events and link, and the two histogram
+points, all from constants), so ``enabled`` minus ``sdk-floor`` is what the
+instrumentation itself adds.
+
 Workloads (bench/workloads.py): ``rt-64b`` (one 64-byte binary message in
 flight, echoed) and ``handshake`` (connect, then close, one after the
 other). Each sample runs in a fresh forked worker; repeats are interleaved
 with the variants in rotated order, and each repeat's ratio (client CPU per
 operation of the variant / of ``plain`` in the same repeat) is taken before
 the median, so slow drift of a busy machine hits every variant alike.
+
+``--profile N`` runs N handshakes per variant in this process under
+cProfile (CPU-time clock) instead: function calls per handshake are
+deterministic, so they compare variants on a machine too busy for ratios.
+``--floor`` times the SDK calls of ``sdk-floor`` alone, in a loop.
 """
 
 from __future__ import annotations
@@ -51,17 +62,12 @@ VARIANTS = ("plain", "disabled", "enabled")
 # Where the cost of "enabled" goes (--variants): the SDK's spans only, its
 # metrics only, the instrumentation with no SDK installed (no-op providers),
 # or the SDK with a sampler that records no span (metrics still on).
-EXTRA_VARIANTS = ("traces-only", "metrics-only", "no-sdk", "unsampled")
+EXTRA_VARIANTS = ("traces-only", "metrics-only", "no-sdk", "unsampled", "sdk-floor")
 WORKLOADS = ("rt-64b", "handshake")
 
 
-def _settings(variant: str) -> dict[str, Any]:
-    if variant == "plain":
-        return {}
-    import openwire_opentelemetry
-
-    if variant == "disabled":
-        return dict(openwire_opentelemetry.settings(enabled=False))
+def _providers(variant: str) -> tuple[Any, Any]:
+    """The tracer and meter providers of ``variant``: the SDK's, or no-op ones."""
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -86,11 +92,140 @@ def _settings(variant: str) -> dict[str, Any]:
         tracer_provider = NoOpTracerProvider()
     if variant in ("traces-only", "no-sdk"):
         meter_provider = NoOpMeterProvider()
+    return tracer_provider, meter_provider
+
+
+def _settings(variant: str) -> dict[str, Any]:
+    if variant == "plain":
+        return {}
+    import openwire_opentelemetry
+
+    if variant == "disabled":
+        return dict(openwire_opentelemetry.settings(enabled=False))
+    if variant == "sdk-floor":
+        return {"event_listener_factory": _floor_listener()}
+    tracer_provider, meter_provider = _providers(variant)
     return dict(
         openwire_opentelemetry.settings(
             tracer_provider=tracer_provider, meter_provider=meter_provider
         )
     )
+
+
+class _FloorCalls:
+    """The SDK calls one WebSocket connect + close needs, with constant attributes.
+
+    What ``enabled`` records for bench/'s handshake (no DNS, no TLS): a
+    client span with 5 attributes at start, 3 events and 4 attributes
+    (status, version, reuse, engine) added before it ends; an internal span
+    with 4 attributes and a link at start, 1 event and 5 attributes at its
+    end; a histogram point for each, with 5 and 4 attributes.
+    """
+
+    def __init__(self) -> None:
+        from opentelemetry.trace import Link, SpanKind
+        from openwire_opentelemetry import _names as n
+
+        tracer_provider, meter_provider = _providers("enabled")
+        self.tracer = tracer_provider.get_tracer("bench.floor")
+        meter = meter_provider.get_meter("bench.floor")
+        self.http_duration = meter.create_histogram(n.METRIC_HTTP_DURATION, unit="s")
+        self.ws_duration = meter.create_histogram(n.METRIC_WS_DURATION, unit="s")
+        self.link, self.client, self.internal = Link, SpanKind.CLIENT, SpanKind.INTERNAL
+        self.names = n
+        where = {n.SERVER_ADDRESS: "127.0.0.1", n.SERVER_PORT: 8765}
+        self.attempt = {
+            n.HTTP_REQUEST_METHOD: "GET",
+            n.URL_FULL: "http://127.0.0.1:8765/",
+            **where,
+            n.WS_HANDSHAKE: True,
+        }
+        self.answer = {
+            n.HTTP_RESPONSE_STATUS_CODE: 101,
+            n.NETWORK_PROTOCOL_VERSION: "1.1",
+            n.CONNECTION_REUSED: False,
+            n.WS_ENGINE: "native",
+        }
+        self.attempt_metric = {
+            n.HTTP_REQUEST_METHOD: "GET",
+            **where,
+            n.HTTP_RESPONSE_STATUS_CODE: 101,
+            n.NETWORK_PROTOCOL_VERSION: "1.1",
+        }
+        self.connection = {n.URL_FULL: "ws://127.0.0.1:8765/", **where, n.URL_SCHEME: "ws"}
+        self.end = {
+            n.WS_CLOSE_CODE: 1000,
+            n.WS_MESSAGES_SENT: 0,
+            n.WS_MESSAGES_RECEIVED: 0,
+            n.WS_ENGINE: "native",
+            n.WS_CLOSE_INITIATOR: "client",
+        }
+        self.connection_metric = {**where, n.URL_SCHEME: "ws", n.WS_ENGINE: "native"}
+
+    def start_attempt(self) -> Any:
+        return self.tracer.start_span("GET", kind=self.client, attributes=self.attempt)
+
+    def end_attempt(self, span: Any) -> Any:
+        span.set_attributes(self.answer)
+        span.end()
+        self.http_duration.record(0.001, self.attempt_metric)
+        return self.tracer.start_span(
+            "WebSocket",
+            kind=self.internal,
+            attributes=self.connection,
+            links=[self.link(span.get_span_context())],
+        )
+
+    def end_connection(self, span: Any) -> None:
+        span.set_attributes(self.end)
+        span.end()
+        self.ws_duration.record(0.001, self.connection_metric)
+
+    def one(self) -> None:
+        n = self.names
+        span = self.start_attempt()
+        span.add_event(n.EVENT_CONNECT_START)
+        span.add_event(n.EVENT_CONNECT_END)
+        span.add_event(n.EVENT_RESPONSE_HEADERS)
+        connection = self.end_attempt(span)
+        connection.add_event(n.EVENT_WS_CLOSING)
+        self.end_connection(connection)
+
+
+def _floor_listener() -> Any:
+    from openwire import EventListener
+
+    calls = _FloorCalls()
+    n = calls.names
+
+    class Floor(EventListener):
+        span: Any = None
+        connection: Any = None
+
+        def call_start(self, request: Any) -> None:
+            self.span = calls.start_attempt()
+
+        def connect_start(self, host: str, port: int) -> None:
+            self.span.add_event(n.EVENT_CONNECT_START)
+
+        def connect_end(self, host: str, port: int) -> None:
+            self.span.add_event(n.EVENT_CONNECT_END)
+
+        def response_headers_end(self, response: Any) -> None:
+            self.span.add_event(n.EVENT_RESPONSE_HEADERS)
+
+        def websocket_negotiated(
+            self, subprotocol: str | None, extensions: list[str], engine: str
+        ) -> None:
+            self.connection = calls.end_attempt(self.span)
+
+        def websocket_closing(self, code: int, reason: str, by_peer: bool) -> None:
+            self.connection.add_event(n.EVENT_WS_CLOSING)
+
+        def websocket_closed(self, code: int, reason: str) -> None:
+            calls.end_connection(self.connection)
+
+    return Floor
 
 
 @contextlib.asynccontextmanager
@@ -149,6 +284,50 @@ def run_one(variant: str, workload: str, url: str, timing: Timing) -> float:
     return cpu / count * 1e6
 
 
+async def _profiled(variant: str, url: str, count: int) -> tuple[float, float, float]:
+    """(calls, profiled CPU µs, unprofiled CPU µs) per handshake, in this process."""
+    import cProfile
+    import pstats
+    import time
+
+    async with _connector(variant) as connect:
+        for _ in range(100):
+            conn = await connect(url)
+            await conn.close()
+        started = time.process_time()
+        for _ in range(count):
+            conn = await connect(url)
+            await conn.close()
+        plain_cpu = time.process_time() - started
+        profile = cProfile.Profile(time.process_time)
+        profile.enable()
+        for _ in range(count):
+            conn = await connect(url)
+            await conn.close()
+        profile.disable()
+    stats = pstats.Stats(profile)
+    total_calls: int = stats.total_calls  # type: ignore[attr-defined]
+    total_time: float = stats.total_tt  # type: ignore[attr-defined]
+    return total_calls / count, total_time / count * 1e6, plain_cpu / count * 1e6
+
+
+def _floor(runs: int) -> None:
+    """The SDK calls of one handshake (``sdk-floor``'s), alone in a loop."""
+    import time
+
+    calls = _FloorCalls()
+    per_call = []
+    for _ in range(runs):
+        started = time.process_time()
+        for _ in range(500):
+            calls.one()
+        per_call.append((time.process_time() - started) / 500 * 1e6)
+    print(
+        f"SDK calls of one handshake, alone: {statistics.median(per_call):.1f} µs CPU "
+        f"(median of {runs} x 500; min {min(per_call):.1f})"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="repeats (default 7)")
@@ -161,7 +340,14 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated, 'plain' first (default: all of {VARIANTS}; also {EXTRA_VARIANTS})",
     )
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help=f"subset of {WORKLOADS}")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="profile N handshakes per variant"
+    )
+    parser.add_argument("--floor", action="store_true", help="time the SDK floor alone")
     args = parser.parse_args(argv)
+    if args.floor:
+        _floor(max(args.runs, 5))
+        return 0
     variants = tuple(v for v in args.variants.split(",") if v)
     workloads = tuple(w for w in args.workloads.split(",") if w)
     if variants[0] != "plain" or not set(variants) <= {*VARIANTS, *EXTRA_VARIANTS}:
@@ -184,6 +370,14 @@ def main(argv: list[str] | None = None) -> int:
     with echo_server(impl, cores[0] if pin else None) as server:
         if pin:
             os.sched_setaffinity(0, {cores[1]})
+        if args.profile:
+            print(f"\nserver: {impl}; {args.profile} handshakes per variant, in one process")
+            print("| variant | calls/handshake | profiled CPU µs | CPU µs unprofiled |")
+            print("| --- | --- | --- | --- |")
+            for variant in variants:
+                calls, profiled, cpu = asyncio.run(_profiled(variant, server.url, args.profile))
+                print(f"| {variant} | {calls:.0f} | {profiled:.0f} | {cpu:.0f} |")
+            return 0
         per_op: dict[tuple[str, str], list[float]] = {}
         ratios: dict[tuple[str, str], list[float]] = {}
         for repeat in range(args.runs):

@@ -103,3 +103,20 @@ async def test_websocket_negotiated_reports_what_the_handshake_settled(
     await server.wait()
     assert got == [("open", None), ("negotiated", ("b", [], engine))]
     assert (ws.subprotocol, ws.extensions, ws.engine) == ("b", [], engine)
+
+
+def test_instance_event_methods_are_seen_whatever_was_fanned_out_before() -> None:
+    # The fan-out remembers which events each combination of classes
+    # handles; an instance with an event method of its own must not be
+    # answered from (or poison) that memory.
+    seen: list[int] = []
+    plain = ListenerDispatch(FanOutListener(Hosts([]), EventListener()))
+    assert not plain.wants("websocket_message_sent")
+    inner = EventListener()
+    inner.websocket_message_sent = lambda kind, size: seen.append(size)  # type: ignore[method-assign]
+    custom = ListenerDispatch(FanOutListener(Hosts([]), inner))
+    assert custom.wants("websocket_message_sent")
+    custom.websocket_message_sent("binary", 3)
+    assert seen == [3]
+    again = ListenerDispatch(FanOutListener(Hosts([]), EventListener()))
+    assert not again.wants("websocket_message_sent")

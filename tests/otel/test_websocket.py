@@ -432,3 +432,26 @@ async def test_a_redirected_handshake_is_a_span_per_hop(
     assert heads == [("/", traceparent(hop)), ("/ws", traceparent(handshake))]
     assert [link.context for link in connection.links] == [handshake.get_span_context()]
     assert (connection.attributes or {})["url.full"] == f"ws://127.0.0.1:{port}/ws"
+
+
+async def test_the_connection_span_shows_the_url_redacted_as_the_handshake_did(
+    engine: str, otel: Otel, scripted: Any
+) -> None:
+    # The connection's url.full is the handshake's, with the WebSocket scheme:
+    # credentials and sensitive query values stay redacted in both.
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        await peer.read_until_close()
+
+    server = scripted(script)
+    port = _port(server.url)
+    url = server.url.replace("://", "://user:secret@") + "feed?sig=abc&room=1"
+    async with Client(**otel.settings()) as client:
+        ws = await client.new_websocket(url, engine=engine, ping_interval=None).execute()
+        await ws.close()
+    await server.wait()
+
+    handshake, connection = otel.spans()
+    target = f"REDACTED:REDACTED@127.0.0.1:{port}/feed?sig=REDACTED&room=1"
+    assert (handshake.attributes or {})["url.full"] == f"ws://{target}"  # as written
+    assert (connection.attributes or {})["url.full"] == f"ws://{target}"

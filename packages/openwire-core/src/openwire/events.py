@@ -430,12 +430,46 @@ class FanOutListener(EventListener):
 
     def __init__(self, *listeners: EventListener) -> None:
         self.listeners = listeners
-        wanted: dict[str, list[Callable[..., None]]] = {}
-        for listener in listeners:
-            for name in _overrides(listener):
-                wanted.setdefault(name, []).append(getattr(listener, name))
-        for name, targets in wanted.items():
-            setattr(self, name, targets[0] if len(targets) == 1 else _each(name, tuple(targets)))
+        for name, indices in _plan(listeners):
+            if len(indices) == 1:
+                setattr(self, name, getattr(listeners[indices[0]], name))
+            else:
+                targets = tuple(getattr(listeners[i], name) for i in indices)
+                setattr(self, name, _each(name, targets))
+
+
+_Plan = tuple[tuple[str, tuple[int, ...]], ...]
+_PLANS: dict[tuple[type, ...], _Plan] = {}
+_MAX_PLANS = 64
+
+
+def _plan(listeners: tuple[EventListener, ...]) -> _Plan:
+    """Which of ``listeners`` handle each event: per combination of classes, worked out once.
+
+    A fan-out is made for every call, so this is remembered for the last
+    few combinations of listener classes (a client has one); a listener
+    with event methods set on the instance is looked at every time.
+    """
+    per_class = True
+    for listener in listeners:
+        own = getattr(listener, "__dict__", None)
+        if own and not _EVENT_SET.isdisjoint(own):
+            per_class = False
+            break
+    key = tuple(type(listener) for listener in listeners)
+    plan = _PLANS.get(key) if per_class else None
+    if plan is not None:
+        return plan
+    wanted: dict[str, list[int]] = {}
+    for index, listener in enumerate(listeners):
+        for name in _overrides(listener):
+            wanted.setdefault(name, []).append(index)
+    plan = tuple((name, tuple(indices)) for name, indices in wanted.items())
+    if per_class:
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
 
 
 def _each(name: str, targets: tuple[Callable[..., None], ...]) -> Callable[..., None]:

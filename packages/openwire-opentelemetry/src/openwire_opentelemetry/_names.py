@@ -115,11 +115,6 @@ def full_url(url: URL, sensitive: frozenset[str], scheme: str | None = None) -> 
     return f"{scheme or url.scheme}://{userinfo}{url.netloc}{target}"
 
 
-def protocol_version(http_version: str) -> str:
-    """``network.protocol.version`` from openwire's ``HTTP/1.1`` / ``HTTP/2``."""
-    return http_version.removeprefix("HTTP/")
-
-
 def tls_version(version: str) -> tuple[str, str] | None:
     """``(tls.protocol.name, tls.protocol.version)`` from ``ssl``'s ``TLSv1.3``."""
     if version.startswith("TLSv"):

@@ -197,7 +197,7 @@ class _Metrics:
 
     # -- traffic aggregation ------------------------------------------------------
     def track(self, listener: _Listener, attributes: Attributes) -> _Traffic:
-        key = tuple(sorted(attributes.items()))
+        key = tuple(attributes.items())  # built in one order by the listener: no sort
         with self._lock:
             traffic = self._traffic.get(key)
             if traffic is None:
@@ -298,9 +298,16 @@ class TracingInterceptor:
         if listener is None:
             return await chain.proceed(request)
         span = listener.begin_attempt(request)
-        request = request.replace()  # headers are copied: the caller's request stays as it was
+        # Into a dict first: a span that is not recorded (sampled out, or a
+        # no-op provider) injects nothing, and the request is then not copied.
+        carrier: dict[str, str] = {}
         propagator = self._t.propagator or get_global_textmap()
-        propagator.inject(request.headers, context=trace.set_span_in_context(span, listener.parent))
+        propagator.inject(carrier, context=trace.set_span_in_context(span, listener.parent))
+        if carrier:
+            request = request.replace()  # headers are copied: the caller's request stays as it was
+            headers = request.headers
+            for name, value in carrier.items():
+                headers[name] = value
         try:
             response = await chain.proceed(request)
         except BaseException as exc:
@@ -313,7 +320,37 @@ class TracingInterceptor:
 
 
 class _Listener(EventListener):
-    """One call's spans and measurements (HTTP attempts, then the WebSocket's life)."""
+    """One call's spans and measurements (HTTP attempts, then the WebSocket's life).
+
+    Its state lives in slots, so the instance ``__dict__`` stays empty and
+    the dispatch made for each call finds the events it handles from the
+    class alone (a listener's ``__dict__`` is searched for event methods).
+    """
+
+    __slots__ = (
+        "_answer",
+        "_attempts",
+        "_connection",
+        "_counts",
+        "_events_dropped",
+        "_events_left",
+        "_handshake",
+        "_handshake_done",
+        "_initiator",
+        "_metric",
+        "_negotiated",
+        "_opened",
+        "_pings",
+        "_reused",
+        "_started",
+        "_status",
+        "_t",
+        "_traffic",
+        "_url_full",
+        "_ws_metric",
+        "parent",
+        "span",
+    )
 
     def __init__(self, telemetry: Telemetry) -> None:
         self._t = telemetry
@@ -324,6 +361,8 @@ class _Listener(EventListener):
         self._metric: Attributes = {}
         self._status: int | None = None
         self._reused: bool | None = None
+        self._url_full = ""  # the attempt's url.full: the WebSocket's span reuses it
+        self._answer: Attributes | None = None  # a 101's attributes, set with the negotiated ones
         self._handshake = False  # this attempt is a WebSocket handshake
         self._handshake_done = False  # a 101 arrived: the span waits for websocket_negotiated
         # The WebSocket connection, once open.
@@ -347,12 +386,13 @@ class _Listener(EventListener):
         self._attempts += 1
         method = request.method
         url = request.url
+        host, port = url.host, url.port  # properties: read once
         known = method in n.KNOWN_METHODS
         attributes: Attributes = {
             n.HTTP_REQUEST_METHOD: method if known else "_OTHER",
-            n.URL_FULL: n.full_url(url, t.sensitive),
-            n.SERVER_ADDRESS: url.host,
-            n.SERVER_PORT: url.port,
+            n.URL_FULL: (full := n.full_url(url, t.sensitive)),
+            n.SERVER_ADDRESS: host,
+            n.SERVER_PORT: port,
         }
         if not known:
             attributes[n.HTTP_REQUEST_METHOD_ORIGINAL] = method
@@ -368,13 +408,15 @@ class _Listener(EventListener):
             attributes=attributes,
         )
         self.span = span
+        self._url_full = full
         self._status = None
         self._reused = None
+        self._answer = None
         if t.metrics:
             self._metric = {
                 n.HTTP_REQUEST_METHOD: attributes[n.HTTP_REQUEST_METHOD],
-                n.SERVER_ADDRESS: url.host,
-                n.SERVER_PORT: url.port,
+                n.SERVER_ADDRESS: host,
+                n.SERVER_PORT: port,
             }
         self._started = time.perf_counter()
         return span
@@ -384,7 +426,7 @@ class _Listener(EventListener):
         assert span is not None
         status = response.status
         self._status = status
-        version = n.protocol_version(response.http_version)
+        version = response.http_version.removeprefix("HTTP/")  # network.protocol.version: "1.1"
         attributes: Attributes = {
             n.HTTP_RESPONSE_STATUS_CODE: status,
             n.NETWORK_PROTOCOL_VERSION: version,
@@ -396,9 +438,14 @@ class _Listener(EventListener):
         self._metric.update(attributes)
         if self._reused is not None:
             attributes[n.CONNECTION_REUSED] = self._reused
-        span.set_attributes(attributes)
         if status == 101 and self._handshake:
+            # The span waits for websocket_negotiated: one SDK call sets
+            # these with the negotiated ones (end_attempt sets them if the
+            # 101 is refused instead).
             self._handshake_done = True
+            self._answer = attributes
+        else:
+            span.set_attributes(attributes)
 
     def end_attempt(self, error: BaseException | None) -> None:
         span = self.span
@@ -406,6 +453,9 @@ class _Listener(EventListener):
             return
         self.span = None
         self._handshake_done = False
+        if self._answer is not None:
+            span.set_attributes(self._answer)
+            self._answer = None
         metric = self._metric
         if error is not None:
             status = self._status
@@ -493,24 +543,32 @@ class _Listener(EventListener):
         if request is None:
             return
         url = request.url
+        host, port = url.host, url.port
         scheme = "wss" if url.scheme in ("https", "wss") else "ws"
+        # The handshake's url.full with the WebSocket's scheme: it was
+        # redacted once, when the attempt began.
+        full = self._url_full
+        if full:
+            full = scheme + full[len(url.scheme) :]
+        else:
+            full = n.full_url(url, self._t.sensitive, scheme)
         handshake = self.span
         self._connection = self._t.tracer.start_span(
             "WebSocket",
             context=self.parent,
             kind=SpanKind.INTERNAL,
             attributes={
-                n.URL_FULL: n.full_url(url, self._t.sensitive, scheme),
-                n.SERVER_ADDRESS: url.host,
-                n.SERVER_PORT: url.port,
+                n.URL_FULL: full,
+                n.SERVER_ADDRESS: host,
+                n.SERVER_PORT: port,
                 n.URL_SCHEME: scheme,
             },
             links=[Link(handshake.get_span_context())] if handshake is not None else None,
         )
         self._opened = time.perf_counter()
         self._ws_metric = {
-            n.SERVER_ADDRESS: url.host,
-            n.SERVER_PORT: url.port,
+            n.SERVER_ADDRESS: host,
+            n.SERVER_PORT: port,
             n.URL_SCHEME: scheme,
         }
 
@@ -523,7 +581,11 @@ class _Listener(EventListener):
         if extensions:
             attributes[n.WS_EXTENSIONS] = extensions
         if self.span is not None:
-            self.span.set_attributes(attributes)
+            if self._answer is not None:
+                self.span.set_attributes({**self._answer, **attributes})
+                self._answer = None
+            else:
+                self.span.set_attributes(attributes)
             self.end_attempt(None)
         self._negotiated = attributes  # the connection span gets them when it ends
         metric = self._ws_metric
@@ -614,6 +676,8 @@ class _Listener(EventListener):
 
 class _CountingListener(_Listener):
     """Also counts every message (for the observable instruments) and, if asked, records it."""
+
+    __slots__ = ()
 
     def websocket_message_sent(self, kind: str, size: int) -> None:
         counts = self._counts
