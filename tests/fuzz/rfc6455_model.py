@@ -269,8 +269,10 @@ def _read(
         if end - pos < header:
             if reject_non_minimal and opcode >= 0x8 and header > 2:
                 # A control frame's 7-bit field says 126 or 127: over 125 bytes
-                # or not minimal, a 1002 either way, known from two bytes.
-                raise _Failed(PROTOCOL_ERROR, "a control frame with an extended length (§5.5)")
+                # or not minimal, a 1002 either way, known from two bytes to a
+                # receiver that looks; one that waits for the whole header
+                # sees the stream end first. Both are conformant.
+                outcome.partial_failure = PROTOCOL_ERROR
             return  # the extended length has not arrived
         if header == 4:
             length = int.from_bytes(data[pos + 2 : pos + 4], "big")

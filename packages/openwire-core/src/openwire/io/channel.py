@@ -274,7 +274,13 @@ class StreamChannel:
         self._marks = []
         self._writable.wake_all()
         self._reader.cancel()
-        if exc is not None or not self._closing:
+        if exc is None and not self._closing and self._out:
+            # The peer ended its half cleanly (EOF) with our answers still
+            # queued (a pong, a Close): our half stays open until the writer
+            # has sent them, then it closes the stream, as on asyncio.
+            if self._writer is None:
+                self._start_writer()
+        elif exc is not None or not self._closing:
             if self._writer is not None:
                 self._writer.cancel()
             self._runtime.spawn(self._aclose, "openwire-ws-close")
