@@ -313,16 +313,16 @@ class _AsyncioWaiter:
 class AsyncioRuntime:
     """The runtime on the running asyncio loop; keeps its detached tasks alive."""
 
-    __slots__ = ("_tasks", "loop")
+    __slots__ = ("_tasks", "loop", "time")
     backend = "asyncio"
 
     def __init__(self) -> None:
-        self.loop = asyncio.get_running_loop()
+        self.loop = loop = asyncio.get_running_loop()
         # Made on the first spawn: an idle connection on asyncio has no task.
         self._tasks: set[asyncio.Task[None]] | None = None
-
-    def time(self) -> float:
-        return self.loop.time()
+        # The loop's clock itself, not a method calling it: a session reads
+        # it for every message it receives.
+        self.time: Callable[[], float] = loop.time
 
     def spawn(self, fn: Callable[[], Awaitable[None]], name: str) -> Handle:
         task = self.loop.create_task(guarded(fn, name, asyncio.CancelledError), name=name)
