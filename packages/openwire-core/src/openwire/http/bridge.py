@@ -58,8 +58,9 @@ class Bridge:
         decode = False
         if handshake is not None:
             pairs = handshake.headers()
-            for name in {n.lower() for n, _ in pairs}:
-                headers.remove(name)
+            owned = {n.lower() for n, _ in pairs}
+            # One pass drops every field the handshake sets, then its own go last.
+            headers = Headers([(n, v) for n, v in headers.items() if n.lower() not in owned])
             for name, value in pairs:
                 headers.add(name, value)
         else:

@@ -284,16 +284,28 @@ _SAFE_TARGET = string.ascii_letters + string.digits + string.punctuation
 
 
 def _core_url(url: URL) -> httpcore.URL:
-    try:
-        host = url.host.encode("ascii")
-    except UnicodeEncodeError:
-        host = url.host.encode("idna")
     return httpcore.URL(
         scheme=url.wire_scheme.encode("ascii"),
-        host=host,
+        host=_core_host(url),
         port=url.port,
-        target=quote(url.target, safe=_SAFE_TARGET).encode("ascii"),
+        target=_core_target(url),
     )
+
+
+def _core_host(url: URL) -> bytes:
+    try:
+        return url.host.encode("ascii")
+    except UnicodeEncodeError:
+        return url.host.encode("idna")
+
+
+def _core_target(url: URL) -> bytes:
+    """The request target as :func:`_core_url` writes it.
+
+    An upgrade needs only this (and the host checked as :func:`_core_url`
+    checks it), not an ``httpcore.URL``.
+    """
+    return quote(url.target, safe=_SAFE_TARGET).encode("ascii")
 
 
 class Transport:
@@ -435,11 +447,13 @@ class Transport:
             )
         context = chain.context
         events = context.events
-        url_text = str(request.url)
-        events.proxy_select_start(url_text)
+        # The URL's text only for a listener that takes it: most have none.
+        if events.wants("proxy_select_start"):
+            events.proxy_select_start(str(request.url))
         proxy = self._proxies.select(request.url)
         proxy_label = redact(proxy) if proxy else None
-        events.proxy_select_end(url_text, proxy_label)
+        if events.wants("proxy_select_end"):
+            events.proxy_select_end(str(request.url), proxy_label)
 
         tracer = ExchangeTracer(events, request, proxy_label)
         slot = self._host_slot(request.url)
@@ -452,7 +466,8 @@ class Transport:
                 core: httpcore.Response | UpgradeResponse
                 if request.is_websocket:
                     tunnels = self._tunnels_for(proxy) if proxy else None
-                    target = _core_url(request.url).target
+                    _core_host(request.url)  # fails as _core_url would on a bad host
+                    target = _core_target(request.url)
                     if self._multiplexer.wants(request):
                         core = await self._multiplexer.exchange(
                             request, target, tracer, tunnels, proxy_label

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, cast
@@ -313,16 +314,18 @@ class _AsyncioWaiter:
 class AsyncioRuntime:
     """The runtime on the running asyncio loop; keeps its detached tasks alive."""
 
-    __slots__ = ("_tasks", "loop")
+    __slots__ = ("_tasks", "loop", "time", "waiter")
     backend = "asyncio"
 
     def __init__(self) -> None:
-        self.loop = asyncio.get_running_loop()
+        self.loop = loop = asyncio.get_running_loop()
         # Made on the first spawn: an idle connection on asyncio has no task.
         self._tasks: set[asyncio.Task[None]] | None = None
-
-    def time(self) -> float:
-        return self.loop.time()
+        # The loop's clock itself, not a method calling it: a session reads
+        # it for every message it receives.
+        self.time: Callable[[], float] = loop.time
+        # A receive waits on one of these per message it has to wait for.
+        self.waiter: Callable[[], Waiter] = functools.partial(_AsyncioWaiter, loop)
 
     def spawn(self, fn: Callable[[], Awaitable[None]], name: str) -> Handle:
         task = self.loop.create_task(guarded(fn, name, asyncio.CancelledError), name=name)
@@ -340,9 +343,6 @@ class AsyncioRuntime:
     def call_soon_threadsafe(self, fn: Callable[[], None]) -> None:
         with contextlib.suppress(RuntimeError):  # loop already closed
             self.loop.call_soon_threadsafe(fn)
-
-    def waiter(self) -> Waiter:
-        return _AsyncioWaiter(self.loop)
 
     def fail_after(self, delay: float | None) -> contextlib.AbstractAsyncContextManager[object]:
         # A timer and a task.cancel(): a fraction of a cancel scope's cost.

@@ -187,34 +187,63 @@ def validate_response(response: Response, offer: HandshakeOffer) -> HandshakeRes
     the proof that the server took the CONNECT; subprotocol and extensions
     are checked as for HTTP/1.1.
     """
-    headers = response.headers
+    fields = _fields(response)
     if response.http_version == "HTTP/2":
-        return _negotiated(response, offer)
-    upgrade = _tokens(headers.get_list("Upgrade"))
+        return _negotiated(fields, offer)
+    upgrade = _tokens(fields.get("upgrade", ()))
     if [u.lower() for u in upgrade] != ["websocket"]:
         raise InvalidUpgrade(
             f"expected 'Upgrade: websocket' in the 101 response, got "
             f"{', '.join(upgrade) or 'no Upgrade header'!r}"
         )
-    connection = [c.lower() for c in _tokens(headers.get_list("Connection"))]
+    connection = [c.lower() for c in _tokens(fields.get("connection", ()))]
     if "upgrade" not in connection:
         raise InvalidConnection(
             f"expected 'Connection: Upgrade' in the 101 response, got "
             f"{', '.join(connection) or 'no Connection header'!r}"
         )
     expected = accept_key(offer.key)
-    accept = headers.get_list("Sec-WebSocket-Accept")
+    accept = fields.get("sec-websocket-accept", [])
     if accept != [expected]:
         raise InvalidAccept(
             f"expected Sec-WebSocket-Accept {expected!r} for the key we sent, got "
             f"{', '.join(accept) or 'none'!r}; the server (or a proxy) does not speak RFC 6455"
         )
-    return _negotiated(response, offer)
+    return _negotiated(fields, offer)
 
 
-def _negotiated(response: Response, offer: HandshakeOffer) -> HandshakeResult:
-    headers = response.headers
-    protocols = _tokens(headers.get_list("Sec-WebSocket-Protocol"))
+# The response fields the handshake reads, by lower-case name.
+_CHECKED = frozenset(
+    (
+        "upgrade",
+        "connection",
+        "sec-websocket-accept",
+        "sec-websocket-protocol",
+        "sec-websocket-extensions",
+    )
+)
+
+
+def _fields(response: Response) -> dict[str, list[str]]:
+    """The values of the fields the handshake checks, in order, in one pass over the head.
+
+    A 101 carries a handful of fields and the checks read five of them; one
+    pass replaces a case-insensitive scan of every field per check.
+    """
+    fields: dict[str, list[str]] = {}
+    for name, value in response.headers.items():
+        key = name.lower()
+        if key in _CHECKED:
+            values = fields.get(key)
+            if values is None:
+                fields[key] = [value]
+            else:
+                values.append(value)
+    return fields
+
+
+def _negotiated(fields: dict[str, list[str]], offer: HandshakeOffer) -> HandshakeResult:
+    protocols = _tokens(fields.get("sec-websocket-protocol", ()))
     subprotocol: str | None = None
     if protocols:
         if len(protocols) > 1:
@@ -229,7 +258,7 @@ def _negotiated(response: Response, offer: HandshakeOffer) -> HandshakeResult:
                 f"(offered: {offered})"
             )
         subprotocol = protocols[0]
-    extensions = _tokens(headers.get_list("Sec-WebSocket-Extensions"))
+    extensions = _tokens(fields.get("sec-websocket-extensions", ()))
     offered_names = {e.split(";")[0].strip() for e in offer.extensions}
     for ext in extensions:
         name = ext.split(";")[0].strip()

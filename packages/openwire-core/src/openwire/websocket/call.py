@@ -331,7 +331,8 @@ class WebSocketCall:
                     agreed.client_no_context_takeover,
                     agreed.server_no_context_takeover,
                 )
-        events.websocket_negotiated(result.subprotocol, list(extensions), engine.name)
+        if events.wants("websocket_negotiated"):
+            events.websocket_negotiated(result.subprotocol, list(extensions), engine.name)
         config = self.client.config
         return WebSocket(
             session,

@@ -158,8 +158,8 @@ class Session:
         "_aside",
         "_channel",
         "_channel_lost",
+        "_close_deadline",
         "_close_mark",
-        "_close_sample",
         "_close_timer",
         "_close_waiters",
         "_conn",
@@ -242,6 +242,7 @@ class Session:
         self._heartbeat: Handle | None = None
         self._pong_timer: Handle | None = None
         self._close_timer: Handle | None = None
+        self._close_deadline = 0.0
         self._abort_timer: Handle | None = None
         self._channel_lost = False
         self._heartbeat_sent_at = 0.0
@@ -259,7 +260,6 @@ class Session:
         # buffer halfway through close_timeout (see _close_timed_out).
         self._close_mark: int | None = None
         self._flushed_at_close = 0
-        self._close_sample: Handle | None = None
         # Events on the hot path are looked up once.
         self._ev_sent = events.wants("websocket_message_sent")
         self._ev_received = events.wants("websocket_message_received")
@@ -887,14 +887,24 @@ class Session:
         self._unpause(_INBOX_FULL | _WRITES_BACKED_UP)
         timeout = self._options.close_timeout
         if timeout is not None:
-            self._close_timer = self._runtime.call_later(timeout, self._close_timed_out)
-            self._close_sample = self._runtime.call_later(timeout / 2, self._sample_close)
+            # One timer at a time: most closes end before the halfway mark,
+            # and a second timer armed per close is a heap entry to add and
+            # cancel on every connection.
+            self._close_deadline = self._runtime.time() + timeout
+            self._close_timer = self._runtime.call_later(timeout / 2, self._sample_close)
 
     def _sample_close(self) -> None:
-        """Halfway through close_timeout: where the write buffer stands (see _close_timed_out)."""
-        self._close_sample = None
+        """Halfway through close_timeout: where the write buffer stands (see _close_timed_out).
+
+        Then the same timer runs on to the end of close_timeout.
+        """
+        self._close_timer = None
+        if self.state is State.CLOSED:
+            return
         if self._channel is not None:
             self._flushed_at_close = self._channel.flushed()
+        left = max(0.0, self._close_deadline - self._runtime.time())
+        self._close_timer = self._runtime.call_later(left, self._close_timed_out)
 
     async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         check_close_code(code)
@@ -1014,7 +1024,6 @@ class Session:
             self._pong_timer,
             self._close_timer,
             self._stall_timer,
-            self._close_sample,
         ):
             if handle is not None:
                 handle.cancel()
