@@ -199,13 +199,14 @@ async def _run(cycle: Cycle, scenario: str, cycles: int, engine: str, url: str) 
             measured = done - first_batch_end
             bound = MEMORY_FLOOR + MEMORY_PER_CYCLE * measured
             growth = memory.current() - start
-            for _ in range(5):
+            for _ in range(15):
                 if growth < bound:
                     break
                 # tracemalloc sees every thread: the peer's loop may still be
                 # releasing its last connection's buffers. What a real leak
                 # keeps does not go away with time; that does.
                 await anyio.sleep(0.2)
+                await settle(baseline)
                 growth = memory.current() - start
     print(
         f"\n{scenario} on {engine}: {done} cycles; memory growth over the last "

@@ -430,7 +430,7 @@ class _Loop:
             raise self._give_up(cause, elapsed, f"max_retries={policy.max_retries}")
         delay = policy.backoff(self.failures) if asked is None else min(asked, policy.max_delay)
         if policy.max_elapsed is not None:
-            remaining = self._lost_at + policy.max_elapsed - now
+            remaining = policy.max_elapsed - elapsed  # the same sum: never a hair apart
             if remaining <= 0:
                 raise self._give_up(cause, elapsed, f"max_elapsed={policy.max_elapsed}s")
             delay = min(delay, remaining)
