@@ -677,21 +677,8 @@ class Session:
         if self._streaming:
             return await self._received_streaming(await self._take())
         inbox = self._inbox
-        while not inbox:
-            if self.state is State.CLOSED:
-                raise self._closed_error()
-            if self._recv_waiter is not None:
-                raise RuntimeError(
-                    "receive() is already waiting in another task; messages go to one "
-                    "consumer (use ws.split() and give the receiver to one task)"
-                )
-            waiter = self._runtime.waiter()
-            self._recv_waiter = waiter
-            try:
-                await waiter.wait()
-            finally:
-                if self._recv_waiter is waiter:
-                    self._recv_waiter = None
+        if not inbox:
+            await self._wait_for_inbox()
         event = inbox.popleft()
         if event.opcode is _TEXT or event.opcode is _BINARY:
             self._inbox_bytes -= len(event.data)
@@ -732,9 +719,21 @@ class Session:
     async def _take(self) -> EngineEvent:
         """The next event of the inbox for the one consumer, with streaming on.
 
-        ``receive`` without streaming inlines the same steps (the hot path);
-        both count the inbox's bytes and resume reading through :meth:`_drained`.
+        ``receive`` without streaming takes the same steps inline (the hot
+        path: no extra call when a message is waiting); both wait through
+        :meth:`_wait_for_inbox` and resume reading through :meth:`_drained`.
         """
+        inbox = self._inbox
+        if not inbox:
+            await self._wait_for_inbox()
+        event = inbox.popleft()
+        if event.opcode is _TEXT or event.opcode is _BINARY or event.opcode is _CONT:
+            self._inbox_bytes -= len(event.data)
+        self._drained()
+        return event
+
+    async def _wait_for_inbox(self) -> None:
+        """Wait until the inbox holds an event, for the one consumer; raise once closed."""
         inbox = self._inbox
         while not inbox:
             if self.state is State.CLOSED:
@@ -751,11 +750,6 @@ class Session:
             finally:
                 if self._recv_waiter is waiter:
                     self._recv_waiter = None
-        event = inbox.popleft()
-        if event.opcode is _TEXT or event.opcode is _BINARY or event.opcode is _CONT:
-            self._inbox_bytes -= len(event.data)
-        self._drained()
-        return event
 
     def _drained(self) -> None:
         if self._paused & _INBOX_FULL and (
