@@ -312,20 +312,56 @@ async def _profiled(variant: str, url: str, count: int) -> tuple[float, float, f
 
 
 def _floor(runs: int) -> None:
-    """The SDK calls of one handshake (``sdk-floor``'s), alone in a loop."""
+    """The SDK calls of one handshake (``sdk-floor``'s), alone in a loop, and their parts."""
     import time
 
     calls = _FloorCalls()
-    per_call = []
-    for _ in range(runs):
-        started = time.process_time()
-        for _ in range(500):
-            calls.one()
-        per_call.append((time.process_time() - started) / 500 * 1e6)
-    print(
-        f"SDK calls of one handshake, alone: {statistics.median(per_call):.1f} µs CPU "
-        f"(median of {runs} x 500; min {min(per_call):.1f})"
+    n = calls.names
+
+    def two_spans() -> None:
+        span = calls.start_attempt()
+        span.set_attributes(calls.answer)
+        span.end()
+        connection = calls.tracer.start_span(
+            "WebSocket", kind=calls.internal, attributes=calls.connection
+        )
+        connection.set_attributes(calls.end)
+        connection.end()
+
+    def two_points() -> None:
+        calls.http_duration.record(0.001, calls.attempt_metric)
+        calls.ws_duration.record(0.001, calls.connection_metric)
+
+    def four_events() -> None:
+        span = calls.tracer.start_span("GET", kind=calls.client)
+        for name in (
+            n.EVENT_CONNECT_START,
+            n.EVENT_CONNECT_END,
+            n.EVENT_RESPONSE_HEADERS,
+            n.EVENT_WS_CLOSING,
+        ):
+            span.add_event(name)
+        span.end()
+
+    def bare_span() -> None:
+        calls.tracer.start_span("GET").end()
+
+    parts = (
+        ("all of one handshake (sdk-floor)", calls.one),
+        ("the two spans with their attributes", two_spans),
+        ("the two histogram points", two_points),
+        ("one span and the four events", four_events),
+        ("one span, no attributes", bare_span),
     )
+    print(f"SDK calls alone, CPU µs per handshake (median of {runs} x 500):")
+    for label, fn in parts:
+        per_call = []
+        for _ in range(runs):
+            started = time.process_time()
+            for _ in range(500):
+                fn()
+            per_call.append((time.process_time() - started) / 500 * 1e6)
+        print(f"  {label}: {statistics.median(per_call):.1f} (min {min(per_call):.1f})")
 
 
 def main(argv: list[str] | None = None) -> int:
