@@ -414,7 +414,11 @@ def _overrides(listener: EventListener) -> frozenset[str]:
         )
     own = getattr(listener, "__dict__", None)
     if own:
-        names = names | (_EVENT_SET & own.keys())
+        # Only a new set when the instance adds events: one is kept per call
+        # (and per open WebSocket), and a listener's state is rarely an event.
+        added = _EVENT_SET & own.keys()
+        if added:
+            names = names | added
     return names
 
 

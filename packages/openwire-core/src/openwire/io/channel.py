@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import anyio
 
@@ -50,7 +50,7 @@ from openwire.io.runtime import Handle, Runtime, Waiter, Waiters
 if TYPE_CHECKING:
     from openwire.io.handover import ByteStream
 
-__all__ = ["Channel", "ChannelSink", "StreamChannel"]
+__all__ = ["Channel", "ChannelSink", "SocketReads", "StreamChannel"]
 
 _READ_SIZE = 256 * 1024
 # A send larger than this goes out in slices of it; see StreamChannel.
@@ -111,6 +111,25 @@ class Channel(Protocol):
         ...
 
 
+class SocketReads(NamedTuple):
+    """A socket the reader task reads itself, with no stream in between.
+
+    An idle reader is a suspended chain of coroutines, and each one held is
+    memory per connection: through a stream it is the stream's ``receive``,
+    the socket wrapper's ``recv`` and its retry helper on top of the wait
+    itself. With these, the reader waits directly on the socket. Semantics
+    are those of trio's own ``recv``: try at once, wait only when nothing is
+    there, and let other tasks run after each read that did not wait.
+    """
+
+    recv: Callable[[int], bytes]
+    """Read what is there now; ``BlockingIOError`` when nothing is."""
+    wait_readable: Callable[[], Awaitable[None]]
+    """Wait until the socket is readable (or closed, which raises)."""
+    checkpoint: Callable[[], Awaitable[None]]
+    """Yield to the scheduler (and see a cancellation)."""
+
+
 class StreamChannel:
     """Reader and writer tasks over a byte stream (any backend, any transport).
 
@@ -126,7 +145,42 @@ class StreamChannel:
     on the first write (or close) and ends after ``_WRITER_IDLE`` seconds
     with nothing queued, so an idle connection costs one task (the reader),
     not two; a busy one keeps its writer and pays no start per message.
+    With ``socket`` (:class:`SocketReads`) the reader reads the socket under
+    the stream directly.
     """
+
+    # Slots: one of these per connection, and a dict of 30 attributes costs ~1 KiB.
+    __slots__ = (
+        "_closed",
+        "_closing",
+        "_closing_stream",
+        "_dead",
+        "_eof",
+        "_flushed",
+        "_in_flight",
+        "_leading",
+        "_linger",
+        "_marks",
+        "_max_bytes",
+        "_max_messages",
+        "_out",
+        "_out_bytes",
+        "_paused",
+        "_read",
+        "_reader",
+        "_released",
+        "_resume",
+        "_runtime",
+        "_saw_eof",
+        "_send",
+        "_sink",
+        "_socket",
+        "_stream",
+        "_writable",
+        "_writer",
+        "_writer_waiter",
+        "_written",
+    )
 
     def __init__(
         self,
@@ -138,6 +192,7 @@ class StreamChannel:
         leading: bytes = b"",
         read: Callable[[int], Awaitable[bytes]] | None = None,
         send: Callable[[bytes], Awaitable[None]] | None = None,
+        socket: SocketReads | None = None,
     ) -> None:
         self._sink = sink
         self._stream = stream
@@ -151,7 +206,8 @@ class StreamChannel:
         self._in_flight = 0
         self._written = 0
         self._flushed = 0
-        self._marks: list[tuple[int, Callable[[], None]]] = []
+        self._marks: list[tuple[int, Callable[[], None]]] | None = None
+        self._socket = socket
         self._writable = Waiters(runtime)
         self._closed = Waiters(runtime)
         self._writer_waiter: Waiter | None = None
@@ -174,6 +230,8 @@ class StreamChannel:
 
     async def _read_loop(self) -> None:
         exc: BaseException | None = None
+        socket = self._socket
+        data: bytes | None
         try:
             if self._leading:
                 data, self._leading = self._leading, b""
@@ -183,10 +241,25 @@ class StreamChannel:
                     self._resume = self._runtime.waiter()
                     await self._resume.wait()
                     continue
-                data = await self._read(_READ_SIZE)
+                if socket is None:
+                    data = await self._read(_READ_SIZE)
+                else:
+                    # On the socket itself (see SocketReads): no coroutine
+                    # between this loop and the wait while idle. The wait is
+                    # outside the except clause, which would keep the
+                    # exception and its traceback alive for as long as it.
+                    try:
+                        data = socket.recv(_READ_SIZE)
+                    except BlockingIOError:
+                        data = None
+                    if data is None:
+                        await socket.wait_readable()
+                        continue
                 if not data:
                     break
                 self._sink.data_received(data)
+                if socket is not None:
+                    await socket.checkpoint()
         except Exception as error:
             exc = error
         self._saw_eof = True
@@ -261,9 +334,10 @@ class StreamChannel:
 
     def _fire_marks(self) -> None:
         flushed = self._flushed
-        due = [fn for mark, fn in self._marks if mark <= flushed]
+        marks = self._marks or []
+        due = [fn for mark, fn in marks if mark <= flushed]
         if due:
-            self._marks = [(mark, fn) for mark, fn in self._marks if mark > flushed]
+            self._marks = [(mark, fn) for mark, fn in marks if mark > flushed]
             for fn in due:
                 fn()
 
@@ -271,7 +345,7 @@ class StreamChannel:
         if self._dead:
             return
         self._dead = True
-        self._marks = []
+        self._marks = None
         self._writable.wake_all()
         self._reader.cancel()
         if exc is None and not self._closing and self._out:
@@ -322,6 +396,8 @@ class StreamChannel:
         if mark <= self._flushed:
             self._runtime.call_later(0, fn)
         else:
+            if self._marks is None:
+                self._marks = []
             self._marks.append((mark, fn))
 
     def pause_reading(self) -> None:

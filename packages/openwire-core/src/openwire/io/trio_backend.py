@@ -20,6 +20,7 @@ Rules:
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -31,23 +32,13 @@ import httpcore
 
 from openwire import _compat
 from openwire.io.anyio_stream import ClosesOnFailedTLS
-from openwire.io.channel import Channel, ChannelSink, StreamChannel
+from openwire.io.channel import Channel, ChannelSink, SocketReads, StreamChannel
 from openwire.io.handover import Detached
 from openwire.io.runtime import Handle, Runtime, Waiter, guarded
 
 __all__ = ["TrioBackend", "TrioRuntime"]
 
 _log = logging.getLogger("openwire.websocket")
-
-
-class _TrioTask:
-    __slots__ = ("scope",)
-
-    def __init__(self, scope: Any) -> None:
-        self.scope = scope
-
-    def cancel(self) -> None:
-        self.scope.cancel()
 
 
 class _Timer:
@@ -120,6 +111,7 @@ class _Timers:
 
 
 _TIMERS: Any = None
+_RUNTIME: Any = None
 
 
 def _timers(trio: Any) -> _Timers:
@@ -165,8 +157,9 @@ class _TrioFailAfter:
 
 
 class TrioRuntime:
-    """The runtime of the running trio loop."""
+    """The runtime of the running trio loop (one per run, shared by its connections)."""
 
+    __slots__ = ("_cancelled", "_token", "_trio")
     backend = "trio"
 
     def __init__(self) -> None:
@@ -180,14 +173,11 @@ class TrioRuntime:
         return float(self._trio.current_time())
 
     def spawn(self, fn: Callable[[], Awaitable[None]], name: str) -> Handle:
-        handle = _TrioTask(self._trio.CancelScope())
-        cancelled = self._cancelled
-
-        async def run() -> None:
-            with handle.scope:
-                await guarded(fn, name, cancelled)
-
-        self._trio.lowlevel.spawn_system_task(run, name=name)
+        # The cancel scope is the handle, and guarded() enters it: no wrapper
+        # coroutine stays suspended under the task's body for its whole life.
+        scope = self._trio.CancelScope()
+        self._trio.lowlevel.spawn_system_task(guarded, fn, name, self._cancelled, scope, name=name)
+        handle: Handle = scope
         return handle
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> Handle:
@@ -213,7 +203,18 @@ class TrioBackend:
         self._fallback = httpcore.AnyIOBackend()
 
     def runtime(self) -> Runtime:
-        return TrioRuntime()
+        """The run's one :class:`TrioRuntime` (a run variable, like the timers)."""
+        global _RUNTIME
+        import trio
+
+        if _RUNTIME is None:
+            _RUNTIME = trio.lowlevel.RunVar("openwire_runtime")
+        try:
+            found: Runtime = _RUNTIME.get()
+        except LookupError:
+            found = TrioRuntime()
+            _RUNTIME.set(found)
+        return found
 
     async def connect_tcp(
         self,
@@ -258,6 +259,27 @@ class TrioBackend:
         if inner is None:
             return StreamChannel(
                 sink, detached.stream, runtime, max_messages, max_bytes, leading=detached.leading
+            )
+
+        if isinstance(inner, anyio.abc.SocketStream):
+            # Plain TCP: the reader waits on the socket itself (SocketReads).
+            import trio
+
+            raw = inner.extra(anyio.abc.SocketAttribute.raw_socket)
+            reads = SocketReads(
+                raw.recv,
+                functools.partial(trio.lowlevel.wait_readable, raw),
+                trio.lowlevel.checkpoint,
+            )
+            return StreamChannel(
+                sink,
+                detached.stream,
+                runtime,
+                max_messages,
+                max_bytes,
+                leading=detached.leading,
+                send=inner.send,
+                socket=reads,
             )
 
         async def receive(n: int) -> bytes:

@@ -21,7 +21,6 @@ after its wait ends, so a deadline can never lose one.
 from __future__ import annotations
 
 import json
-import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
@@ -61,7 +60,12 @@ class _Shared(NamedTuple):
 
 
 class _Ownership:
-    """Counts live sending handles; the last one to go closes with 1001."""
+    """Counts live sending handles; the last one to go closes with 1001.
+
+    Each handle releases its count in ``__del__`` (see :class:`_SendMixin`)
+    rather than through a ``weakref.finalize``: a finalizer is ~300 bytes per
+    connection, kept for as long as the connection is open.
+    """
 
     __slots__ = ("count", "session")
 
@@ -69,9 +73,8 @@ class _Ownership:
         self.session = session
         self.count = 0
 
-    def acquire(self, handle: object) -> None:
+    def acquire(self) -> None:
         self.count += 1
-        weakref.finalize(handle, self.release)
 
     def release(self) -> None:
         self.count -= 1
@@ -117,7 +120,18 @@ class _Base:
 
 
 class _SendMixin(_Base):
-    __slots__ = ()
+    __slots__ = ("_owner",)
+
+    _owner: _Ownership
+
+    def __del__(self) -> None:
+        # Only handles that got as far as acquiring hold a count.
+        owner = getattr(self, "_owner", None)
+        if owner is not None:
+            try:
+                owner.release()
+            except Exception:  # interpreter shutdown: the loop (and modules) may be gone
+                pass
 
     async def send(
         self, data: str | bytes | bytearray | memoryview, compress: bool | None = None
@@ -473,7 +487,7 @@ class WebSocket(_SendMixin, _ReceiveMixin):
     Use it as an async context manager to close with 1000 on exit.
     """
 
-    __slots__ = ("_owner", "engine", "extensions", "response", "subprotocol")
+    __slots__ = ("engine", "extensions", "response", "subprotocol")
 
     def __init__(
         self,
@@ -498,8 +512,9 @@ class WebSocket(_SendMixin, _ReceiveMixin):
         """Negotiated extensions (``Sec-WebSocket-Extensions`` values)."""
         self.engine = engine
         """Name of the engine producing the frames."""
-        self._owner = _Ownership(session)
-        self._owner.acquire(self)
+        owner = _Ownership(session)
+        owner.acquire()
+        self._owner = owner
 
     @property
     def http_version(self) -> str:
@@ -557,7 +572,8 @@ class WebSocketSender(_SendMixin):
     def __init__(self, session: Session, owner: _Ownership, shared: _Shared) -> None:
         self._session = session
         self._shared = shared
-        owner.acquire(self)
+        owner.acquire()
+        self._owner = owner
 
 
 class WebSocketReceiver(_ReceiveMixin):
