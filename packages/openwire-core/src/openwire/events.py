@@ -173,7 +173,7 @@ class ListenerDispatch:
 
     def __init__(self, listener: EventListener | None) -> None:
         self._listener = listener
-        self._overridden: frozenset[str] = frozenset() if listener is None else _overrides(listener)
+        self._overridden = _NO_EVENTS if listener is None else _overrides(listener)
 
     @property
     def listener(self) -> EventListener | None:
@@ -400,6 +400,11 @@ _EVENT_SET = frozenset(EVENT_NAMES)
 # call): define a class's event methods before its first call, or set them on
 # the instance, which is read every time.
 _CLASS_OVERRIDES: weakref.WeakKeyDictionary[type, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+# One shared empty set: frozenset() is a new 216-byte object on every call,
+# and a dispatch is kept per open WebSocket.
+_NO_EVENTS: frozenset[str] = frozenset()
 
 
 def _overrides(listener: EventListener) -> frozenset[str]:

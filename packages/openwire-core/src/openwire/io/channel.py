@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import anyio
 
@@ -112,22 +112,27 @@ class Channel(Protocol):
 
 
 class SocketReads(NamedTuple):
-    """A socket the reader task reads itself, with no stream in between.
+    """How a reader task reads a socket itself, with no stream in between (one per backend).
 
     An idle reader is a suspended chain of coroutines, and each one held is
     memory per connection: through a stream it is the stream's ``receive``,
     the socket wrapper's ``recv`` and its retry helper on top of the wait
-    itself. With these, the reader waits directly on the socket. Semantics
-    are those of trio's own ``recv``: try at once, wait only when nothing is
-    there, and let other tasks run after each read that did not wait.
+    itself, and on trio a cancel scope (~700 bytes) to stop it. With these,
+    the reader tries ``sock.recv`` at once, waits only when nothing is there,
+    lets other tasks run after each read (trio's own ``recv`` semantics), and
+    is stopped without a cancel scope: the channel marks itself dead and,
+    if the reader is waiting on the socket, wakes it with ``notify_closing``
+    (the socket is closed right after, as that requires).
     """
 
-    recv: Callable[[int], bytes]
-    """Read what is there now; ``BlockingIOError`` when nothing is."""
-    wait_readable: Callable[[], Awaitable[None]]
-    """Wait until the socket is readable (or closed, which raises)."""
+    wait_readable: Callable[[Any], Awaitable[None]]
+    """Wait until the socket is readable (raises once ``notify_closing`` was called)."""
+    notify_closing: Callable[[Any], None]
+    """Wake a task waiting on the socket: it is about to be closed."""
     checkpoint: Callable[[], Awaitable[None]]
-    """Yield to the scheduler (and see a cancellation)."""
+    """Yield to the scheduler (and see a cancellation of the whole run)."""
+    spawn: Callable[[Callable[[], Awaitable[None]], str], None]
+    """Start the reader detached, as ``Runtime.spawn`` would, with no handle to cancel it."""
 
 
 class StreamChannel:
@@ -145,8 +150,8 @@ class StreamChannel:
     on the first write (or close) and ends after ``_WRITER_IDLE`` seconds
     with nothing queued, so an idle connection costs one task (the reader),
     not two; a busy one keeps its writer and pays no start per message.
-    With ``socket`` (:class:`SocketReads`) the reader reads the socket under
-    the stream directly.
+    With ``socket`` (a ``socket.socket`` under the stream) and ``reads``
+    (:class:`SocketReads`) the reader reads that socket directly.
     """
 
     # Slots: one of these per connection, and a dict of 30 attributes costs ~1 KiB.
@@ -168,6 +173,7 @@ class StreamChannel:
         "_paused",
         "_read",
         "_reader",
+        "_reads",
         "_released",
         "_resume",
         "_runtime",
@@ -176,6 +182,7 @@ class StreamChannel:
         "_sink",
         "_socket",
         "_stream",
+        "_waiting",
         "_writable",
         "_writer",
         "_writer_waiter",
@@ -192,7 +199,8 @@ class StreamChannel:
         leading: bytes = b"",
         read: Callable[[int], Awaitable[bytes]] | None = None,
         send: Callable[[bytes], Awaitable[None]] | None = None,
-        socket: SocketReads | None = None,
+        socket: Any = None,
+        reads: SocketReads | None = None,
     ) -> None:
         self._sink = sink
         self._stream = stream
@@ -207,7 +215,9 @@ class StreamChannel:
         self._written = 0
         self._flushed = 0
         self._marks: list[tuple[int, Callable[[], None]]] | None = None
-        self._socket = socket
+        self._socket: Any = socket if reads is not None else None
+        self._reads = reads
+        self._waiting = False  # the reader waits on _socket (see _stop_reader)
         self._writable = Waiters(runtime)
         self._closed = Waiters(runtime)
         self._writer_waiter: Waiter | None = None
@@ -221,7 +231,11 @@ class StreamChannel:
         self._released = False
         self._closing_stream = False
         self._leading = leading
-        self._reader: Handle = runtime.spawn(self._read_loop, "openwire-ws-reader")
+        self._reader: Handle | None = None
+        if reads is None:
+            self._reader = runtime.spawn(self._read_loop, "openwire-ws-reader")
+        else:
+            reads.spawn(self._read_loop, "openwire-ws-reader")
         self._writer: Handle | None = None
 
     def _start_writer(self) -> None:
@@ -230,7 +244,7 @@ class StreamChannel:
 
     async def _read_loop(self) -> None:
         exc: BaseException | None = None
-        socket = self._socket
+        sock, reads = self._socket, self._reads
         data: bytes | None
         try:
             if self._leading:
@@ -241,7 +255,7 @@ class StreamChannel:
                     self._resume = self._runtime.waiter()
                     await self._resume.wait()
                     continue
-                if socket is None:
+                if reads is None:
                     data = await self._read(_READ_SIZE)
                 else:
                     # On the socket itself (see SocketReads): no coroutine
@@ -249,24 +263,43 @@ class StreamChannel:
                     # outside the except clause, which would keep the
                     # exception and its traceback alive for as long as it.
                     try:
-                        data = socket.recv(_READ_SIZE)
+                        data = sock.recv(_READ_SIZE)
                     except BlockingIOError:
                         data = None
                     if data is None:
-                        await socket.wait_readable()
+                        self._waiting = True
+                        await reads.wait_readable(sock)
+                        self._waiting = False
                         continue
                 if not data:
                     break
                 self._sink.data_received(data)
-                if socket is not None:
-                    await socket.checkpoint()
+                if reads is not None:
+                    await reads.checkpoint()
         except Exception as error:
             exc = error
+        if reads is not None and self._dead:
+            return  # stopped by _stop_reader: the channel has finished already
         self._saw_eof = True
         if self._eof is not None:
             self._eof.wake()
         if not self._closing:
             self._finish(exc)
+
+    def _stop_reader(self) -> None:
+        """End the reader task; the channel is (about to be) marked dead."""
+        if self._reader is not None:
+            self._reader.cancel()
+            return
+        # A reader with no cancel scope (SocketReads): it checks _dead at its
+        # next step; wake it if it waits on the socket or for a resume.
+        if self._waiting and self._reads is not None:
+            self._waiting = False
+            self._reads.notify_closing(self._socket)
+        waiter = self._resume
+        if waiter is not None:
+            self._resume = None
+            waiter.wake()
 
     async def _write_loop(self) -> None:
         try:
@@ -347,7 +380,7 @@ class StreamChannel:
         self._dead = True
         self._marks = None
         self._writable.wake_all()
-        self._reader.cancel()
+        self._stop_reader()
         if exc is None and not self._closing and self._out:
             # The peer ended its half cleanly (EOF) with our answers still
             # queued (a pong, a Close): our half stays open until the writer
@@ -428,7 +461,7 @@ class StreamChannel:
         if not self._closing_stream:
             if self._writer is not None:
                 self._writer.cancel()
-            self._reader.cancel()
+            self._stop_reader()
             self._runtime.spawn(self._aclose, "openwire-ws-abort")
         self._finish(None)
 

@@ -20,7 +20,6 @@ Rules:
 from __future__ import annotations
 
 import contextlib
-import functools
 import heapq
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -112,6 +111,27 @@ class _Timers:
 
 _TIMERS: Any = None
 _RUNTIME: Any = None
+_READS: SocketReads | None = None
+
+
+def _socket_reads() -> SocketReads:
+    """trio's way for a reader to read its socket itself (one for the process)."""
+    global _READS
+    if _READS is None:
+        import trio
+
+        cancelled = trio.Cancelled
+
+        def spawn(fn: Callable[[], Awaitable[None]], name: str) -> None:
+            trio.lowlevel.spawn_system_task(guarded, fn, name, cancelled, name=name)
+
+        _READS = SocketReads(
+            trio.lowlevel.wait_readable,
+            trio.lowlevel.notify_closing,
+            trio.lowlevel.checkpoint,
+            spawn,
+        )
+    return _READS
 
 
 def _timers(trio: Any) -> _Timers:
@@ -263,14 +283,6 @@ class TrioBackend:
 
         if isinstance(inner, anyio.abc.SocketStream):
             # Plain TCP: the reader waits on the socket itself (SocketReads).
-            import trio
-
-            raw = inner.extra(anyio.abc.SocketAttribute.raw_socket)
-            reads = SocketReads(
-                raw.recv,
-                functools.partial(trio.lowlevel.wait_readable, raw),
-                trio.lowlevel.checkpoint,
-            )
             return StreamChannel(
                 sink,
                 detached.stream,
@@ -279,7 +291,8 @@ class TrioBackend:
                 max_bytes,
                 leading=detached.leading,
                 send=inner.send,
-                socket=reads,
+                socket=inner.extra(anyio.abc.SocketAttribute.raw_socket),
+                reads=_socket_reads(),
             )
 
         async def receive(n: int) -> bytes:
