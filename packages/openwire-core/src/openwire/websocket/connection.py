@@ -34,11 +34,13 @@ from openwire.errors import (
     ReceiveTimeout,
     UnexpectedMessageType,
 )
+from openwire.http.models import Response
 from openwire.protocol.frames import CloseCode, Opcode
 from openwire.websocket.session import Session, State, StreamChunk
 
 if TYPE_CHECKING:
-    from openwire.http.models import Response
+    from openwire.http.headers import Headers
+    from openwire.http.models import Request
     from openwire.io.runtime import Runtime
 
 __all__ = ["Decode", "MessageStream", "WebSocket", "WebSocketReceiver", "WebSocketSender"]
@@ -57,6 +59,21 @@ class _Shared(NamedTuple):
     runtime: Runtime
     json_dumps: JSONDumps
     json_loads: JSONLoads
+
+
+class _Handshake(NamedTuple):
+    """What ``ws.response`` is made of, kept instead of the response itself.
+
+    A :class:`~openwire.http.models.Response` carries the state of a body
+    (hooks, history, extensions) that a handshake's answer never has: about
+    600 bytes per open connection, for an attribute most code never reads.
+    """
+
+    status: int
+    headers: Headers
+    request: Request | None
+    http_version: str
+    reason: str
 
 
 class _Ownership:
@@ -487,7 +504,7 @@ class WebSocket(_SendMixin, _ReceiveMixin):
     Use it as an async context manager to close with 1000 on exit.
     """
 
-    __slots__ = ("engine", "extensions", "response", "subprotocol")
+    __slots__ = ("_handshake", "_response", "engine", "extensions", "subprotocol")
 
     def __init__(
         self,
@@ -503,9 +520,14 @@ class WebSocket(_SendMixin, _ReceiveMixin):
     ) -> None:
         self._session = session
         self._shared = _Shared(runtime, json_dumps, json_loads)
-        self.response = response
-        """The handshake's answer (status and headers), as interceptors saw it: a ``101``
-        over HTTP/1.1, a ``200`` to the extended CONNECT over HTTP/2."""
+        self._handshake = _Handshake(
+            response.status,
+            response.headers,
+            response.request,
+            response.http_version,
+            response.reason,
+        )
+        self._response: Response | None = None
         self.subprotocol = subprotocol
         """The subprotocol the server chose, or ``None``."""
         self.extensions = extensions
@@ -517,10 +539,30 @@ class WebSocket(_SendMixin, _ReceiveMixin):
         self._owner = owner
 
     @property
+    def response(self) -> Response:
+        """The handshake's answer (status and headers), as interceptors saw it: a ``101``
+        over HTTP/1.1, a ``200`` to the extended CONNECT over HTTP/2.
+
+        Made on first access from the status, headers and request the
+        WebSocket keeps (see :class:`_Handshake`), then the same object.
+        """
+        found = self._response
+        if found is None:
+            kept = self._handshake
+            found = self._response = Response(
+                kept.status,
+                headers=kept.headers,
+                request=kept.request,
+                http_version=kept.http_version,
+                reason=kept.reason,
+            )
+        return found
+
+    @property
     def http_version(self) -> str:
         """``"2"`` when the WebSocket runs on a stream of an HTTP/2 connection (RFC 8441),
         ``"1.1"`` when it took over an HTTP/1.1 connection (RFC 6455)."""
-        return "2" if self.response.http_version == "HTTP/2" else "1.1"
+        return "2" if self._handshake.http_version == "HTTP/2" else "1.1"
 
     @property
     def url(self) -> str:
@@ -529,7 +571,7 @@ class WebSocket(_SendMixin, _ReceiveMixin):
         ``ws.response.request.url`` is the same place in the ``http``/``https``
         form the handshake request was sent with.
         """
-        request = self.response.request
+        request = self._handshake.request
         assert request is not None, "the handshake's response always carries its request"
         url = str(request.url)
         scheme, sep, rest = url.partition("://")
