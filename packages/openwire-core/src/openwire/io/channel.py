@@ -135,6 +135,19 @@ class SocketReads(NamedTuple):
     """Start the reader detached, as ``Runtime.spawn`` would, with no handle to cancel it."""
 
 
+def _recv_now(sock: Any, size: int) -> bytes | None:
+    """``sock.recv(size)`` without waiting: ``None`` when nothing is there.
+
+    A function of its own, not a ``try`` in the reader: an exception passing
+    through a coroutine gives it a frame object (~200 bytes) that it keeps
+    for its whole life, here the connection's.
+    """
+    try:
+        return sock.recv(size)  # type: ignore[no-any-return]
+    except BlockingIOError:
+        return None
+
+
 class StreamChannel:
     """Reader and writer tasks over a byte stream (any backend, any transport).
 
@@ -259,13 +272,8 @@ class StreamChannel:
                     data = await self._read(_READ_SIZE)
                 else:
                     # On the socket itself (see SocketReads): no coroutine
-                    # between this loop and the wait while idle. The wait is
-                    # outside the except clause, which would keep the
-                    # exception and its traceback alive for as long as it.
-                    try:
-                        data = sock.recv(_READ_SIZE)
-                    except BlockingIOError:
-                        data = None
+                    # between this loop and the wait while idle.
+                    data = _recv_now(sock, _READ_SIZE)
                     if data is None:
                         self._waiting = True
                         await reads.wait_readable(sock)

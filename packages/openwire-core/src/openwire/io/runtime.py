@@ -101,14 +101,11 @@ class Waiters:
             waiter.wake()
 
 
-_NO_SCOPE = contextlib.nullcontext()
-
-
 async def guarded(
     fn: Callable[[], Awaitable[None]],
     name: str,
     cancelled: type[BaseException],
-    scope: contextlib.AbstractContextManager[object] = _NO_SCOPE,
+    scope: contextlib.AbstractContextManager[object] | None = None,
 ) -> None:
     """Run a detached task's body: log its failures, end quietly on ``cancelled``.
 
@@ -119,10 +116,15 @@ async def guarded(
     than in a wrapper coroutine, because every coroutine suspended under an
     idle reader is memory held per connection.
     """
-    with scope:
-        try:
+    try:
+        if scope is None:
             await fn()
-        except Exception:  # a detached task must never crash the loop
-            _log.exception("openwire background task %s failed", name)
-        except cancelled:
-            pass
+        else:
+            # An error inside leaves the scope, which lets through all but its
+            # own cancellation; this except clause then sees it.
+            with scope:
+                await fn()
+    except Exception:  # a detached task must never crash the loop
+        _log.exception("openwire background task %s failed", name)
+    except cancelled:
+        pass

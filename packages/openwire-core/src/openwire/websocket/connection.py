@@ -65,15 +65,39 @@ class _Handshake(NamedTuple):
     """What ``ws.response`` is made of, kept instead of the response itself.
 
     A :class:`~openwire.http.models.Response` carries the state of a body
-    (hooks, history, extensions) that a handshake's answer never has: about
-    600 bytes per open connection, for an attribute most code never reads.
+    (hooks, history, extensions) that a handshake's answer never has, and
+    its headers are a list of pairs of strings: together ~1.4 KiB per open
+    connection, for an attribute most code never reads. The headers are
+    kept as one string (:func:`_pack_headers`) until then.
     """
 
     status: int
-    headers: Headers
+    headers: str | Headers
     request: Request | None
     http_version: str
     reason: str
+
+
+# Between names and values in a packed header list; no HTTP parser lets it
+# through in a field, and a header holding it anyway is kept unpacked.
+_SEP = "\0"
+
+
+def _pack_headers(headers: Headers) -> str | Headers:
+    """The fields as one string (names and values between ``_SEP``), or as they are."""
+    parts = [part for pair in headers.items() for part in pair]
+    if any(_SEP in part for part in parts):
+        return headers
+    return _SEP.join(parts)
+
+
+def _unpack_headers(packed: str | Headers) -> list[tuple[str, str]] | Headers:
+    if not isinstance(packed, str):
+        return packed
+    if not packed:
+        return []
+    parts = packed.split(_SEP)
+    return list(zip(parts[::2], parts[1::2], strict=True))
 
 
 class _Ownership:
@@ -522,7 +546,7 @@ class WebSocket(_SendMixin, _ReceiveMixin):
         self._shared = _Shared(runtime, json_dumps, json_loads)
         self._handshake = _Handshake(
             response.status,
-            response.headers,
+            _pack_headers(response.headers),
             response.request,
             response.http_version,
             response.reason,
@@ -551,7 +575,7 @@ class WebSocket(_SendMixin, _ReceiveMixin):
             kept = self._handshake
             found = self._response = Response(
                 kept.status,
-                headers=kept.headers,
+                headers=_unpack_headers(kept.headers),
                 request=kept.request,
                 http_version=kept.http_version,
                 reason=kept.reason,
