@@ -259,6 +259,7 @@ class StreamChannel:
         exc: BaseException | None = None
         sock, reads = self._socket, self._reads
         data: bytes | None
+        waited = False
         try:
             if self._leading:
                 data, self._leading = self._leading, b""
@@ -278,12 +279,16 @@ class StreamChannel:
                         self._waiting = True
                         await reads.wait_readable(sock)
                         self._waiting = False
+                        waited = True
                         continue
                 if not data:
                     break
                 self._sink.data_received(data)
                 if reads is not None:
-                    await reads.checkpoint()
+                    if not waited:
+                        # Read without waiting: let others run, as trio's recv does.
+                        await reads.checkpoint()
+                    waited = False
         except Exception as error:
             exc = error
         if reads is not None and self._dead:
