@@ -12,9 +12,14 @@ Rules:
   is then a heap entry, not a task: an idle WebSocket's heartbeat costs no
   task of its own.
 - Connections are anyio socket streams inside httpcore's network stream
-  (httpcore speaks HTTP on them); after a ``101`` the channel reads and
-  writes the anyio stream directly. Both need private names, kept in
-  :mod:`openwire._compat`; without them the public, slower paths are used.
+  (httpcore speaks HTTP on them); after a ``101`` the channel writes the
+  anyio stream directly, and reads it too over TLS. Over plain TCP the
+  reader reads the socket under it itself (:class:`~openwire.io.channel.SocketReads`):
+  an idle connection is one task waiting on its socket, with no stream
+  coroutines and no cancel scope held above it. Reaching the anyio stream
+  needs private names, kept in :mod:`openwire._compat`; without them the
+  public, slower paths are used.
+- One :class:`TrioRuntime` per run (a run variable), shared by its connections.
 """
 
 from __future__ import annotations
