@@ -173,7 +173,7 @@ class ListenerDispatch:
 
     def __init__(self, listener: EventListener | None) -> None:
         self._listener = listener
-        self._overridden: frozenset[str] = frozenset() if listener is None else _overrides(listener)
+        self._overridden = _NO_EVENTS if listener is None else _overrides(listener)
 
     @property
     def listener(self) -> EventListener | None:
@@ -402,6 +402,11 @@ _EVENT_SET = frozenset(EVENT_NAMES)
 _CLASS_OVERRIDES: weakref.WeakKeyDictionary[type, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
+# One shared empty set: frozenset() is a new 216-byte object on every call,
+# and a dispatch is kept per open WebSocket.
+_NO_EVENTS: frozenset[str] = frozenset()
+
+
 def _overrides(listener: EventListener) -> frozenset[str]:
     """The events ``listener`` handles: what :class:`ListenerDispatch` would call."""
     cls = type(listener)
@@ -414,7 +419,11 @@ def _overrides(listener: EventListener) -> frozenset[str]:
         )
     own = getattr(listener, "__dict__", None)
     if own:
-        names = names | (_EVENT_SET & own.keys())
+        # Only a new set when the instance adds events: one is kept per call
+        # (and per open WebSocket), and a listener's state is rarely an event.
+        added = _EVENT_SET & own.keys()
+        if added:
+            names = names | added
     return names
 
 

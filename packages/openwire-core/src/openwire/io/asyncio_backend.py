@@ -38,6 +38,7 @@ import asyncio
 import contextlib
 import functools
 import ssl
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, cast
 
@@ -312,9 +313,12 @@ class _AsyncioWaiter:
 
 
 class AsyncioRuntime:
-    """The runtime on the running asyncio loop; keeps its detached tasks alive."""
+    """The runtime on the running asyncio loop; keeps its detached tasks alive.
 
-    __slots__ = ("_tasks", "loop", "time", "waiter")
+    One per loop while any connection uses it (see :meth:`AsyncioBackend.runtime`).
+    """
+
+    __slots__ = ("__weakref__", "_tasks", "loop", "time", "waiter")
     backend = "asyncio"
 
     def __init__(self) -> None:
@@ -433,7 +437,7 @@ class AsyncioChannel(asyncio.Protocol):
         self._pending: list[bytes] | None = None
         self._pending_bytes = 0
         self._written = 0
-        self._marks: list[tuple[int, Callable[[], None]]] = []
+        self._marks: list[tuple[int, Callable[[], None]]] | None = None
         self._poll_delay = 0.0
         self._polling = False
         self._streak = 0  # writes since the last read
@@ -539,6 +543,8 @@ class AsyncioChannel(asyncio.Protocol):
     def call_when_flushed(self, mark: int, fn: Callable[[], None]) -> None:
         if self._lost:
             return
+        if self._marks is None:
+            self._marks = []
         self._marks.append((mark, fn))
         if not self._polling:
             self._polling = True
@@ -546,14 +552,15 @@ class AsyncioChannel(asyncio.Protocol):
             self._loop.call_soon(self._poll_marks)
 
     def _poll_marks(self) -> None:
+        marks = self._marks or []
         if self._lost:
-            self._marks = []
+            self._marks = None
             self._polling = False
             return
         flushed = self.flushed()
-        due = [fn for mark, fn in self._marks if mark <= flushed]
+        due = [fn for mark, fn in marks if mark <= flushed]
         if due:
-            self._marks = [(mark, fn) for mark, fn in self._marks if mark > flushed]
+            self._marks = [(mark, fn) for mark, fn in marks if mark > flushed]
             for fn in due:
                 fn()
         if self._marks:
@@ -627,6 +634,10 @@ class AsyncioChannel(asyncio.Protocol):
 
 # ------------------------------------------------------------------- backend
 
+_RUNTIMES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.ref[AsyncioRuntime]] = (
+    weakref.WeakKeyDictionary()
+)
+
 
 class AsyncioBackend:
     """asyncio and uvloop: see the module's rules."""
@@ -634,7 +645,19 @@ class AsyncioBackend:
     name = "asyncio"
 
     def runtime(self) -> Runtime:
-        return AsyncioRuntime()
+        """The running loop's runtime, shared by the connections on it.
+
+        A runtime is ~300 bytes (its loop's clock and a waiter factory), paid
+        per connection if each had its own. Held weakly on both sides: the
+        loop does not keep it, and it does not keep a finished loop.
+        """
+        loop = asyncio.get_running_loop()
+        ref = _RUNTIMES.get(loop)
+        found = ref() if ref is not None else None
+        if found is None:
+            found = AsyncioRuntime()
+            _RUNTIMES[loop] = weakref.ref(found)
+        return found
 
     async def connect_tcp(
         self,

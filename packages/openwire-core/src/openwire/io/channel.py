@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import anyio
 
@@ -50,7 +50,7 @@ from openwire.io.runtime import Handle, Runtime, Waiter, Waiters
 if TYPE_CHECKING:
     from openwire.io.handover import ByteStream
 
-__all__ = ["Channel", "ChannelSink", "StreamChannel"]
+__all__ = ["Channel", "ChannelSink", "SocketReads", "StreamChannel"]
 
 _READ_SIZE = 256 * 1024
 # A send larger than this goes out in slices of it; see StreamChannel.
@@ -111,6 +111,43 @@ class Channel(Protocol):
         ...
 
 
+class SocketReads(NamedTuple):
+    """How a reader task reads a socket itself, with no stream in between (one per backend).
+
+    An idle reader is a suspended chain of coroutines, and each one held is
+    memory per connection: through a stream it is the stream's ``receive``,
+    the socket wrapper's ``recv`` and its retry helper on top of the wait
+    itself, and on trio a cancel scope (~700 bytes) to stop it. With these,
+    the reader tries ``sock.recv`` at once, waits only when nothing is there,
+    lets other tasks run after each read (trio's own ``recv`` semantics), and
+    is stopped without a cancel scope: the channel marks itself dead and,
+    if the reader is waiting on the socket, wakes it with ``notify_closing``
+    (the socket is closed right after, as that requires).
+    """
+
+    wait_readable: Callable[[Any], Awaitable[None]]
+    """Wait until the socket is readable (raises once ``notify_closing`` was called)."""
+    notify_closing: Callable[[Any], None]
+    """Wake a task waiting on the socket: it is about to be closed."""
+    checkpoint: Callable[[], Awaitable[None]]
+    """Yield to the scheduler (and see a cancellation of the whole run)."""
+    spawn: Callable[[Callable[[], Awaitable[None]], str], None]
+    """Start the reader detached, as ``Runtime.spawn`` would, with no handle to cancel it."""
+
+
+def _recv_now(sock: Any, size: int) -> bytes | None:
+    """``sock.recv(size)`` without waiting: ``None`` when nothing is there.
+
+    A function of its own, not a ``try`` in the reader: an exception passing
+    through a coroutine gives it a frame object (~200 bytes) that it keeps
+    for its whole life, here the connection's.
+    """
+    try:
+        return sock.recv(size)  # type: ignore[no-any-return]
+    except BlockingIOError:
+        return None
+
+
 class StreamChannel:
     """Reader and writer tasks over a byte stream (any backend, any transport).
 
@@ -126,7 +163,44 @@ class StreamChannel:
     on the first write (or close) and ends after ``_WRITER_IDLE`` seconds
     with nothing queued, so an idle connection costs one task (the reader),
     not two; a busy one keeps its writer and pays no start per message.
+    With ``socket`` (a ``socket.socket`` under the stream) and ``reads``
+    (:class:`SocketReads`) the reader reads that socket directly.
     """
+
+    # Slots: one of these per connection, and a dict of 30 attributes costs ~1 KiB.
+    __slots__ = (
+        "_closed",
+        "_closing",
+        "_closing_stream",
+        "_dead",
+        "_eof",
+        "_flushed",
+        "_in_flight",
+        "_leading",
+        "_linger",
+        "_marks",
+        "_max_bytes",
+        "_max_messages",
+        "_out",
+        "_out_bytes",
+        "_paused",
+        "_read",
+        "_reader",
+        "_reads",
+        "_released",
+        "_resume",
+        "_runtime",
+        "_saw_eof",
+        "_send",
+        "_sink",
+        "_socket",
+        "_stream",
+        "_waiting",
+        "_writable",
+        "_writer",
+        "_writer_waiter",
+        "_written",
+    )
 
     def __init__(
         self,
@@ -138,6 +212,8 @@ class StreamChannel:
         leading: bytes = b"",
         read: Callable[[int], Awaitable[bytes]] | None = None,
         send: Callable[[bytes], Awaitable[None]] | None = None,
+        socket: Any = None,
+        reads: SocketReads | None = None,
     ) -> None:
         self._sink = sink
         self._stream = stream
@@ -151,7 +227,10 @@ class StreamChannel:
         self._in_flight = 0
         self._written = 0
         self._flushed = 0
-        self._marks: list[tuple[int, Callable[[], None]]] = []
+        self._marks: list[tuple[int, Callable[[], None]]] | None = None
+        self._socket: Any = socket if reads is not None else None
+        self._reads = reads
+        self._waiting = False  # the reader waits on _socket (see _stop_reader)
         self._writable = Waiters(runtime)
         self._closed = Waiters(runtime)
         self._writer_waiter: Waiter | None = None
@@ -165,7 +244,11 @@ class StreamChannel:
         self._released = False
         self._closing_stream = False
         self._leading = leading
-        self._reader: Handle = runtime.spawn(self._read_loop, "openwire-ws-reader")
+        self._reader: Handle | None = None
+        if reads is None:
+            self._reader = runtime.spawn(self._read_loop, "openwire-ws-reader")
+        else:
+            reads.spawn(self._read_loop, "openwire-ws-reader")
         self._writer: Handle | None = None
 
     def _start_writer(self) -> None:
@@ -174,6 +257,9 @@ class StreamChannel:
 
     async def _read_loop(self) -> None:
         exc: BaseException | None = None
+        sock, reads = self._socket, self._reads
+        data: bytes | None
+        waited = False
         try:
             if self._leading:
                 data, self._leading = self._leading, b""
@@ -183,17 +269,50 @@ class StreamChannel:
                     self._resume = self._runtime.waiter()
                     await self._resume.wait()
                     continue
-                data = await self._read(_READ_SIZE)
+                if reads is None:
+                    data = await self._read(_READ_SIZE)
+                else:
+                    # On the socket itself (see SocketReads): no coroutine
+                    # between this loop and the wait while idle.
+                    data = _recv_now(sock, _READ_SIZE)
+                    if data is None:
+                        self._waiting = True
+                        await reads.wait_readable(sock)
+                        self._waiting = False
+                        waited = True
+                        continue
                 if not data:
                     break
                 self._sink.data_received(data)
+                if reads is not None:
+                    if not waited:
+                        # Read without waiting: let others run, as trio's recv does.
+                        await reads.checkpoint()
+                    waited = False
         except Exception as error:
             exc = error
+        if reads is not None and self._dead:
+            return  # stopped by _stop_reader: the channel has finished already
         self._saw_eof = True
         if self._eof is not None:
             self._eof.wake()
         if not self._closing:
             self._finish(exc)
+
+    def _stop_reader(self) -> None:
+        """End the reader task; the channel is (about to be) marked dead."""
+        if self._reader is not None:
+            self._reader.cancel()
+            return
+        # A reader with no cancel scope (SocketReads): it checks _dead at its
+        # next step; wake it if it waits on the socket or for a resume.
+        if self._waiting and self._reads is not None:
+            self._waiting = False
+            self._reads.notify_closing(self._socket)
+        waiter = self._resume
+        if waiter is not None:
+            self._resume = None
+            waiter.wake()
 
     async def _write_loop(self) -> None:
         try:
@@ -261,9 +380,10 @@ class StreamChannel:
 
     def _fire_marks(self) -> None:
         flushed = self._flushed
-        due = [fn for mark, fn in self._marks if mark <= flushed]
+        marks = self._marks or []
+        due = [fn for mark, fn in marks if mark <= flushed]
         if due:
-            self._marks = [(mark, fn) for mark, fn in self._marks if mark > flushed]
+            self._marks = [(mark, fn) for mark, fn in marks if mark > flushed]
             for fn in due:
                 fn()
 
@@ -271,9 +391,9 @@ class StreamChannel:
         if self._dead:
             return
         self._dead = True
-        self._marks = []
+        self._marks = None
         self._writable.wake_all()
-        self._reader.cancel()
+        self._stop_reader()
         if exc is None and not self._closing and self._out:
             # The peer ended its half cleanly (EOF) with our answers still
             # queued (a pong, a Close): our half stays open until the writer
@@ -322,6 +442,8 @@ class StreamChannel:
         if mark <= self._flushed:
             self._runtime.call_later(0, fn)
         else:
+            if self._marks is None:
+                self._marks = []
             self._marks.append((mark, fn))
 
     def pause_reading(self) -> None:
@@ -352,7 +474,7 @@ class StreamChannel:
         if not self._closing_stream:
             if self._writer is not None:
                 self._writer.cancel()
-            self._reader.cancel()
+            self._stop_reader()
             self._runtime.spawn(self._aclose, "openwire-ws-abort")
         self._finish(None)
 

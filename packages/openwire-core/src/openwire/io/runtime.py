@@ -79,34 +79,51 @@ class Waiters:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._waiters: list[Waiter] = []
+        # Made on the first wait: every connection has a few of these, and
+        # most never wait on them.
+        self._waiters: list[Waiter] | None = None
 
     async def wait(self) -> None:
         waiter = self._runtime.waiter()
+        if self._waiters is None:
+            self._waiters = []
         self._waiters.append(waiter)
         try:
             await waiter.wait()
         finally:
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(waiter)
+            if self._waiters is not None:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
 
     def wake_all(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
             waiter.wake()
 
 
 async def guarded(
-    fn: Callable[[], Awaitable[None]], name: str, cancelled: type[BaseException]
+    fn: Callable[[], Awaitable[None]],
+    name: str,
+    cancelled: type[BaseException],
+    scope: contextlib.AbstractContextManager[object] | None = None,
 ) -> None:
     """Run a detached task's body: log its failures, end quietly on ``cancelled``.
 
     ``cancelled`` is the backend's cancellation type (``asyncio.CancelledError``,
     ``trio.Cancelled``). Anything else that is not an ``Exception``
-    (``KeyboardInterrupt``, ``SystemExit``) still propagates.
+    (``KeyboardInterrupt``, ``SystemExit``) still propagates. ``scope`` is
+    entered around the body (trio's cancel scope of the task): here rather
+    than in a wrapper coroutine, because every coroutine suspended under an
+    idle reader is memory held per connection.
     """
     try:
-        await fn()
+        if scope is None:
+            await fn()
+        else:
+            # An error inside leaves the scope, which lets through all but its
+            # own cancellation; this except clause then sees it.
+            with scope:
+                await fn()
     except Exception:  # a detached task must never crash the loop
         _log.exception("openwire background task %s failed", name)
     except cancelled:

@@ -12,9 +12,14 @@ Rules:
   is then a heap entry, not a task: an idle WebSocket's heartbeat costs no
   task of its own.
 - Connections are anyio socket streams inside httpcore's network stream
-  (httpcore speaks HTTP on them); after a ``101`` the channel reads and
-  writes the anyio stream directly. Both need private names, kept in
-  :mod:`openwire._compat`; without them the public, slower paths are used.
+  (httpcore speaks HTTP on them); after a ``101`` the channel writes the
+  anyio stream directly, and reads it too over TLS. Over plain TCP the
+  reader reads the socket under it itself (:class:`~openwire.io.channel.SocketReads`):
+  an idle connection is one task waiting on its socket, with no stream
+  coroutines and no cancel scope held above it. Reaching the anyio stream
+  needs private names, kept in :mod:`openwire._compat`; without them the
+  public, slower paths are used.
+- One :class:`TrioRuntime` per run (a run variable), shared by its connections.
 """
 
 from __future__ import annotations
@@ -31,23 +36,13 @@ import httpcore
 
 from openwire import _compat
 from openwire.io.anyio_stream import ClosesOnFailedTLS
-from openwire.io.channel import Channel, ChannelSink, StreamChannel
+from openwire.io.channel import Channel, ChannelSink, SocketReads, StreamChannel
 from openwire.io.handover import Detached
 from openwire.io.runtime import Handle, Runtime, Waiter, guarded
 
 __all__ = ["TrioBackend", "TrioRuntime"]
 
 _log = logging.getLogger("openwire.websocket")
-
-
-class _TrioTask:
-    __slots__ = ("scope",)
-
-    def __init__(self, scope: Any) -> None:
-        self.scope = scope
-
-    def cancel(self) -> None:
-        self.scope.cancel()
 
 
 class _Timer:
@@ -120,6 +115,28 @@ class _Timers:
 
 
 _TIMERS: Any = None
+_RUNTIME: Any = None
+_READS: SocketReads | None = None
+
+
+def _socket_reads() -> SocketReads:
+    """trio's way for a reader to read its socket itself (one for the process)."""
+    global _READS
+    if _READS is None:
+        import trio
+
+        cancelled = trio.Cancelled
+
+        def spawn(fn: Callable[[], Awaitable[None]], name: str) -> None:
+            trio.lowlevel.spawn_system_task(guarded, fn, name, cancelled, name=name)
+
+        _READS = SocketReads(
+            trio.lowlevel.wait_readable,
+            trio.lowlevel.notify_closing,
+            trio.lowlevel.checkpoint,
+            spawn,
+        )
+    return _READS
 
 
 def _timers(trio: Any) -> _Timers:
@@ -165,8 +182,9 @@ class _TrioFailAfter:
 
 
 class TrioRuntime:
-    """The runtime of the running trio loop."""
+    """The runtime of the running trio loop (one per run, shared by its connections)."""
 
+    __slots__ = ("_cancelled", "_token", "_trio")
     backend = "trio"
 
     def __init__(self) -> None:
@@ -180,14 +198,11 @@ class TrioRuntime:
         return float(self._trio.current_time())
 
     def spawn(self, fn: Callable[[], Awaitable[None]], name: str) -> Handle:
-        handle = _TrioTask(self._trio.CancelScope())
-        cancelled = self._cancelled
-
-        async def run() -> None:
-            with handle.scope:
-                await guarded(fn, name, cancelled)
-
-        self._trio.lowlevel.spawn_system_task(run, name=name)
+        # The cancel scope is the handle, and guarded() enters it: no wrapper
+        # coroutine stays suspended under the task's body for its whole life.
+        scope = self._trio.CancelScope()
+        self._trio.lowlevel.spawn_system_task(guarded, fn, name, self._cancelled, scope, name=name)
+        handle: Handle = scope
         return handle
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> Handle:
@@ -213,7 +228,18 @@ class TrioBackend:
         self._fallback = httpcore.AnyIOBackend()
 
     def runtime(self) -> Runtime:
-        return TrioRuntime()
+        """The run's one :class:`TrioRuntime` (a run variable, like the timers)."""
+        global _RUNTIME
+        import trio
+
+        if _RUNTIME is None:
+            _RUNTIME = trio.lowlevel.RunVar("openwire_runtime")
+        try:
+            found: Runtime = _RUNTIME.get()
+        except LookupError:
+            found = TrioRuntime()
+            _RUNTIME.set(found)
+        return found
 
     async def connect_tcp(
         self,
@@ -258,6 +284,20 @@ class TrioBackend:
         if inner is None:
             return StreamChannel(
                 sink, detached.stream, runtime, max_messages, max_bytes, leading=detached.leading
+            )
+
+        if isinstance(inner, anyio.abc.SocketStream):
+            # Plain TCP: the reader waits on the socket itself (SocketReads).
+            return StreamChannel(
+                sink,
+                detached.stream,
+                runtime,
+                max_messages,
+                max_bytes,
+                leading=detached.leading,
+                send=inner.send,
+                socket=inner.extra(anyio.abc.SocketAttribute.raw_socket),
+                reads=_socket_reads(),
             )
 
         async def receive(n: int) -> bytes:

@@ -21,7 +21,6 @@ after its wait ends, so a deadline can never lose one.
 from __future__ import annotations
 
 import json
-import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
@@ -35,11 +34,13 @@ from openwire.errors import (
     ReceiveTimeout,
     UnexpectedMessageType,
 )
+from openwire.http.models import Response
 from openwire.protocol.frames import CloseCode, Opcode
 from openwire.websocket.session import Session, State, StreamChunk
 
 if TYPE_CHECKING:
-    from openwire.http.models import Response
+    from openwire.http.headers import Headers
+    from openwire.http.models import Request
     from openwire.io.runtime import Runtime
 
 __all__ = ["Decode", "MessageStream", "WebSocket", "WebSocketReceiver", "WebSocketSender"]
@@ -60,8 +61,52 @@ class _Shared(NamedTuple):
     json_loads: JSONLoads
 
 
+class _Handshake(NamedTuple):
+    """What ``ws.response`` is made of, kept instead of the response itself.
+
+    A :class:`~openwire.http.models.Response` carries the state of a body
+    (hooks, history, extensions) that a handshake's answer never has, and
+    its headers are a list of pairs of strings: together ~1.4 KiB per open
+    connection, for an attribute most code never reads. The headers are
+    kept as one string (:func:`_pack_headers`) until then.
+    """
+
+    status: int
+    headers: str | Headers
+    request: Request | None
+    http_version: str
+    reason: str
+
+
+# Between names and values in a packed header list; no HTTP parser lets it
+# through in a field, and a header holding it anyway is kept unpacked.
+_SEP = "\0"
+
+
+def _pack_headers(headers: Headers) -> str | Headers:
+    """The fields as one string (names and values between ``_SEP``), or as they are."""
+    parts = [part for pair in headers.items() for part in pair]
+    if any(_SEP in part for part in parts):
+        return headers
+    return _SEP.join(parts)
+
+
+def _unpack_headers(packed: str | Headers) -> list[tuple[str, str]] | Headers:
+    if not isinstance(packed, str):
+        return packed
+    if not packed:
+        return []
+    parts = packed.split(_SEP)
+    return list(zip(parts[::2], parts[1::2], strict=True))
+
+
 class _Ownership:
-    """Counts live sending handles; the last one to go closes with 1001."""
+    """Counts live sending handles; the last one to go closes with 1001.
+
+    Each handle releases its count in ``__del__`` (see :class:`_SendMixin`)
+    rather than through a ``weakref.finalize``: a finalizer is ~300 bytes per
+    connection, kept for as long as the connection is open.
+    """
 
     __slots__ = ("count", "session")
 
@@ -69,9 +114,8 @@ class _Ownership:
         self.session = session
         self.count = 0
 
-    def acquire(self, handle: object) -> None:
+    def acquire(self) -> None:
         self.count += 1
-        weakref.finalize(handle, self.release)
 
     def release(self) -> None:
         self.count -= 1
@@ -117,7 +161,18 @@ class _Base:
 
 
 class _SendMixin(_Base):
-    __slots__ = ()
+    __slots__ = ("_owner",)
+
+    _owner: _Ownership
+
+    def __del__(self) -> None:
+        # Only handles that got as far as acquiring hold a count.
+        owner = getattr(self, "_owner", None)
+        if owner is not None:
+            try:
+                owner.release()
+            except Exception:  # interpreter shutdown: the loop (and modules) may be gone
+                pass
 
     async def send(
         self, data: str | bytes | bytearray | memoryview, compress: bool | None = None
@@ -473,7 +528,7 @@ class WebSocket(_SendMixin, _ReceiveMixin):
     Use it as an async context manager to close with 1000 on exit.
     """
 
-    __slots__ = ("_owner", "engine", "extensions", "response", "subprotocol")
+    __slots__ = ("_handshake", "_response", "engine", "extensions", "subprotocol")
 
     def __init__(
         self,
@@ -489,23 +544,49 @@ class WebSocket(_SendMixin, _ReceiveMixin):
     ) -> None:
         self._session = session
         self._shared = _Shared(runtime, json_dumps, json_loads)
-        self.response = response
-        """The handshake's answer (status and headers), as interceptors saw it: a ``101``
-        over HTTP/1.1, a ``200`` to the extended CONNECT over HTTP/2."""
+        self._handshake = _Handshake(
+            response.status,
+            _pack_headers(response.headers),
+            response.request,
+            response.http_version,
+            response.reason,
+        )
+        self._response: Response | None = None
         self.subprotocol = subprotocol
         """The subprotocol the server chose, or ``None``."""
         self.extensions = extensions
         """Negotiated extensions (``Sec-WebSocket-Extensions`` values)."""
         self.engine = engine
         """Name of the engine producing the frames."""
-        self._owner = _Ownership(session)
-        self._owner.acquire(self)
+        owner = _Ownership(session)
+        owner.acquire()
+        self._owner = owner
+
+    @property
+    def response(self) -> Response:
+        """The handshake's answer (status and headers), as interceptors saw it: a ``101``
+        over HTTP/1.1, a ``200`` to the extended CONNECT over HTTP/2.
+
+        Made on first access from the status, headers and request the
+        WebSocket keeps (see :class:`_Handshake`), then the same object.
+        """
+        found = self._response
+        if found is None:
+            kept = self._handshake
+            found = self._response = Response(
+                kept.status,
+                headers=_unpack_headers(kept.headers),
+                request=kept.request,
+                http_version=kept.http_version,
+                reason=kept.reason,
+            )
+        return found
 
     @property
     def http_version(self) -> str:
         """``"2"`` when the WebSocket runs on a stream of an HTTP/2 connection (RFC 8441),
         ``"1.1"`` when it took over an HTTP/1.1 connection (RFC 6455)."""
-        return "2" if self.response.http_version == "HTTP/2" else "1.1"
+        return "2" if self._handshake.http_version == "HTTP/2" else "1.1"
 
     @property
     def url(self) -> str:
@@ -514,7 +595,7 @@ class WebSocket(_SendMixin, _ReceiveMixin):
         ``ws.response.request.url`` is the same place in the ``http``/``https``
         form the handshake request was sent with.
         """
-        request = self.response.request
+        request = self._handshake.request
         assert request is not None, "the handshake's response always carries its request"
         url = str(request.url)
         scheme, sep, rest = url.partition("://")
@@ -557,7 +638,8 @@ class WebSocketSender(_SendMixin):
     def __init__(self, session: Session, owner: _Ownership, shared: _Shared) -> None:
         self._session = session
         self._shared = shared
-        owner.acquire(self)
+        owner.acquire()
+        self._owner = owner
 
 
 class WebSocketReceiver(_ReceiveMixin):

@@ -224,7 +224,9 @@ class Session:
         self.closed_by_peer: bool | None = None
         self._error: ConnectionClosed | None = None
         # Receive side: a bounded buffer; reading pauses when it is full.
-        self._inbox: deque[EngineEvent] = deque()
+        # Made when the first bytes arrive: an empty deque is ~760 bytes, and
+        # a connection that has received nothing (an idle subscriber) needs none.
+        self._inbox: deque[EngineEvent] | None = None
         self._inbox_bytes = 0
         self._inbox_max = options.receive_queue_size
         self._inbox_max_bytes = options.receive_queue_bytes
@@ -232,12 +234,13 @@ class Session:
         # not read what we write (answers to its pings would pile up).
         self._paused = 0
         self._recv_waiter: Waiter | None = None
-        self._close_waiters: list[Waiter] = []
+        # These three are made when first needed (close(), ping()), for the same reason.
+        self._close_waiters: list[Waiter] | None = None
         self._deliver_control = options.deliver_control_frames
         self._max_message = options.max_message_size
         # Heartbeat and close timers.
-        self._pings: dict[bytes, tuple[Waiter, float]] = {}
-        self._pings_latency: dict[bytes, float] = {}
+        self._pings: dict[bytes, tuple[Waiter, float]] | None = None
+        self._pings_latency: dict[bytes, float] | None = None
         self._last_rx = runtime.time()
         self._heartbeat: Handle | None = None
         self._pong_timer: Handle | None = None
@@ -276,7 +279,7 @@ class Session:
         self._stream_implicit: object | None = None
         self._discarding = False
         self._rx_chunked = 0
-        self._aside: list[EngineEvent] = []
+        self._aside: list[EngineEvent] | None = None
         if options.streaming:
             conn.stream_messages(options.max_stream_size)
 
@@ -302,6 +305,8 @@ class Session:
             self._engine_failed("parsing", exc)
             return
         inbox = self._inbox
+        if inbox is None:
+            inbox = self._inbox = deque()
         for event in events:
             opcode = event.opcode
             if opcode is _TEXT or opcode is _BINARY:
@@ -364,11 +369,13 @@ class Session:
             # Nobody drains the inbox while we close: drop the rest of the message.
             self._discarding = not chunk.fin
             return
-        self._inbox.append(chunk)
+        self._inbox.append(chunk)  # type: ignore[union-attr]  # data_received made it
         self._inbox_bytes += size
 
     def _inbox_full(self) -> bool:
-        return len(self._inbox) >= self._inbox_max or self._inbox_bytes >= self._inbox_max_bytes
+        inbox = self._inbox
+        size = 0 if inbox is None else len(inbox)
+        return size >= self._inbox_max or self._inbox_bytes >= self._inbox_max_bytes
 
     def _pause(self, reason: int) -> None:
         if not self._paused and self._channel is not None:
@@ -416,13 +423,14 @@ class Session:
 
     def _pong_received(self, payload: bytes) -> None:
         self._events.websocket_pong_received(payload)
-        if payload in self._pings:
+        pings, latencies = self._pings, self._pings_latency
+        if pings and latencies is not None and payload in pings:
             now = self._runtime.time()
             # A pong answers its ping and every earlier one (RFC 6455 §5.5.3
             # lets a peer answer only the most recent).
-            for key in list(self._pings):
-                waiter, sent_at = self._pings.pop(key)
-                self._pings_latency[key] = now - sent_at
+            for key in list(pings):
+                waiter, sent_at = pings.pop(key)
+                latencies[key] = now - sent_at
                 waiter.wake()
                 if key == payload:
                     break
@@ -642,24 +650,27 @@ class Session:
     async def ping(self, payload: bytes | None = None) -> float:
         if self.state is not State.OPEN:
             raise self._closed_error()
+        pings, latencies = self._pings, self._pings_latency
+        if pings is None or latencies is None:
+            pings, latencies = self._pings, self._pings_latency = {}, {}
         if payload is None:
             payload = os.urandom(4)
-            while payload in self._pings:
+            while payload in pings:
                 payload = os.urandom(4)
-        elif payload in self._pings:
+        elif payload in pings:
             raise ValueError(f"a ping with payload {payload!r} is already waiting for its pong")
         if len(payload) > 125:
             raise ValueError("ping payloads carry at most 125 bytes (RFC 6455 §5.5)")
         waiter = self._runtime.waiter()
-        self._pings[payload] = (waiter, self._runtime.time())
+        pings[payload] = (waiter, self._runtime.time())
         if not self._encode_and_write(self._conn.encode_ping, payload):
             raise self._closed_error()
         self._events.websocket_ping_sent(payload)
         try:
             await waiter.wait()
         finally:
-            self._pings.pop(payload, None)
-            latency = self._pings_latency.pop(payload, None)
+            pings.pop(payload, None)
+            latency = latencies.pop(payload, None)
         if latency is None:
             raise self._closed_error()
         return latency
@@ -678,7 +689,7 @@ class Session:
             return await self._received_streaming(await self._take())
         inbox = self._inbox
         if not inbox:
-            await self._wait_for_inbox()
+            inbox = await self._wait_for_inbox()
         event = inbox.popleft()
         if event.opcode is _TEXT or event.opcode is _BINARY:
             self._inbox_bytes -= len(event.data)
@@ -725,17 +736,16 @@ class Session:
         """
         inbox = self._inbox
         if not inbox:
-            await self._wait_for_inbox()
+            inbox = await self._wait_for_inbox()
         event = inbox.popleft()
         if event.opcode is _TEXT or event.opcode is _BINARY or event.opcode is _CONT:
             self._inbox_bytes -= len(event.data)
         self._drained()
         return event
 
-    async def _wait_for_inbox(self) -> None:
+    async def _wait_for_inbox(self) -> deque[EngineEvent]:
         """Wait until the inbox holds an event, for the one consumer; raise once closed."""
-        inbox = self._inbox
-        while not inbox:
+        while not (inbox := self._inbox):
             if self.state is State.CLOSED:
                 raise self._closed_error()
             if self._recv_waiter is not None:
@@ -750,10 +760,11 @@ class Session:
             finally:
                 if self._recv_waiter is waiter:
                     self._recv_waiter = None
+        return inbox
 
     def _drained(self) -> None:
         if self._paused & _INBOX_FULL and (
-            len(self._inbox) <= self._inbox_max // 2
+            len(self._inbox or ()) <= self._inbox_max // 2
             and self._inbox_bytes <= self._inbox_max_bytes // 2
         ):
             self._unpause(_INBOX_FULL)
@@ -764,13 +775,20 @@ class Session:
             event = await self._take()
             if event.opcode is _CONT:
                 return event  # type: ignore[return-value]
+            self._set_aside(event)
+
+    def _set_aside(self, event: EngineEvent) -> None:
+        if self._aside is None:
+            self._aside = [event]
+        else:
             self._aside.append(event)
 
     def _restore_aside(self) -> None:
         """Control events met inside a message come next (``deliver_control_frames``)."""
         if self._aside:
-            self._inbox.extendleft(reversed(self._aside))
-            self._aside = []
+            # Set aside from the inbox, so it exists.
+            self._inbox.extendleft(reversed(self._aside))  # type: ignore[union-attr]
+            self._aside = None
 
     async def _assemble(self, first: Chunk) -> Message:
         """A whole message from its pieces, for ``receive()``; cancelling it loses nothing."""
@@ -790,7 +808,7 @@ class Session:
                 # there. Once closed, the message can never be completed: dropped.
                 data = "".join(parts) if isinstance(first.data, str) else b"".join(parts)  # type: ignore[arg-type]
                 self._restore_aside()
-                self._inbox.appendleft(Chunk(data, False))
+                self._inbox.appendleft(Chunk(data, False))  # type: ignore[union-attr]
                 self._inbox_bytes += len(data)
             raise
         finally:
@@ -826,7 +844,7 @@ class Session:
                 opcode = event.opcode
                 if opcode is _TEXT or opcode is _BINARY or opcode is _CONT:
                     return event  # type: ignore[return-value]
-                self._aside.append(event)
+                self._set_aside(event)
         except BaseException:
             self._stream_open = False
             self._stream_implicit = None
@@ -859,7 +877,8 @@ class Session:
             else:
                 # The rest has not arrived: drop it as it does.
                 self._discarding = self.state is not State.CLOSED
-            inbox.extendleft(reversed(kept))
+            if kept:
+                inbox.extendleft(reversed(kept))  # type: ignore[union-attr]
             self._drained()
         self._restore_aside()
 
@@ -908,6 +927,8 @@ class Session:
         try:
             while self.state is not State.CLOSED:
                 waiter = self._runtime.waiter()
+                if self._close_waiters is None:
+                    self._close_waiters = []
                 self._close_waiters.append(waiter)
                 await waiter.wait()
             if self._channel is not None:
@@ -1033,10 +1054,11 @@ class Session:
             channel.close(linger=limit)
             # A peer that neither closes nor reads must not keep the socket.
             self._abort_timer = self._runtime.call_later(limit + 1.0, channel.abort)
-        for waiter, _ in self._pings.values():
-            waiter.wake()
-        waiters, self._close_waiters = self._close_waiters, []
-        for waiter in waiters:
+        if self._pings:
+            for waiter, _ in self._pings.values():
+                waiter.wake()
+        waiters, self._close_waiters = self._close_waiters, None
+        for waiter in waiters or ():
             waiter.wake()
         if self._recv_waiter is not None:
             self._recv_waiter.wake()
