@@ -35,7 +35,6 @@ be finished nor followed by another, so the connection is failed with 1011.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import os
 from collections import deque
@@ -391,7 +390,7 @@ class Session:
             # The socket is gone: nothing left for the abort timer to do.
             if self._abort_timer is not None:
                 self._abort_timer.cancel()
-                self._abort_timer = None
+                self._socket_gone()
             return
         self._channel_lost = True
         if isinstance(exc, ConnectionClosedError):
@@ -910,15 +909,13 @@ class Session:
                 waiter = self._runtime.waiter()
                 self._close_waiters.append(waiter)
                 await waiter.wait()
-            if self._channel is not None:
-                timeout = self._options.close_timeout
-                # The abort timer ends the socket by then; this bound is for a
-                # transport that ignores even abort().
-                with contextlib.suppress(TimeoutError):
-                    async with self._runtime.fail_after(
-                        (10.0 if timeout is None else timeout) + 2.0
-                    ):
-                        await self._channel.wait_closed()
+            # Then for the socket: the abort timer runs until the channel is
+            # lost, and a second after it aborted, for a transport that
+            # ignores even abort() (see _abort_channel). One timer for both.
+            while self._abort_timer is not None:
+                waiter = self._runtime.waiter()
+                self._close_waiters.append(waiter)
+                await waiter.wait()
         except BaseException:
             # The caller stopped waiting (cancelled, or its own deadline):
             # the socket must not outlive it waiting on the peer, which may
@@ -1032,7 +1029,7 @@ class Session:
             # before the server reads it.
             channel.close(linger=limit)
             # A peer that neither closes nor reads must not keep the socket.
-            self._abort_timer = self._runtime.call_later(limit + 1.0, channel.abort)
+            self._abort_timer = self._runtime.call_later(limit + 1.0, self._abort_channel)
         for waiter, _ in self._pings.values():
             waiter.wake()
         waiters, self._close_waiters = self._close_waiters, []
@@ -1045,6 +1042,23 @@ class Session:
             self._events.websocket_closed(code, reason)
         else:
             self._events.websocket_failed(error)
+
+    def _abort_channel(self) -> None:
+        """The peer neither closed nor read for close_timeout + 1 s: drop the socket.
+
+        The same timer then gives :meth:`close` one more second to see the
+        channel lost, and stops it waiting after that.
+        """
+        if self._channel is not None:
+            self._channel.abort()
+        self._abort_timer = self._runtime.call_later(1.0, self._socket_gone)
+
+    def _socket_gone(self) -> None:
+        """The channel is lost (or we stopped waiting for it): :meth:`close` may return."""
+        self._abort_timer = None
+        waiters, self._close_waiters = self._close_waiters, []
+        for waiter in waiters:
+            waiter.wake()
 
     # -------------------------------------------------------------- heartbeat
     #
