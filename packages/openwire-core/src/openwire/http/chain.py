@@ -35,10 +35,19 @@ class CallContext:
 
     ``deadline`` is on the ``anyio.current_time()`` clock, ``None`` for no
     whole-call timeout.
+
+    ``enclosing_deadline`` is a deadline the code running the chain enforces
+    around all of it with a timer of its own (a WebSocket handshake's
+    ``handshake_timeout``), as a ``time.monotonic()`` reading taken after
+    that timer was armed; ``None`` when there is none. A step whose own
+    timeout could only expire at or after it needs no timer: the enclosing
+    one fires first and says what happened. The upgrade connector skips
+    those timers; it is a saving, never a different outcome.
     """
 
     events: ListenerDispatch
     deadline: float | None = None
+    enclosing_deadline: float | None = None
 
 
 class Chain:

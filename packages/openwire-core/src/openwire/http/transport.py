@@ -474,7 +474,9 @@ class Transport:
                             request, target, tracer, tunnels, proxy_label
                         )
                     else:
-                        core = await self._upgrades.exchange(request, target, tracer, tunnels)
+                        core = await self._upgrades.exchange(
+                            request, target, tracer, tunnels, within=context.enclosing_deadline
+                        )
                 else:
                     tls = request.url.wire_scheme == "https"
                     core_request, body = self._core_request(request, tracer)

@@ -279,10 +279,17 @@ async def connect_tcp(
     """Connect to one resolved address, raising httpcore's connect errors."""
     loop = asyncio.get_running_loop()
     try:
-        async with asyncio.timeout(timeout):
+        if timeout is None:
+            # No timer to arm (a WebSocket handshake's own deadline may cover
+            # the connect): not even asyncio.timeout's bookkeeping.
             transport, protocol = await loop.create_connection(
                 lambda: _StreamProtocol(loop), host, port
             )
+        else:
+            async with asyncio.timeout(timeout):
+                transport, protocol = await loop.create_connection(
+                    lambda: _StreamProtocol(loop), host, port
+                )
     except TimeoutError as exc:
         raise httpcore.ConnectTimeout(f"connecting to {host}:{port} timed out") from exc
     except OSError as exc:
