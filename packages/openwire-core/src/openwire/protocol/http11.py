@@ -81,6 +81,14 @@ _FIELD_LINE = re.compile(
 _BLANK = (b" ", b"\t")
 _OBS_FOLD = re.compile(rb"\r?\n[ \t]+")
 
+# Fields that passed serialize_request's checks, so a field sent again (the
+# same Host, User-Agent, Upgrade... on every handshake) is not checked again;
+# only new ones (a fresh Sec-WebSocket-Key) are. Bounded: past the bound,
+# new fields are checked every time, and so are long ones (at most 128 KiB kept).
+_CHECKED_FIELDS: set[tuple[bytes, bytes]] = set()
+_CHECKED_MAX = 512
+_CHECKED_SIZE = 256
+
 _LIMITS = {
     "line": (MAX_LINE, "a header line over {} bytes (the limit per line)"),
     "fields": (MAX_FIELDS, "more than {} header lines (the limit on fields)"),
@@ -214,7 +222,11 @@ def serialize_request(method: bytes, target: bytes, headers: list[tuple[bytes, b
     if not _TOKEN.fullmatch(method) or _BAD_VALUE.search(target) or b" " in target:
         raise InvalidRequestHead(f"invalid request line: {method!r} {target!r}")
     lines = [method + b" " + target + b" HTTP/1.1"]
+    checked = _CHECKED_FIELDS
     for name, value in headers:
+        lines.append(name + b": " + value)
+        if (name, value) in checked:
+            continue
         if not _TOKEN.fullmatch(name):
             raise InvalidRequestHead(f"invalid header name {name!r}")
         if _BAD_VALUE.search(value):
@@ -225,7 +237,8 @@ def serialize_request(method: bytes, target: bytes, headers: list[tuple[bytes, b
             raise InvalidRequestHead(
                 f"header {name.decode('latin-1')} has leading or trailing whitespace: {value!r}"
             )
-        lines.append(name + b": " + value)
+        if len(checked) < _CHECKED_MAX and len(name) + len(value) <= _CHECKED_SIZE:
+            checked.add((name, value))
     lines.append(b"\r\n")
     return b"\r\n".join(lines)
 
