@@ -893,6 +893,7 @@ class Session:
         """
         self._close_timer = None
         if self.state is State.CLOSED:
+            self._abort_later()
             return
         if self._channel is not None:
             self._flushed_at_close = self._channel.flushed()
@@ -905,14 +906,11 @@ class Session:
             raise ValueError("close reason must encode to at most 123 bytes (RFC 6455 §5.5)")
         self.start_close(code, reason)
         try:
-            while self.state is not State.CLOSED:
-                waiter = self._runtime.waiter()
-                self._close_waiters.append(waiter)
-                await waiter.wait()
-            # Then for the socket: the abort timer runs until the channel is
-            # lost, and a second after it aborted, for a transport that
-            # ignores even abort() (see _abort_channel). One timer for both.
-            while self._abort_timer is not None:
+            # Until CLOSED and the socket is gone: the abort timer runs until
+            # the channel is lost, and a second after it aborted, for a
+            # transport that ignores even abort() (see _abort_channel). The
+            # waiters wake once, when both hold (see _finish).
+            while self.state is not State.CLOSED or self._abort_timer is not None:
                 waiter = self._runtime.waiter()
                 self._close_waiters.append(waiter)
                 await waiter.wait()
@@ -939,7 +937,9 @@ class Session:
         self._runtime.call_soon_threadsafe(self.abandon)
 
     def _close_timed_out(self) -> None:
+        self._close_timer = None  # fired: _finish must not keep it as the abort timer
         if self.state is State.CLOSED:
+            self._abort_later()
             return
         channel = self._channel
         mark = self._close_mark
@@ -1010,16 +1010,15 @@ class Session:
         self.close_reason = reason
         self.closed_by_peer = by_peer
         self._error = error
-        for handle in (
-            self._heartbeat,
-            self._pong_timer,
-            self._close_timer,
-            self._stall_timer,
-        ):
+        close_timer, self._close_timer = self._close_timer, None
+        for handle in (self._heartbeat, self._pong_timer, self._stall_timer):
             if handle is not None:
                 handle.cancel()
         channel = self._channel
-        if channel is not None and not self._channel_lost:
+        if channel is None or self._channel_lost:
+            if close_timer is not None:
+                close_timer.cancel()
+        else:
             timeout = self._options.close_timeout
             limit = 10.0 if timeout is None else timeout
             # The server closes TCP first (RFC 6455 §7.1.1); give it
@@ -1029,12 +1028,19 @@ class Session:
             # before the server reads it.
             channel.close(linger=limit)
             # A peer that neither closes nor reads must not keep the socket.
-            self._abort_timer = self._runtime.call_later(limit + 1.0, self._abort_channel)
+            # A close timer still armed becomes this abort timer: when it
+            # fires it re-arms itself for the time left (_abort_later), so a
+            # close costs one timer, not one cancelled and another armed.
+            self._close_deadline = self._runtime.time() + limit + 1.0
+            if close_timer is not None:
+                self._abort_timer = close_timer
+            else:
+                self._abort_timer = self._runtime.call_later(limit + 1.0, self._abort_channel)
         for waiter, _ in self._pings.values():
             waiter.wake()
-        waiters, self._close_waiters = self._close_waiters, []
-        for waiter in waiters:
-            waiter.wake()
+        if self._abort_timer is None:
+            # No socket left to wait for; otherwise _socket_gone wakes them.
+            self._socket_gone()
         if self._recv_waiter is not None:
             self._recv_waiter.wake()
             self._recv_waiter = None
@@ -1042,6 +1048,16 @@ class Session:
             self._events.websocket_closed(code, reason)
         else:
             self._events.websocket_failed(error)
+
+    def _abort_later(self) -> None:
+        """A close timer that fired after CLOSED: kept as the abort timer (see _finish)."""
+        if self._abort_timer is None:
+            return  # the socket is gone already
+        left = self._close_deadline - self._runtime.time()
+        if left > 0:
+            self._abort_timer = self._runtime.call_later(left, self._abort_channel)
+        else:
+            self._abort_channel()
 
     def _abort_channel(self) -> None:
         """The peer neither closed nor read for close_timeout + 1 s: drop the socket.
