@@ -386,13 +386,13 @@ class Session:
         self._unpause(_WRITES_BACKED_UP)
 
     def connection_lost(self, exc: BaseException | None) -> None:
+        self._channel_lost = True
         if self.state is State.CLOSED:
             # The socket is gone: nothing left for the abort timer to do.
             if self._abort_timer is not None:
                 self._abort_timer.cancel()
                 self._socket_gone()
             return
-        self._channel_lost = True
         if isinstance(exc, ConnectionClosedError):
             # The channel knows how the connection ended and says so, typed
             # (an HTTP/2 stream reset or GOAWAY: openwire.http2.codes).
@@ -914,6 +914,10 @@ class Session:
                 waiter = self._runtime.waiter()
                 self._close_waiters.append(waiter)
                 await waiter.wait()
+            if self._channel is not None and self._channel_lost:
+                # Lost, then released: at once on asyncio; a channel that
+                # closes its stream in a task (trio, HTTP/2) finishes that.
+                await self._channel.wait_closed()
         except BaseException:
             # The caller stopped waiting (cancelled, or its own deadline):
             # the socket must not outlive it waiting on the peer, which may
@@ -1021,21 +1025,23 @@ class Session:
         else:
             timeout = self._options.close_timeout
             limit = 10.0 if timeout is None else timeout
+            # A peer that neither closes nor reads must not keep the socket.
+            # A close timer still armed becomes this abort timer: when it
+            # fires it re-arms itself for the time left (_abort_later), so a
+            # close costs one timer, not one cancelled and another armed.
+            # Armed before channel.close(): a channel may report the socket
+            # gone from inside it (HTTP/2), and connection_lost must find it.
+            self._close_deadline = self._runtime.time() + limit + 1.0
+            if close_timer is not None:
+                self._abort_timer = close_timer
+            else:
+                self._abort_timer = self._runtime.call_later(limit + 1.0, self._abort_channel)
             # The server closes TCP first (RFC 6455 §7.1.1); give it
             # close_timeout to do so, reading and discarding meanwhile. After
             # a failure too: closing a socket with unread bytes makes the
             # kernel send a reset, which can destroy the Close we just wrote
             # before the server reads it.
             channel.close(linger=limit)
-            # A peer that neither closes nor reads must not keep the socket.
-            # A close timer still armed becomes this abort timer: when it
-            # fires it re-arms itself for the time left (_abort_later), so a
-            # close costs one timer, not one cancelled and another armed.
-            self._close_deadline = self._runtime.time() + limit + 1.0
-            if close_timer is not None:
-                self._abort_timer = close_timer
-            else:
-                self._abort_timer = self._runtime.call_later(limit + 1.0, self._abort_channel)
         for waiter, _ in self._pings.values():
             waiter.wake()
         if self._abort_timer is None:
