@@ -68,14 +68,13 @@ MAX_FIELDS = 128
 MAX_HEAD = 64 * 1024
 MAX_INTERIM = 8
 
-_LINE_END = re.compile(rb"\r?\n")
 # RFC 9110 §5.1 field-name = token; §5.5 field-value: no CTLs but HTAB.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _STATUS_LINE = re.compile(rb"HTTP/1\.([0-9]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
-_FIELD_LINE = re.compile(
-    rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*"
-)
+# The value is taken greedily and its trailing SP/HTAB stripped after: a lazy
+# value before "[ \t]*" makes the engine retry the tail at every byte.
+_FIELD_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*)")
 # RFC 9112 §5.2: a client must unfold obs-fold (a line starting with SP or
 # HTAB continues the previous field) into a space, as h11 does.
 _BLANK = (b" ", b"\t")
@@ -269,9 +268,13 @@ def parse_response_head(head: bytes) -> Head:
     if rest[:1] in _BLANK:
         raise HeadRefused("the first header line is a continuation line")
     fields: list[tuple[bytes, bytes]] = []
-    for line in _LINE_END.split(_OBS_FOLD.sub(b" ", rest)) if rest else ():
-        field = _FIELD_LINE.fullmatch(line)
-        if field is None:
-            raise HeadRefused(f"malformed header line {line[:100]!r}")
-        fields.append((field[1], field[2]))
+    if rest:
+        if b"\n " in rest or b"\n\t" in rest:
+            rest = _OBS_FOLD.sub(b" ", rest)
+        # Each line end loses one CR, as a split on CR? LF would take it.
+        for line in rest.replace(b"\r\n", b"\n").split(b"\n"):
+            field = _FIELD_LINE.fullmatch(line)
+            if field is None:
+                raise HeadRefused(f"malformed header line {line[:100]!r}")
+            fields.append((field[1], field[2].rstrip(b" \t")))
     return Head(status, match[3] or b"", fields, version)
