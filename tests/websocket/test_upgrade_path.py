@@ -149,3 +149,30 @@ async def test_without_a_handshake_timeout_the_read_timeout_still_applies(
     async with Client(timeouts=Timeouts(read=0.2)) as client:
         with anyio.fail_after(5), pytest.raises(ReadTimeout):
             await client.new_websocket(server.url, handshake_timeout=None).execute()
+
+
+# ---------------------------------------------------------------- hand-over
+
+
+@pytest.mark.anyio
+async def test_a_burst_right_after_the_101_arrives_whole_and_in_order(
+    engine: str, connect: Any, scripted: Any
+) -> None:
+    # Reading is not paused at the hand-over: what comes with and right after
+    # the 101 (here 1 MiB, past the 256 KiB the channel holds before it
+    # starts) is delivered in order, none lost, none twice.
+    messages = [bytes([i]) * 65536 for i in range(16)]
+    burst = b"".join(frame(0x2, m) for m in messages)
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake(trailing=burst[:1000])
+        await peer.send(burst[1000:])
+        await peer.read_until_close()
+
+    server = scripted(script)
+    async with connect(server.url, max_message_size=None) as ws:
+        with anyio.fail_after(10):
+            for expected in messages:
+                assert (await ws.receive()).data == expected
+            await ws.close()
+    await server.wait()
