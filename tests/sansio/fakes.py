@@ -154,9 +154,16 @@ class Step:
 
 
 class FakeChannel:
-    """Records writes and reading state; the test decides when it is writable."""
+    """Records writes and reading state; the test decides when it is writable.
+
+    Closing or aborting it ends the connection at once, as its
+    ``wait_closed`` says: like every channel it then reports
+    ``connection_lost`` to its sink, once (the channel contract).
+    """
 
     def __init__(self) -> None:
+        self.sink: Any = None
+        self.lost = False
         self.written: list[bytes] = []
         self.writable = True
         self.reading = True
@@ -211,9 +218,16 @@ class FakeChannel:
     def close(self, linger: float = 0.0) -> None:
         if self.closed_linger is None:
             self.closed_linger = linger
+        self._lose()
 
     def abort(self) -> None:
         self.aborted = True
+        self._lose()
+
+    def _lose(self) -> None:
+        if self.sink is not None and not self.lost:
+            self.lost = True
+            self.sink.connection_lost(None)
 
     async def wait_closed(self) -> None:
         return None
@@ -299,6 +313,7 @@ def harness(conn: Any = None, **options: Any) -> Harness:
     session = Session(conn, opts, ListenerDispatch(recorder), runtime, "native")  # type: ignore[arg-type]
     channel = FakeChannel()
     session.attach(channel)
+    channel.sink = session
     return Harness(session, channel, runtime, recorder)
 
 

@@ -39,7 +39,7 @@ class Sink:
 class FakeTransport:
     def __init__(self, tls: bool = False) -> None:
         self.sent: list[bytes] = []
-        self.reading = False  # handed over paused (see AsyncioStream.take_transport)
+        self.reading = False  # as the stream left it (paused if its buffer was full)
         self.closing = False
         self.aborted = False
         self.high: int | None = None
@@ -139,6 +139,23 @@ def test_eof_before_the_handover_ends_the_connection_after_the_held_bytes() -> N
     channel.start(b"", False)
     assert sink.received == [b"close frame"]
     assert transport.closing
+
+
+def test_bytes_piling_up_before_start_pause_reading_until_start() -> None:
+    # The hand-over leaves the transport reading; a loop that reads many
+    # times per turn must not pile more than 256 KiB into the channel before
+    # start() delivers it.
+    channel, transport, sink, _ = asyncio_channel()
+    transport.reading = True
+    chunks = [bytes([i]) * 65536 for i in range(5)]
+    for chunk in chunks[:4]:
+        channel.data_received(chunk)
+    assert transport.reading, "256 KiB held: still within the bound"
+    channel.data_received(chunks[4])
+    assert not transport.reading
+    channel.start(b"pending", False)
+    assert sink.received == [b"pending", *chunks]
+    assert transport.reading
 
 
 def test_a_transport_closed_before_the_handover_is_reported_lost() -> None:

@@ -130,11 +130,13 @@ def test_close_that_cannot_leave_the_buffer_is_a_write_stall_at_close_timeout() 
 
 def test_close_that_left_but_got_no_answer_is_still_a_plain_1006() -> None:
     h = harness(close_timeout=2.0)
-    Step(h.session.close())
+    closing = Step(h.session.close())  # kept: a dropped close() aborts the connection
     h.runtime.advance(2.0)
     failure = h.recorder.events[-1][1][0]
     assert not isinstance(failure, WriteStalled)
     assert failure.code == CloseCode.ABNORMAL_CLOSURE
+    assert "did not answer our Close" in str(failure)
+    assert closing.resume().done
 
 
 def test_closing_reads_on_even_when_unread_pongs_had_paused_reading() -> None:
@@ -142,16 +144,17 @@ def test_closing_reads_on_even_when_unread_pongs_had_paused_reading() -> None:
     h.channel.writable = False  # the peer does not read our pongs
     h.feed(server(Opcode.PING, b"1"))
     assert not h.channel.reading
-    Step(h.session.close())
+    closing = Step(h.session.close())  # kept: a dropped close() aborts the connection
     assert h.channel.reading, "the peer's Close must be read to complete the handshake"
     h.feed(server(Opcode.CLOSE, close_payload(1000)))
     assert h.recorder.ends() == ["websocket_closed"]
+    assert closing.resume().done
 
 
 def test_close_still_queued_behind_a_slow_reader_is_a_plain_1006_that_says_so() -> None:
     h = harness(close_timeout=2.0)
     _stuck_behind(h, size=100_000)
-    Step(h.session.close())
+    closing = Step(h.session.close())  # kept: a dropped close() aborts the connection
     h.runtime.advance(1.0)
     h.channel.flush(upto=h.channel.flushed() + 10)  # it moves, slowly
     h.runtime.advance(1.0)
@@ -159,3 +162,4 @@ def test_close_still_queued_behind_a_slow_reader_is_a_plain_1006_that_says_so() 
     assert not isinstance(failure, WriteStalled)
     assert failure.code == CloseCode.ABNORMAL_CLOSURE
     assert "still queued behind" in str(failure)
+    assert closing.resume().done

@@ -26,6 +26,7 @@ from openwire.interfaces import CookieJar
 __all__ = ["Bridge", "BridgeSettings", "WebSocketHandshake"]
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_NOTHING: frozenset[str] = frozenset()
 
 
 WebSocketHandshake = WebSocketOffer
@@ -41,31 +42,40 @@ class Bridge:
         self._jar: CookieJar | None = settings.cookie_jar
 
     async def __call__(self, request: Request, chain: Chain) -> Response:
-        headers = (
-            Headers([("Host", request.url.netloc)]) if "host" not in request.headers else Headers()
-        )
+        handshake = request.websocket
+        pairs = handshake.headers() if handshake is not None else None
+        # The fields a handshake sets replace any of the same name, wherever
+        # they came from (the request, the defaults).
+        owned = {n.lower() for n, _ in pairs} if pairs is not None else _NOTHING
+        # One pass over what the request has; the defaults fill in the rest.
+        fields: list[tuple[str, str]] = []
+        present: set[str] = set()
         for name, value in request.headers.items():
-            headers.add(name, value)
+            key = name.lower()
+            present.add(key)
+            if key not in owned:
+                fields.append((name, value))
+        if "host" not in present:
+            fields.insert(0, ("Host", request.url.netloc))
         defaults = self._defaults
         if not request.default_credentials:
             defaults = tuple((n, v) for n, v in defaults if n.lower() not in CREDENTIAL_HEADERS)
-        for name, value in defaults:
-            headers.set_default(name, value)
         if self._user_agent:
-            headers.set_default("User-Agent", self._user_agent)
+            defaults = (*defaults, ("User-Agent", self._user_agent))
+        for name, value in defaults:
+            key = name.lower()
+            if key not in present:
+                present.add(key)
+                if key not in owned:
+                    fields.append((name, value))
+        headers = Headers.adopt(fields)
 
-        handshake = request.websocket
         decode = False
-        if handshake is not None:
-            pairs = handshake.headers()
-            owned = {n.lower() for n, _ in pairs}
-            # One pass drops every field the handshake sets, then its own go last.
-            headers = Headers([(n, v) for n, v in headers.items() if n.lower() not in owned])
-            for name, value in pairs:
-                headers.add(name, value)
+        if pairs is not None:
+            fields.extend(pairs)  # the list the headers hold
         else:
             self._frame_body(request, headers)
-            if "accept-encoding" not in headers and request.method != "HEAD":
+            if "accept-encoding" not in present and request.method != "HEAD":
                 headers["Accept-Encoding"] = ACCEPT_ENCODING
                 decode = True
 
@@ -75,7 +85,7 @@ class Bridge:
                 existing = headers.get("cookie")
                 headers["Cookie"] = f"{existing}; {cookie}" if existing else cookie
 
-        sent = request.replace(headers=headers)
+        sent = request._copy(headers)
         response = await chain.proceed(sent)
         if self._jar is not None:
             self._jar.save(sent, response)

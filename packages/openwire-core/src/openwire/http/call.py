@@ -62,6 +62,15 @@ class Call:
         with call_deadline(self._context.deadline, request):
             return await Chain(self._layers, self._context).proceed(request)
 
+    def enclose(self, deadline: float | None) -> None:
+        """Say that the caller bounds :meth:`send` by ``deadline`` with a timer of its own.
+
+        ``deadline`` is a ``time.monotonic()`` reading taken after that timer
+        was armed (see :attr:`CallContext.enclosing_deadline`): steps of the
+        chain whose own timeouts could only expire later arm none.
+        """
+        self._context.enclosing_deadline = deadline
+
     def end(self, error: BaseException | None = None) -> None:
         """End the call: ``call_end`` when ``error`` is None, else ``call_failed``.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -35,10 +35,19 @@ class CallContext:
 
     ``deadline`` is on the ``anyio.current_time()`` clock, ``None`` for no
     whole-call timeout.
+
+    ``enclosing_deadline`` is a deadline the code running the chain enforces
+    around all of it with a timer of its own (a WebSocket handshake's
+    ``handshake_timeout``), as a ``time.monotonic()`` reading taken after
+    that timer was armed; ``None`` when there is none. A step whose own
+    timeout could only expire at or after it needs no timer: the enclosing
+    one fires first and says what happened. The upgrade connector skips
+    those timers; it is a saving, never a different outcome.
     """
 
     events: ListenerDispatch
     deadline: float | None = None
+    enclosing_deadline: float | None = None
 
 
 class Chain:
@@ -72,12 +81,22 @@ class Chain:
         return response
 
 
-@contextmanager
-def call_deadline(deadline: float | None, request: Request) -> Iterator[None]:
-    """Enforce the whole-call deadline around one step, raising CallTimeout."""
+def call_deadline(deadline: float | None, request: Request) -> AbstractContextManager[None]:
+    """Enforce the whole-call deadline around one step, raising CallTimeout.
+
+    Without a deadline (the default: ``Timeouts.call`` is ``None``) it is a
+    shared no-op context, not a generator's: every call enters it twice.
+    """
     if deadline is None:
-        yield
-        return
+        return _NO_DEADLINE
+    return _deadline(deadline, request)
+
+
+_NO_DEADLINE: AbstractContextManager[None] = nullcontext()
+
+
+@contextmanager
+def _deadline(deadline: float, request: Request) -> Iterator[None]:
     try:
         with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
             yield

@@ -24,10 +24,26 @@ class Headers:
             self._items: list[tuple[str, str]] = []
         elif isinstance(headers, Headers):
             self._items = list(headers._items)
+        elif isinstance(headers, list | tuple):
+            # Before the Mapping check: an ABC isinstance costs several calls,
+            # and the layers below the application pass lists.
+            self._items = [(str(k), str(v)) for k, v in headers]
         elif isinstance(headers, Mapping):
             self._items = [(str(k), str(v)) for k, v in headers.items()]
         else:
             self._items = [(str(k), str(v)) for k, v in headers]
+
+    @classmethod
+    def adopt(cls, items: list[tuple[str, str]]) -> Headers:
+        """Headers over ``items`` itself, neither copied nor converted.
+
+        For a layer that built the list of ``str`` pairs itself and hands it
+        over (the bridge, the transport): the constructor would copy it
+        and convert every name and value again.
+        """
+        headers = cls.__new__(cls)
+        headers._items = items
+        return headers
 
     @overload
     def get(self, name: str) -> str | None: ...

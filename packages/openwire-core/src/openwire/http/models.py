@@ -182,20 +182,39 @@ class Request:
         timeouts: RequestTimeouts | _Unset | None = _UNSET,
     ) -> Request:
         """A copy with some fields changed; headers and extensions are copied, never shared."""
-        return Request(
-            self.method if isinstance(method, _Unset) else method,
-            self.url if isinstance(url, _Unset) else url,
-            headers=self.headers if isinstance(headers, _Unset) else headers,
-            content=self.content if isinstance(content, _Unset) else content,
-            extensions=self.extensions if isinstance(extensions, _Unset) else extensions,
-            default_credentials=(
-                self.default_credentials
-                if isinstance(default_credentials, _Unset)
-                else default_credentials
-            ),
-            websocket=self.websocket if isinstance(websocket, _Unset) else websocket,
-            timeouts=self.timeouts if isinstance(timeouts, _Unset) else timeouts,
-        )
+        copy = self._copy(self.headers.copy() if isinstance(headers, _Unset) else Headers(headers))
+        if not isinstance(method, _Unset):
+            copy.method = method.upper()
+        if not isinstance(url, _Unset):
+            copy.url = url if isinstance(url, URL) else URL(url)
+        if not isinstance(content, _Unset):
+            copy.content = content.encode("utf-8") if isinstance(content, str) else content
+        if not isinstance(extensions, _Unset):
+            copy.extensions = dict(extensions or {})
+        if not isinstance(default_credentials, _Unset):
+            copy.default_credentials = default_credentials
+        if not isinstance(websocket, _Unset):
+            copy.websocket = websocket
+        if not isinstance(timeouts, _Unset):
+            copy.timeouts = timeouts
+        return copy
+
+    def _copy(self, headers: Headers) -> Request:
+        """This request with ``headers`` itself (not copied again); extensions copied.
+
+        :meth:`replace` without the keyword handling, for a layer that built
+        the headers of the copy itself (the bridge, once per attempt).
+        """
+        copy = Request.__new__(Request)
+        copy.method = self.method
+        copy.url = self.url
+        copy.headers = headers
+        copy.content = self.content
+        copy.extensions = dict(self.extensions) if self.extensions else {}
+        copy.default_credentials = self.default_credentials
+        copy.websocket = self.websocket
+        copy.timeouts = self.timeouts
+        return copy
 
     def without_credentials(self) -> Request:
         """A copy fit for an origin the credentials were not meant for.

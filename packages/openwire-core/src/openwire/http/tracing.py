@@ -14,13 +14,12 @@ connect events: the call fails with a ConnectError, as in OkHttp.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import functools
 import ipaddress
 import socket
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import anyio
@@ -47,8 +46,7 @@ _CURRENT: contextvars.ContextVar[_TracerSlot | None] = contextvars.ContextVar(
 )
 
 
-@contextlib.contextmanager
-def current(tracer: ExchangeTracer) -> Iterator[None]:
+class current:  # lower case: it reads as a function, ``with current(tracer):``
     """Make ``tracer`` the one the network backend reports to, inside the block.
 
     Connections opened inside keep a copy of this context for their
@@ -56,15 +54,21 @@ def current(tracer: ExchangeTracer) -> Iterator[None]:
     as long as they live: an open WebSocket, a pooled connection. So the
     context holds a slot that is emptied on the way out, never the tracer
     itself, or every open connection would keep its first exchange's
-    tracer, listener and request alive.
+    tracer, listener and request alive. (A class, not a generator: entered
+    once per attempt, it costs half the calls.)
     """
-    slot = _TracerSlot(tracer)
-    token = _CURRENT.set(slot)
-    try:
-        yield
-    finally:
-        slot.tracer = None
-        _CURRENT.reset(token)
+
+    __slots__ = ("_slot", "_token")
+
+    def __init__(self, tracer: ExchangeTracer) -> None:
+        self._slot = _TracerSlot(tracer)
+
+    def __enter__(self) -> None:
+        self._token = _CURRENT.set(self._slot)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._slot.tracer = None
+        _CURRENT.reset(self._token)
 
 
 def current_tracer() -> ExchangeTracer | None:

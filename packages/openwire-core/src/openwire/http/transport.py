@@ -48,6 +48,7 @@ from openwire.config import TransportSettings
 from openwire.errors import HTTP2Unavailable, PoolTimeout, RequestError
 from openwire.http import tracing
 from openwire.http.chain import Chain, call_deadline
+from openwire.http.headers import Headers
 from openwire.http.models import Request, Response
 from openwire.http.multiplex import H2Content, Multiplexer
 from openwire.http.proxies import ProxySelector, redact
@@ -473,7 +474,9 @@ class Transport:
                             request, target, tracer, tunnels, proxy_label
                         )
                     else:
-                        core = await self._upgrades.exchange(request, target, tracer, tunnels)
+                        core = await self._upgrades.exchange(
+                            request, target, tracer, tunnels, within=context.enclosing_deadline
+                        )
                 else:
                     tls = request.url.wire_scheme == "https"
                     core_request, body = self._core_request(request, tracer)
@@ -585,7 +588,9 @@ class Transport:
         reason = ext.get("reason_phrase", b"")
         response = Response(
             core.status,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in core.headers],
+            headers=Headers.adopt(
+                [(k.decode("latin-1"), v.decode("latin-1")) for k, v in core.headers]
+            ),
             content=body,
             request=request,
             http_version=ext.get("http_version", b"HTTP/1.1").decode("ascii"),

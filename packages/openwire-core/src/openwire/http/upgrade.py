@@ -23,6 +23,7 @@ proxy would rewrite the request and not pass the upgrade through), for
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -41,6 +42,13 @@ from openwire.protocol.http11 import MAX_HEAD, Head, HeadReader, serialize_reque
 __all__ = ["AnswerContent", "UpgradeConnector", "UpgradeContent", "UpgradeResponse"]
 
 _READ_SIZE = 64 * 1024
+
+
+class _Configured:
+    """The default of a timeout argument: the configured one (``None`` means no limit)."""
+
+
+_CONFIGURED = _Configured()
 
 
 class UpgradeContent:
@@ -145,6 +153,8 @@ class UpgradeConnector:
         tracer: ExchangeTracer,
         tunnels: Tunnels | None,
         stream: httpcore.AsyncNetworkStream | None = None,
+        *,
+        within: float | None = None,
     ) -> UpgradeResponse:
         """Connect (unless given a fresh ``stream``), send ``request`` and read the head.
 
@@ -153,9 +163,22 @@ class UpgradeConnector:
         ``http/1.1`` (the HTTP/2 pool falls back on it rather than dialling
         again). Raises httpcore's exception types, like a pool would, so the
         transport translates both paths' failures the same way.
+
+        ``within`` is the call's enclosing deadline
+        (:attr:`~openwire.http.chain.CallContext.enclosing_deadline`): the
+        connect (DNS, TCP, TLS) and the read of the answer arm no timer of
+        their own when theirs could only expire after it. With the defaults
+        (``handshake_timeout`` 10 s, ``Timeouts.connect`` 10 s, ``read``
+        30 s) that is both, and a handshake arms one timer instead of three.
         """
+        timeouts = self._timeouts
+        connect_timeout, read_timeout = timeouts.connect, timeouts.read
+        if within is not None:
+            now = time.monotonic()
+            connect_timeout = _unless_enclosed(connect_timeout, now, within)
+            read_timeout = _unless_enclosed(read_timeout, now, within)
         if stream is None:
-            stream = await self.connect(request, tracer, tunnels)
+            stream = await self.connect(request, tracer, tunnels, timeout=connect_timeout)
         try:
             info: dict[str, Any] = {}
             method = request.method.encode("ascii")
@@ -164,7 +187,7 @@ class UpgradeConnector:
             await stream.write(serialize_request(method, target, headers), self._timeouts.write)
             tracer.step("send_request_headers.complete", info)
             tracer.step("receive_response_headers.started", info)
-            head, reader = await self._read_head(stream)
+            head, reader = await self._read_head(stream, read_timeout)
             if head.status == 101:
                 content = UpgradeContent(stream, self._timeouts, leading=reader.rest)
             else:
@@ -177,11 +200,13 @@ class UpgradeConnector:
         extensions = {"http_version": b"HTTP/" + head.version, "reason_phrase": head.reason}
         return UpgradeResponse(head.status, head.fields, content, extensions)
 
-    async def _read_head(self, stream: httpcore.AsyncNetworkStream) -> tuple[Head, HeadReader]:
+    async def _read_head(
+        self, stream: httpcore.AsyncNetworkStream, timeout: float | None
+    ) -> tuple[Head, HeadReader]:
         """The final head (after any interim 1xx), bounded while it arrives."""
         reader = HeadReader()
         while True:
-            data = await stream.read(_READ_SIZE, self._timeouts.read)
+            data = await stream.read(_READ_SIZE, timeout)
             if not data:
                 if reader.buffered:
                     raise httpcore.RemoteProtocolError(
@@ -198,17 +223,21 @@ class UpgradeConnector:
         tracer: ExchangeTracer,
         tunnels: Tunnels | None,
         tls: ssl.SSLContext | None = None,
+        *,
+        timeout: float | _Configured | None = _CONFIGURED,
     ) -> httpcore.AsyncNetworkStream:
         """A new connection to ``request``'s origin (through ``tunnels``), TLS for https.
 
         ``tls`` replaces the upgrade context (which offers only ``http/1.1``):
-        the HTTP/2 pool passes one that offers ``h2`` too.
+        the HTTP/2 pool passes one that offers ``h2`` too. ``timeout`` bounds
+        the DNS, TCP and TLS steps each (default: ``Timeouts.connect``).
         """
         url = request.url
         host, port = url.host, url.port
-        timeout = self._timeouts.connect
+        if isinstance(timeout, _Configured):
+            timeout = self._timeouts.connect
         if tunnels is None:
-            stream = await self._tcp(host, port, tracer)
+            stream = await self._tcp(host, port, tracer, timeout)
         else:
             stream = await self._tunnel(tunnels, url.wire_scheme, host, port, tracer)
         if url.wire_scheme == "https":
@@ -231,12 +260,12 @@ class UpgradeConnector:
         return stream
 
     async def _tcp(
-        self, host: str, port: int, tracer: ExchangeTracer
+        self, host: str, port: int, tracer: ExchangeTracer, timeout: float | None
     ) -> httpcore.AsyncNetworkStream:
         info: dict[str, Any] = {"host": host, "port": port}
         tracer.step("connect_tcp.started", info)
         try:
-            stream = await self._backend.connect_tcp(host, port, self._timeouts.connect)
+            stream = await self._backend.connect_tcp(host, port, timeout)
         except BaseException as exc:
             tracer.step("connect_tcp.failed", {**info, "exception": exc})
             raise
@@ -261,6 +290,18 @@ class UpgradeConnector:
             raise
         tracer.step("start_tls.complete", {**info, "return_value": tls})
         return tls
+
+
+def _unless_enclosed(timeout: float | None, now: float, within: float) -> float | None:
+    """``timeout`` for a step starting now, or ``None`` if it could only expire after ``within``.
+
+    A step starts at ``now`` or later, so its deadline is at least
+    ``now + timeout``; when that is at or after the enclosing deadline,
+    whose timer was armed first, the enclosing timer fires first.
+    """
+    if timeout is None or now + timeout < within:
+        return timeout
+    return None
 
 
 def _rejection(

@@ -9,6 +9,7 @@ proxy, or compares origins reads.
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlencode, urljoin, urlsplit
 
 __all__ = ["URL"]
@@ -31,25 +32,15 @@ class URL:
     def __init__(self, url: str | URL) -> None:
         if isinstance(url, URL):
             url = str(url)
-        parts = urlsplit(url.strip())
-        if not parts.scheme or not parts.netloc:
-            raise ValueError(
-                f"{url!r} is not an absolute URL; pass scheme and host, e.g. 'https://example.com/'"
-            )
-        self.scheme = parts.scheme.lower()
-        host = parts.hostname
-        if not host:
-            raise ValueError(f"{url!r} has no host")
-        self.host = host.lower()
-        try:
-            port = parts.port
-        except ValueError as exc:
-            raise ValueError(f"{url!r} has an invalid port: {exc}") from None
-        self._port = port
-        self.username = parts.username
-        self.password = parts.password
-        self.path = parts.path or "/"
-        self.query = parts.query
+        (
+            self.scheme,
+            self.host,
+            self._port,
+            self.username,
+            self.password,
+            self.path,
+            self.query,
+        ) = _parse(url)
 
     @property
     def port(self) -> int:
@@ -129,3 +120,37 @@ class URL:
 
     def __hash__(self) -> int:
         return hash(str(self))
+
+
+_Parts = tuple[str, str, int | None, str | None, str | None, str, str]
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(url: str) -> _Parts:
+    """(scheme, host, port, username, password, path, query) of ``url``.
+
+    Cached: a client sends most of its requests (and every reconnect) to a
+    few URLs, and ``urlsplit`` with its properties costs more than the rest
+    of building a request. The parts are immutable strings and numbers.
+    """
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        raise ValueError(
+            f"{url!r} is not an absolute URL; pass scheme and host, e.g. 'https://example.com/'"
+        )
+    host = parts.hostname
+    if not host:
+        raise ValueError(f"{url!r} has no host")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{url!r} has an invalid port: {exc}") from None
+    return (
+        parts.scheme.lower(),
+        host.lower(),
+        port,
+        parts.username,
+        parts.password,
+        parts.path or "/",
+        parts.query,
+    )

@@ -253,17 +253,15 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         yielding to the loop), so no byte can be delivered to this stream
         after the buffer was taken. This stream is dead after.
 
-        Reading is left paused: the new owner resumes it once it can bound
-        what it takes in. Resumed here, a loop that reads many times per turn
-        (uvloop) could pile megabytes into the hand-over.
+        Reading is left as it is (paused only if this stream's buffer was
+        full): the new owner bounds what arrives before it is ready, pausing
+        then, and resumes reading when it is (AsyncioChannel). Pausing here on
+        every hand-over would cost two selector changes per connection for
+        bytes that rarely come.
         """
         protocol = self._protocol
         pending = bytes(protocol.buffer)
         protocol.buffer.clear()
-        if not protocol.read_paused:
-            protocol.read_paused = True
-            with contextlib.suppress(RuntimeError):  # a closing transport
-                self._transport.pause_reading()
         # A closing transport may have sent its connection_lost to our
         # protocol already (asyncio's TLS layer picks the protocol when it
         # schedules the call): report it as ended, or nobody would hear of it.
@@ -280,10 +278,17 @@ async def connect_tcp(
     """Connect to one resolved address, raising httpcore's connect errors."""
     loop = asyncio.get_running_loop()
     try:
-        async with asyncio.timeout(timeout):
+        if timeout is None:
+            # No timer to arm (a WebSocket handshake's own deadline may cover
+            # the connect): not even asyncio.timeout's bookkeeping.
             transport, protocol = await loop.create_connection(
                 lambda: _StreamProtocol(loop), host, port
             )
+        else:
+            async with asyncio.timeout(timeout):
+                transport, protocol = await loop.create_connection(
+                    lambda: _StreamProtocol(loop), host, port
+                )
     except TimeoutError as exc:
         raise httpcore.ConnectTimeout(f"connecting to {host}:{port} timed out") from exc
     except OSError as exc:
@@ -446,9 +451,9 @@ class AsyncioChannel(asyncio.Protocol):
         self._early: list[bytes] | None = []
         self._early_end: tuple[Exception | None] | None = None
         self._early_eof = False
-        # The transport comes paused (see AsyncioStream.take_transport); it
-        # reads once start() has delivered the held bytes, unless the
-        # session asked for a pause meanwhile.
+        # The transport may come paused, or be paused before start() (see
+        # data_received); start() resumes it once it has delivered the held
+        # bytes, unless the session asked for a pause meanwhile.
         self._want_reading = True
         self._tls = transport.get_extra_info("sslcontext") is not None
         self._below_tls = _compat.tls_inner_transport(transport) if self._tls else None
@@ -460,8 +465,15 @@ class AsyncioChannel(asyncio.Protocol):
     # asyncio.Protocol
     def data_received(self, data: bytes) -> None:
         self._streak = 0
-        if self._early is not None:
-            self._early.append(data)  # before start(): keep the order
+        early = self._early
+        if early is not None:
+            early.append(data)  # before start(): keep the order
+            # A loop that reads many times per turn (uvloop) could pile
+            # megabytes here before start(): stop reading past the bound;
+            # start() resumes.
+            if sum(map(len, early)) > _HIGH_WATER:
+                with contextlib.suppress(RuntimeError):  # a closing transport
+                    self._transport.pause_reading()
             return
         self._sink.data_received(data)
 

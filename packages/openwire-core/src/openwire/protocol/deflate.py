@@ -155,6 +155,8 @@ def negotiate(
     beyond the limit we offered (§7.1.2.2), or leaves out the
     ``server_no_context_takeover`` we asked for (§7.1.1.1).
     """
+    if not accepted:  # the usual answer when nothing was offered
+        return None
     elements = _parse(accepted)
     if not elements:
         return None

@@ -68,18 +68,25 @@ MAX_FIELDS = 128
 MAX_HEAD = 64 * 1024
 MAX_INTERIM = 8
 
-_LINE_END = re.compile(rb"\r?\n")
 # RFC 9110 §5.1 field-name = token; §5.5 field-value: no CTLs but HTAB.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _STATUS_LINE = re.compile(rb"HTTP/1\.([0-9]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
-_FIELD_LINE = re.compile(
-    rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*"
-)
+# The value is taken greedily and its trailing SP/HTAB stripped after: a lazy
+# value before "[ \t]*" makes the engine retry the tail at every byte.
+_FIELD_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*)")
 # RFC 9112 §5.2: a client must unfold obs-fold (a line starting with SP or
 # HTAB continues the previous field) into a space, as h11 does.
 _BLANK = (b" ", b"\t")
 _OBS_FOLD = re.compile(rb"\r?\n[ \t]+")
+
+# Fields that passed serialize_request's checks, so a field sent again (the
+# same Host, User-Agent, Upgrade... on every handshake) is not checked again;
+# only new ones (a fresh Sec-WebSocket-Key) are. Bounded: past the bound,
+# new fields are checked every time, and so are long ones (at most 128 KiB kept).
+_CHECKED_FIELDS: set[tuple[bytes, bytes]] = set()
+_CHECKED_MAX = 512
+_CHECKED_SIZE = 256
 
 _LIMITS = {
     "line": (MAX_LINE, "a header line over {} bytes (the limit per line)"),
@@ -214,7 +221,11 @@ def serialize_request(method: bytes, target: bytes, headers: list[tuple[bytes, b
     if not _TOKEN.fullmatch(method) or _BAD_VALUE.search(target) or b" " in target:
         raise InvalidRequestHead(f"invalid request line: {method!r} {target!r}")
     lines = [method + b" " + target + b" HTTP/1.1"]
+    checked = _CHECKED_FIELDS
     for name, value in headers:
+        lines.append(name + b": " + value)
+        if (name, value) in checked:
+            continue
         if not _TOKEN.fullmatch(name):
             raise InvalidRequestHead(f"invalid header name {name!r}")
         if _BAD_VALUE.search(value):
@@ -225,7 +236,8 @@ def serialize_request(method: bytes, target: bytes, headers: list[tuple[bytes, b
             raise InvalidRequestHead(
                 f"header {name.decode('latin-1')} has leading or trailing whitespace: {value!r}"
             )
-        lines.append(name + b": " + value)
+        if len(checked) < _CHECKED_MAX and len(name) + len(value) <= _CHECKED_SIZE:
+            checked.add((name, value))
     lines.append(b"\r\n")
     return b"\r\n".join(lines)
 
@@ -256,9 +268,13 @@ def parse_response_head(head: bytes) -> Head:
     if rest[:1] in _BLANK:
         raise HeadRefused("the first header line is a continuation line")
     fields: list[tuple[bytes, bytes]] = []
-    for line in _LINE_END.split(_OBS_FOLD.sub(b" ", rest)) if rest else ():
-        field = _FIELD_LINE.fullmatch(line)
-        if field is None:
-            raise HeadRefused(f"malformed header line {line[:100]!r}")
-        fields.append((field[1], field[2]))
+    if rest:
+        if b"\n " in rest or b"\n\t" in rest:
+            rest = _OBS_FOLD.sub(b" ", rest)
+        # Each line end loses one CR, as a split on CR? LF would take it.
+        for line in rest.replace(b"\r\n", b"\n").split(b"\n"):
+            field = _FIELD_LINE.fullmatch(line)
+            if field is None:
+                raise HeadRefused(f"malformed header line {line[:100]!r}")
+            fields.append((field[1], field[2].rstrip(b" \t")))
     return Head(status, match[3] or b"", fields, version)

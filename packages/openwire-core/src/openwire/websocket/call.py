@@ -24,6 +24,7 @@ the call puts in its :class:`HandshakeOffer` (``follow_redirects``,
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -257,6 +258,9 @@ class WebSocketCall:
         try:
             try:
                 async with runtime.fail_after(options.handshake_timeout):
+                    if options.handshake_timeout is not None:
+                        # Read after the timer above was armed (see Call.enclose).
+                        call.enclose(time.monotonic() + options.handshake_timeout)
                     response = await call.send()
                     if not accepted(response):
                         body = await _read_preview(response)

@@ -137,9 +137,25 @@ class WebSocketOptions:
 
     @classmethod
     def of(cls, **options: Any) -> WebSocketOptions:
-        """The defaults with ``options`` applied; an unknown name is a TypeError."""
-        _check_names(options)
-        return cls(**options)
+        """The defaults with ``options`` applied; an unknown name is a TypeError.
+
+        The options are frozen values, so the same ``options`` (equal and
+        hashable, as a call site passes them for every connection it opens)
+        give the same, already checked instance.
+        """
+        key = tuple(options.items())
+        try:
+            made = _MADE.get(key)
+        except TypeError:  # a list of subprotocols: build it each time
+            _check_names(options)
+            return cls(**options)
+        if made is None:
+            _check_names(options)
+            made = cls(**options)
+            if len(_MADE) >= _MADE_MAX:
+                _MADE.clear()
+            _MADE[key] = made
+        return made
 
     def with_changes(self, **changes: Any) -> WebSocketOptions:
         """A copy with ``changes`` applied; an unknown name raises ``TypeError`` naming it."""
@@ -154,3 +170,5 @@ def _check_names(options: dict[str, Any]) -> None:
 
 
 _NAMES = frozenset(f.name for f in fields(WebSocketOptions))
+_MADE: dict[tuple[tuple[str, Any], ...], WebSocketOptions] = {}
+_MADE_MAX = 64

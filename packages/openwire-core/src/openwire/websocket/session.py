@@ -35,7 +35,6 @@ be finished nor followed by another, so the connection is failed with 1011.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import os
 from collections import deque
@@ -394,13 +393,13 @@ class Session:
         self._unpause(_WRITES_BACKED_UP)
 
     def connection_lost(self, exc: BaseException | None) -> None:
+        self._channel_lost = True
         if self.state is State.CLOSED:
             # The socket is gone: nothing left for the abort timer to do.
             if self._abort_timer is not None:
                 self._abort_timer.cancel()
-                self._abort_timer = None
+                self._socket_gone()
             return
-        self._channel_lost = True
         if isinstance(exc, ConnectionClosedError):
             # The channel knows how the connection ended and says so, typed
             # (an HTTP/2 stream reset or GOAWAY: openwire.http2.codes).
@@ -913,6 +912,7 @@ class Session:
         """
         self._close_timer = None
         if self.state is State.CLOSED:
+            self._abort_later()
             return
         if self._channel is not None:
             self._flushed_at_close = self._channel.flushed()
@@ -925,21 +925,20 @@ class Session:
             raise ValueError("close reason must encode to at most 123 bytes (RFC 6455 §5.5)")
         self.start_close(code, reason)
         try:
-            while self.state is not State.CLOSED:
+            # Until CLOSED and the socket is gone: the abort timer runs until
+            # the channel is lost, and a second after it aborted, for a
+            # transport that ignores even abort() (see _abort_channel). The
+            # waiters wake once, when both hold (see _finish).
+            while self.state is not State.CLOSED or self._abort_timer is not None:
                 waiter = self._runtime.waiter()
                 if self._close_waiters is None:
                     self._close_waiters = []
                 self._close_waiters.append(waiter)
                 await waiter.wait()
-            if self._channel is not None:
-                timeout = self._options.close_timeout
-                # The abort timer ends the socket by then; this bound is for a
-                # transport that ignores even abort().
-                with contextlib.suppress(TimeoutError):
-                    async with self._runtime.fail_after(
-                        (10.0 if timeout is None else timeout) + 2.0
-                    ):
-                        await self._channel.wait_closed()
+            if self._channel is not None and self._channel_lost:
+                # Lost, then released: at once on asyncio; a channel that
+                # closes its stream in a task (trio, HTTP/2) finishes that.
+                await self._channel.wait_closed()
         except BaseException:
             # The caller stopped waiting (cancelled, or its own deadline):
             # the socket must not outlive it waiting on the peer, which may
@@ -963,7 +962,9 @@ class Session:
         self._runtime.call_soon_threadsafe(self.abandon)
 
     def _close_timed_out(self) -> None:
+        self._close_timer = None  # fired: _finish must not keep it as the abort timer
         if self.state is State.CLOSED:
+            self._abort_later()
             return
         channel = self._channel
         mark = self._close_mark
@@ -1034,32 +1035,40 @@ class Session:
         self.close_reason = reason
         self.closed_by_peer = by_peer
         self._error = error
-        for handle in (
-            self._heartbeat,
-            self._pong_timer,
-            self._close_timer,
-            self._stall_timer,
-        ):
+        close_timer, self._close_timer = self._close_timer, None
+        for handle in (self._heartbeat, self._pong_timer, self._stall_timer):
             if handle is not None:
                 handle.cancel()
         channel = self._channel
-        if channel is not None and not self._channel_lost:
+        if channel is None or self._channel_lost:
+            if close_timer is not None:
+                close_timer.cancel()
+        else:
             timeout = self._options.close_timeout
             limit = 10.0 if timeout is None else timeout
+            # A peer that neither closes nor reads must not keep the socket.
+            # A close timer still armed becomes this abort timer: when it
+            # fires it re-arms itself for the time left (_abort_later), so a
+            # close costs one timer, not one cancelled and another armed.
+            # Armed before channel.close(): a channel may report the socket
+            # gone from inside it (HTTP/2), and connection_lost must find it.
+            self._close_deadline = self._runtime.time() + limit + 1.0
+            if close_timer is not None:
+                self._abort_timer = close_timer
+            else:
+                self._abort_timer = self._runtime.call_later(limit + 1.0, self._abort_channel)
             # The server closes TCP first (RFC 6455 §7.1.1); give it
             # close_timeout to do so, reading and discarding meanwhile. After
             # a failure too: closing a socket with unread bytes makes the
             # kernel send a reset, which can destroy the Close we just wrote
             # before the server reads it.
             channel.close(linger=limit)
-            # A peer that neither closes nor reads must not keep the socket.
-            self._abort_timer = self._runtime.call_later(limit + 1.0, channel.abort)
         if self._pings:
             for waiter, _ in self._pings.values():
                 waiter.wake()
-        waiters, self._close_waiters = self._close_waiters, None
-        for waiter in waiters or ():
-            waiter.wake()
+        if self._abort_timer is None:
+            # No socket left to wait for; otherwise _socket_gone wakes them.
+            self._socket_gone()
         if self._recv_waiter is not None:
             self._recv_waiter.wake()
             self._recv_waiter = None
@@ -1067,6 +1076,33 @@ class Session:
             self._events.websocket_closed(code, reason)
         else:
             self._events.websocket_failed(error)
+
+    def _abort_later(self) -> None:
+        """A close timer that fired after CLOSED: kept as the abort timer (see _finish)."""
+        if self._abort_timer is None:
+            return  # the socket is gone already
+        left = self._close_deadline - self._runtime.time()
+        if left > 0:
+            self._abort_timer = self._runtime.call_later(left, self._abort_channel)
+        else:
+            self._abort_channel()
+
+    def _abort_channel(self) -> None:
+        """The peer neither closed nor read for close_timeout + 1 s: drop the socket.
+
+        The same timer then gives :meth:`close` one more second to see the
+        channel lost, and stops it waiting after that.
+        """
+        if self._channel is not None:
+            self._channel.abort()
+        self._abort_timer = self._runtime.call_later(1.0, self._socket_gone)
+
+    def _socket_gone(self) -> None:
+        """The channel is lost (or we stopped waiting for it): :meth:`close` may return."""
+        self._abort_timer = None
+        waiters, self._close_waiters = self._close_waiters, None
+        for waiter in waiters or ():
+            waiter.wake()
 
     # -------------------------------------------------------------- heartbeat
     #
