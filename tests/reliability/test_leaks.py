@@ -41,6 +41,7 @@ thin); ``pytest -m soak`` runs 3000 and 1000.
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 
 import anyio
@@ -48,7 +49,7 @@ import pytest
 from openwire import Client
 from openwire.errors import ConnectionClosedError
 from openwire.http.tracing import ExchangeTracer
-from openwire.testing.servers import BackgroundLoop, EchoServer
+from openwire.testing.servers import BackgroundLoop, EchoServer, RawPeer, ScriptedServer
 from openwire.websocket.connection import WebSocket
 
 from tests.reliability.conftest import (
@@ -305,3 +306,37 @@ def test_deadlines_trio_remembers_for_exited_scopes_are_not_counted_as_kept() ->
     assert raw - counted > 500 * 100, (
         f"500 exited scopes still counted as {counted / KiB:.1f} KiB of {raw / KiB:.1f} KiB"
     )
+
+
+async def test_a_websocket_that_failed_is_collected_once_dropped(
+    scripted: Callable[..., ScriptedServer],
+) -> None:
+    """A session that fails keeps its error, and that error's traceback holds
+    the frames it went through with their locals: here the caller's, which
+    names the handle. The handle's finalizer (in weakref.finalize's
+    process-wide registry) must not hold the session, or that chain keeps the
+    handle, its session and their buffers alive for the rest of the process."""
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        await peer.send(b"\x83\x00")  # reserved opcode: the client fails with 1002
+        await peer.read_until_close()
+
+    server = scripted(script)
+
+    async def fail(client: Client) -> weakref.ref[WebSocket]:
+        ws = await client.new_websocket(server.url).execute()
+        with pytest.raises(ConnectionClosedError) as info:
+            await ws.receive()
+        assert info.value.code == 1002
+        return weakref.ref(ws)
+
+    async with Client() as client:
+        handle = await fail(client)
+    # The connection lingers until the server closes TCP (RFC 6455 §7.1.1);
+    # until then the loop holds it. What is kept for good never goes.
+    deadline = anyio.current_time() + 5
+    while handle() is not None and anyio.current_time() < deadline:
+        await anyio.sleep(0.01)
+        gc.collect()
+    assert handle() is None, "a dropped WebSocket that failed is still alive 5 s later"

@@ -61,12 +61,20 @@ class _Shared(NamedTuple):
 
 
 class _Ownership:
-    """Counts live sending handles; the last one to go closes with 1001."""
+    """Counts live sending handles; the last one to go closes with 1001.
 
-    __slots__ = ("count", "session")
+    It holds its session weakly. Each handle's finalizer (which calls
+    ``release``) sits in ``weakref.finalize``'s process-wide registry, and a
+    session can reach its handles: the error it ended with keeps the frames
+    it was raised through, and their locals. Held strongly, that chain would
+    keep the handles, the session and its buffers alive for good. An open
+    session is held by its connection, so it is there when the last handle goes.
+    """
+
+    __slots__ = ("_session", "count")
 
     def __init__(self, session: Session) -> None:
-        self.session = session
+        self._session = weakref.ref(session)
         self.count = 0
 
     def acquire(self, handle: object) -> None:
@@ -75,9 +83,10 @@ class _Ownership:
 
     def release(self) -> None:
         self.count -= 1
-        if self.count == 0 and self.session.state is State.OPEN:
+        session = self._session()
+        if self.count == 0 and session is not None and session.state is State.OPEN:
             # Finalizers may run outside the event loop's callbacks (GC).
-            self.session.abandon_soon()
+            session.abandon_soon()
 
 
 class _Base:
