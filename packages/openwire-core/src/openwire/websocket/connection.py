@@ -105,7 +105,11 @@ class _Ownership:
 
     Each handle releases its count in ``__del__`` (see :class:`_SendMixin`)
     rather than through a ``weakref.finalize``: a finalizer is ~300 bytes per
-    connection, kept for as long as the connection is open.
+    connection, kept for as long as the connection is open, and it is a
+    root. A session can reach its handles (the error it ended with keeps the
+    frames it was raised through, and their locals), so a finalizer holding
+    the session kept every failed connection, with its buffers, for the life
+    of the process; a cycle of handle and session is freed by the collector.
     """
 
     __slots__ = ("count", "session")
