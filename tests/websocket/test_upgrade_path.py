@@ -109,6 +109,23 @@ def test_a_field_checked_once_does_not_let_a_bad_one_through() -> None:
             serialize_request(b"GET", b"/", [*good, bad])
 
 
+def test_credentials_and_fresh_keys_are_not_kept_once_checked() -> None:
+    from openwire.protocol import http11
+
+    fields = [
+        (b"Host", b"example.com"),
+        (b"Authorization", b"Bearer secret-token"),
+        (b"Proxy-Authorization", b"Basic c2VjcmV0"),
+        (b"Cookie", b"session=secret"),
+        (b"Sec-WebSocket-Key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+    ]
+    serialize_request(b"GET", b"/", fields)
+    kept = {value for _, value in http11._CHECKED_FIELDS}
+    assert b"example.com" in kept
+    for _, value in fields[1:]:
+        assert value not in kept
+
+
 def test_equal_options_are_built_once_and_checked_every_time() -> None:
     first = WebSocketOptions.of(ping_interval=None, compression=None)
     assert WebSocketOptions.of(ping_interval=None, compression=None) is first

@@ -82,11 +82,14 @@ _OBS_FOLD = re.compile(rb"\r?\n[ \t]+")
 
 # Fields that passed serialize_request's checks, so a field sent again (the
 # same Host, User-Agent, Upgrade... on every handshake) is not checked again;
-# only new ones (a fresh Sec-WebSocket-Key) are. Bounded: past the bound,
-# new fields are checked every time, and so are long ones (at most 128 KiB kept).
+# only new ones are. Bounded: past the bound, new fields are checked every
+# time, and so are long ones (at most 128 KiB kept). Never kept: a key that
+# is fresh on every handshake (it would only fill the set), and credentials,
+# which must not outlive the request that carried them.
 _CHECKED_FIELDS: set[tuple[bytes, bytes]] = set()
 _CHECKED_MAX = 512
 _CHECKED_SIZE = 256
+_NEVER_KEPT = frozenset({b"sec-websocket-key", b"authorization", b"proxy-authorization", b"cookie"})
 
 _LIMITS = {
     "line": (MAX_LINE, "a header line over {} bytes (the limit per line)"),
@@ -236,7 +239,11 @@ def serialize_request(method: bytes, target: bytes, headers: list[tuple[bytes, b
             raise InvalidRequestHead(
                 f"header {name.decode('latin-1')} has leading or trailing whitespace: {value!r}"
             )
-        if len(checked) < _CHECKED_MAX and len(name) + len(value) <= _CHECKED_SIZE:
+        if (
+            len(checked) < _CHECKED_MAX
+            and len(name) + len(value) <= _CHECKED_SIZE
+            and name.lower() not in _NEVER_KEPT
+        ):
             checked.add((name, value))
     lines.append(b"\r\n")
     return b"\r\n".join(lines)
