@@ -140,14 +140,24 @@ def test_equal_options_are_built_once_and_checked_every_time() -> None:
 
 
 def test_urls_parsed_once_stay_independent_values() -> None:
-    one, two = URL("WS://Example.com:8080/a?b=1"), URL("WS://Example.com:8080/a?b=1")
-    assert (one.scheme, one.host, one.port, one.target) == ("ws", "example.com", 8080, "/a?b=1")
+    one, two = URL("WS://Example.com:8080/a"), URL("WS://Example.com:8080/a")
+    assert (one.scheme, one.host, one.port, one.target) == ("ws", "example.com", 8080, "/a")
     one.path = "/changed"
     assert two.path == "/a"
-    assert URL("WS://Example.com:8080/a?b=1").path == "/a"
+    assert URL("WS://Example.com:8080/a").path == "/a"
     for _ in range(2):
         with pytest.raises(ValueError, match="invalid port"):
             URL("http://example.com:99999/")
+
+
+def test_urls_that_may_carry_a_secret_are_not_cached() -> None:
+    from openwire.http import url as url_module
+
+    before = url_module._parse.cache_info().currsize
+    with_userinfo = URL("wss://user:secret@example.com/feed")
+    with_token = URL("wss://example.com/feed?token=secret")
+    assert url_module._parse.cache_info().currsize == before
+    assert (with_userinfo.password, with_token.query) == ("secret", "token=secret")
 
 
 # ------------------------------------------------------------------ timeouts

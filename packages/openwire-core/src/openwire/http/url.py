@@ -40,7 +40,7 @@ class URL:
             self.password,
             self.path,
             self.query,
-        ) = _parse(url)
+        ) = _parse(url) if _cacheable(url) else _parse.__wrapped__(url)
 
     @property
     def port(self) -> int:
@@ -125,6 +125,11 @@ class URL:
 _Parts = tuple[str, str, int | None, str | None, str | None, str, str]
 
 
+def _cacheable(url: str) -> bool:
+    """No credentials in the cache: a URL with userinfo or a query (tokens) is parsed anew."""
+    return "@" not in url and "?" not in url
+
+
 @functools.lru_cache(maxsize=256)
 def _parse(url: str) -> _Parts:
     """(scheme, host, port, username, password, path, query) of ``url``.
@@ -132,6 +137,8 @@ def _parse(url: str) -> _Parts:
     Cached: a client sends most of its requests (and every reconnect) to a
     few URLs, and ``urlsplit`` with its properties costs more than the rest
     of building a request. The parts are immutable strings and numbers.
+    URLs that may carry a secret are not cached (see :func:`_cacheable`):
+    it must not outlive the request that carried it.
     """
     parts = urlsplit(url.strip())
     if not parts.scheme or not parts.netloc:
