@@ -28,7 +28,7 @@ import contextlib
 import heapq
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.abc
@@ -43,6 +43,7 @@ from openwire.io.runtime import Handle, Runtime, Waiter, guarded
 __all__ = ["TrioBackend", "TrioRuntime"]
 
 _log = logging.getLogger("openwire.websocket")
+_T = TypeVar("_T")
 
 
 class _Timer:
@@ -114,8 +115,8 @@ class _Timers:
             self._scope = None
 
 
-_TIMERS: Any = None
-_RUNTIME: Any = None
+# trio.lowlevel.RunVar per name, made on first use (trio is imported lazily).
+_RUN_VARS: dict[str, Any] = {}
 _READS: SocketReads | None = None
 
 
@@ -139,17 +140,27 @@ def _socket_reads() -> SocketReads:
     return _READS
 
 
-def _timers(trio: Any) -> _Timers:
-    """The timers of the current trio run (a run variable: one heap per ``trio.run``)."""
-    global _TIMERS
-    if _TIMERS is None:
-        _TIMERS = trio.lowlevel.RunVar("openwire_timers")
+def _per_run(name: str, make: Callable[..., _T], *args: Any) -> _T:
+    """The current trio run's one value of ``name``, made on first use.
+
+    A run variable, so each ``trio.run`` has its own and none outlives its run.
+    """
+    var = _RUN_VARS.get(name)
+    if var is None:
+        import trio
+
+        var = _RUN_VARS[name] = trio.lowlevel.RunVar(name)
     try:
-        found: _Timers = _TIMERS.get()
+        found: _T = var.get()
     except LookupError:
-        found = _Timers(trio)
-        _TIMERS.set(found)
+        found = make(*args)
+        var.set(found)
     return found
+
+
+def _timers(trio: Any) -> _Timers:
+    """The timers of the current trio run (one heap per ``trio.run``)."""
+    return _per_run("openwire_timers", _Timers, trio)
 
 
 class _TrioWaiter:
@@ -228,18 +239,8 @@ class TrioBackend:
         self._fallback = httpcore.AnyIOBackend()
 
     def runtime(self) -> Runtime:
-        """The run's one :class:`TrioRuntime` (a run variable, like the timers)."""
-        global _RUNTIME
-        import trio
-
-        if _RUNTIME is None:
-            _RUNTIME = trio.lowlevel.RunVar("openwire_runtime")
-        try:
-            found: Runtime = _RUNTIME.get()
-        except LookupError:
-            found = TrioRuntime()
-            _RUNTIME.set(found)
-        return found
+        """The run's one :class:`TrioRuntime`, shared by its connections."""
+        return _per_run("openwire_runtime", TrioRuntime)
 
     async def connect_tcp(
         self,
