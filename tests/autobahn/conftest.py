@@ -62,6 +62,8 @@ QUICK_CASES = [
 ]
 ALL_CASES = ["*"]
 
+# site.addsitedir rather than PYTHONPATH: the install folder's .pth files must
+# be read, or zope.interface (a namespace package Twisted needs) is not found.
 _WSTEST = """\
 import site, sys
 site.addsitedir(sys.argv.pop(1))
