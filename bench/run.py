@@ -1,6 +1,6 @@
 """Run the whole WebSocket client benchmark with one command.
 
-    uv run --all-packages --group bench python bench/run.py          # ~10 min -> bench/RESULTS.md
+    uv run --all-packages --group bench python bench/run.py          # ~35 min -> bench/RESULTS.md
     uv run --all-packages --group bench python bench/run.py --quick  # ~5 min -> bench/out/
     uv run --all-packages python bench/run.py --smoke --out DIR      # seconds, dev group only
 
