@@ -52,7 +52,7 @@ from openwire.errors import ProtocolError
 from openwire.protocol.assembler import MessageAssembler, utf8_error
 from openwire.protocol.deflate import CompressingEncoder, PerMessageDeflate
 from openwire.protocol.frames import Opcode, build_close_payload
-from openwire.protocol.gate import header_error
+from openwire.protocol.gate import UNLIMITED, header_error
 from openwire.protocol.masking import FrameMasker
 from openwire.protocol.messages import Close, EngineEvent, Message, Ping, Pong
 
@@ -133,8 +133,8 @@ class FrameCodec(FrameEncoder, FrameMasker):
         deflate: PerMessageDeflate | None = None,
     ) -> None:
         self._deflate = deflate
-        self._max_frame = max_frame_size if max_frame_size is not None else 1 << 63
-        self._max_message = max_message_size if max_message_size is not None else 1 << 63
+        self._max_frame = max_frame_size if max_frame_size is not None else UNLIMITED
+        self._max_message = max_message_size if max_message_size is not None else UNLIMITED
         # A data frame longer than either limit is rejected from its header.
         self._max_data = min(self._max_frame, self._max_message)
         self._buf = b""
@@ -162,7 +162,7 @@ class FrameCodec(FrameEncoder, FrameMasker):
         compressed message once inflated. An uncompressed data frame is
         passed through as it arrives and never held, whatever its size.
         """
-        self._max_message = max_stream_size if max_stream_size is not None else 1 << 63
+        self._max_message = max_stream_size if max_stream_size is not None else UNLIMITED
         self._max_data = min(self._max_frame, self._max_message)
         self._asm.stream_chunks(self._max_frame, max_stream_size)
 

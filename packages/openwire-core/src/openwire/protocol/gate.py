@@ -14,7 +14,15 @@ from __future__ import annotations
 from openwire.errors import PayloadTooBig, ProtocolError
 from openwire.protocol.frames import Opcode
 
-__all__ = ["header_error"]
+__all__ = ["UNLIMITED", "header_error"]
+
+UNLIMITED = (1 << 63) - 1
+"""The size limit that stands for "none": the largest length RFC 6455 §5.2 allows.
+
+Parse loops skip :func:`header_error` for a frame within their limits, so
+"no limit" must still be a bound every illegal length exceeds: a 64-bit
+length with its most significant bit set is always above this one.
+"""
 
 _KNOWN_OPCODES = frozenset(int(op) for op in Opcode)
 

@@ -49,7 +49,7 @@ from openwire.errors import ProtocolError
 from openwire.protocol.assembler import MessageAssembler, utf8_error
 from openwire.protocol.deflate import PerMessageDeflate
 from openwire.protocol.frames import Frame, Opcode, build_close_payload
-from openwire.protocol.gate import header_error
+from openwire.protocol.gate import UNLIMITED, header_error
 from openwire.protocol.messages import Close, EngineEvent, Message, Ping, Pong
 
 __all__ = ["DeflateFrameReader", "FrameParser", "FrameReader"]
@@ -62,7 +62,6 @@ _BINARY = Opcode.BINARY
 _PING = Opcode.PING
 _PONG = Opcode.PONG
 _CLOSE = Opcode.CLOSE
-_UNLIMITED = 1 << 63
 
 
 class FrameParser(Protocol):
@@ -114,8 +113,8 @@ class FrameReader:
         # 7-bit field only asks for the minimal length form (§5.2 binds the
         # sender; a receiver may accept either, and every engine does).
         self._minimal_control = bool(getattr(conn, "minimal_control_lengths", False))
-        self._max_frame = _UNLIMITED if max_frame_size is None else max_frame_size
-        self._max_message = _UNLIMITED if max_message_size is None else max_message_size
+        self._max_frame = UNLIMITED if max_frame_size is None else max_frame_size
+        self._max_message = UNLIMITED if max_message_size is None else max_message_size
         # An unfragmented data frame is a frame and a message: one comparison.
         self._max_data = min(self._max_frame, self._max_message)
         self._rsv1_allowed = deflate is not None
@@ -263,7 +262,7 @@ class FrameReader:
         every frame (the engine completes frames whole). The session applies
         ``max_message_size`` to the messages it assembles itself.
         """
-        self._max_message = _UNLIMITED if max_stream_size is None else max_stream_size
+        self._max_message = UNLIMITED if max_stream_size is None else max_stream_size
         self._max_data = min(self._max_frame, self._max_message)
         self._asm.stream_chunks(self._max_frame, max_stream_size)
 

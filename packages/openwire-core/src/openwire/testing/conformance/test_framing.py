@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 from typing import Any
 
 import anyio
@@ -83,6 +84,21 @@ async def test_masked_server_frame_fails_with_1002(
     engine: str, connect: Any, scripted: Any
 ) -> None:
     await assert_fails_with(connect, scripted, frame(0x1, b"hi", mask=b"abcd"), 1002)
+
+
+@pytest.mark.rfc("5.2")
+@pytest.mark.parametrize("length", [1 << 63, (1 << 64) - 1])
+@pytest.mark.parametrize("streaming", [False, True])
+async def test_length_with_the_top_bit_set_fails_with_1002_even_without_limits(
+    engine: str, connect: Any, scripted: Any, length: int, streaming: bool
+) -> None:
+    # "No limit" must not let a length the RFC forbids through: 2**63 is the
+    # smallest such length, and only its header is ever sent.
+    header = struct.pack("!BBQ", 0x82, 127, length)
+    limits: dict[str, Any] = {"max_frame_size": None, "max_message_size": None}
+    if streaming:
+        limits |= {"streaming": True, "max_stream_size": None}
+    await assert_fails_with(connect, scripted, header, 1002, **limits)
 
 
 @pytest.mark.rfc("5.4")
