@@ -105,6 +105,19 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             await _respond(send, 200, b"welcome")
         else:
             await _respond(send, 401, b"who are you", [("www-authenticate", 'Basic realm="t"')])
+    elif path == "/basic-auth-echo":
+        # /basic-auth whose 401 sets a cookie and whose 200 is the request's
+        # fields as JSON, gzip-encoded when the client accepts gzip.
+        fields = {k.lower(): v for k, v in headers}
+        if fields.get("authorization") != "Basic dXNlcjpwYXNz":
+            challenge = [("www-authenticate", 'Basic realm="t"'), ("set-cookie", "sid=1; Path=/")]
+            await _respond(send, 401, b"who are you", challenge)
+        else:
+            payload = json.dumps({"headers": headers}).encode()
+            if "gzip" in fields.get("accept-encoding", ""):
+                await _respond(send, 200, gzip.compress(payload), [("content-encoding", "gzip")])
+            else:
+                await _respond(send, 200, payload)
     elif path == "/slow":
         await asyncio.sleep(float(query.get("delay", "2")))
         await _respond(send, 200, b"slow")

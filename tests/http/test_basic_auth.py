@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from openwire import BasicAuth, Client, Request, Response
+from openwire import BasicAuth, Client, MemoryCookieJar, Request, Response
 
 from tests.http_peers import Server
 
@@ -69,6 +69,23 @@ async def test_basic_auth_as_the_authenticator_answers_a_401_once(http_server: S
     assert attempts_ok == [None, "Basic dXNlcjpwYXNz"]
     assert refused.status == 401
     assert len(attempts) == 2  # refused credentials are not sent again
+
+
+async def test_the_retry_after_a_401_is_decoded_and_sends_each_cookie_once(
+    http_server: Server,
+) -> None:
+    # The authenticator copies response.request: it must be the request as the
+    # application wrote it, or the bridge's own Accept-Encoding (which turns its
+    # decoding off when the application set it) and jar Cookie come along.
+    async with Client(authenticator=BasicAuth("user", "pass"), cookie_jar=MemoryCookieJar()) as c:
+        response = await c.get(f"{http_server.url}/basic-auth-echo")
+        payload = await response.json()
+    assert response.status == 200
+    assert "content-encoding" not in response.headers  # decoded, as without the 401
+    assert header(payload, "cookie") == ["sid=1"]  # the cookie the 401 set, once
+    assert header(payload, "accept-encoding") != []
+    assert response.request is not None
+    assert "accept-encoding" not in response.request.headers  # the application's request
 
 
 def test_basic_auth_refuses_a_colon_in_the_user_and_hides_the_password() -> None:

@@ -2,7 +2,8 @@
 
 It runs once per network attempt (each redirect hop), below the follow-ups,
 so every hop gets its own Host, framing and cookies. It adds only what is
-missing; a header the application set wins. When it adds
+missing; a header the application set wins. What it adds stays below it: the
+response it hands up names the application's request, not the one sent. When it adds
 ``Accept-Encoding`` itself it also undoes that encoding, so the application
 never sees compressed bytes it did not ask for.
 
@@ -89,6 +90,12 @@ class Bridge:
         response = await chain.proceed(sent)
         if self._jar is not None:
             self._jar.save(sent, response)
+        # Above the bridge the response answers the request as the application
+        # wrote it (as OkHttp's bridge does): an authenticator or interceptor
+        # that copies ``response.request`` must not carry the fields added here
+        # (Accept-Encoding would turn decoding off, the jar's Cookie would be
+        # sent twice), since the bridge adds them again on the next attempt.
+        response.request = request
         if decode:
             return _decoded(response, sent)
         return response
