@@ -105,6 +105,15 @@ async def test_gzip_and_deflate_are_decoded(http_server: Server) -> None:
             await client.get(f"{http_server.url}/bad-gzip")
 
 
+async def test_a_range_request_asks_for_the_identity_encoding(http_server: Server) -> None:
+    # A 206 of a gzip body is a slice of the compressed bytes: nothing could decode it.
+    async with Client() as client:
+        ranged = await client.get(f"{http_server.url}/echo", headers={"Range": "bytes=10-"})
+        plain = await client.get(f"{http_server.url}/echo")
+    assert header(await ranged.json(), "accept-encoding") == []
+    assert header(await plain.json(), "accept-encoding") != []
+
+
 async def test_read_timeout(http_server: Server) -> None:
     async with Client(timeouts=Timeouts(read=0.2)) as client:
         with pytest.raises(ReadTimeout) as info:

@@ -338,3 +338,39 @@ async def test_websocket_requests_skip_redirects_and_auth(http_server: Server) -
     assert "accept-encoding" not in headers
     assert "content-length" not in headers
     assert headers["host"] == f"127.0.0.1:{http_server.port}"
+
+
+def utf8_redirect(heads: list[bytes], location: bytes) -> Handler:
+    """The first request gets a 302 to ``location`` as raw bytes; the next one a 200."""
+
+    async def handler(
+        index: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        heads.append(await read_request_head(reader))
+        if index == 0:
+            writer.write(b"HTTP/1.1 302 Found\r\nLocation: " + location)
+            writer.write(b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("location", "target"),
+    [
+        ("/café?q=ü".encode(), b"/caf%C3%A9?q=%C3%BC"),  # raw UTF-8, as servers send it
+        (b"/caf%C3%A9", b"/caf%C3%A9"),  # already encoded: left alone
+        (b"/caf\xe9", b"/caf%C3%A9"),  # not UTF-8: read as Latin-1
+    ],
+)
+async def test_a_non_ascii_location_is_followed_as_utf8(
+    raw_server: Callable[[Handler], RawServer], location: bytes, target: bytes
+) -> None:
+    heads: list[bytes] = []
+    server = raw_server(utf8_redirect(heads, location))
+    async with Client() as client:
+        response = await client.get(server.url)
+    assert response.status == 200
+    assert heads[1].split(b" ")[1] == target

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 from openwire import Client, ConnectError, ProxyError
 from openwire.http.proxies import NoProxy, ProxySelector
+from openwire.http.tunnels import ProxyRoute
 from openwire.http.url import URL
 
 from tests.http_peers import Proxy, Recorder, Server, free_port
@@ -111,3 +112,18 @@ async def test_http_through_a_real_socks5_proxy(http_server: Server, socks_proxy
         response = await client.get(f"{http_server.url}/echo")
     assert response.status == 200
     assert via(await response.json()) == []  # SOCKS relays bytes; it adds no header
+
+
+@pytest.mark.parametrize(
+    ("proxy", "address"),
+    [
+        ("socks5://127.0.0.1", "127.0.0.1:1080"),
+        ("socks5h://proxy.internal", "proxy.internal:1080"),
+        ("http://proxy.internal", "proxy.internal:80"),
+        ("https://proxy.internal", "proxy.internal:443"),
+        ("socks5://127.0.0.1:9050", "127.0.0.1:9050"),
+    ],
+)
+def test_a_proxy_url_without_a_port_gets_its_schemes_default(proxy: str, address: str) -> None:
+    # socks5 is not a URL scheme with a default port of its own: 1080 (RFC 1928 §3).
+    assert ProxyRoute.from_url(URL(proxy)).address == address

@@ -76,7 +76,13 @@ class Bridge:
             fields.extend(pairs)  # the list the headers hold
         else:
             self._frame_body(request, headers)
-            if "accept-encoding" not in present and request.method != "HEAD":
+            # Not for a range: a 206 of an encoded body is a slice of the
+            # encoding (RFC 9110 §14), which no decoder can start mid-stream.
+            if (
+                "accept-encoding" not in present
+                and "range" not in present
+                and request.method != "HEAD"
+            ):
                 headers["Accept-Encoding"] = ACCEPT_ENCODING
                 decode = True
 

@@ -33,9 +33,20 @@ class _InfoResponse:
 
 
 class MemoryCookieJar:
-    """Cookies kept in memory for the client's lifetime, per RFC 6265 via ``http.cookiejar``."""
+    """Cookies kept in memory for the client's lifetime, per RFC 6265 via ``http.cookiejar``.
+
+    The default policy is the standard library's with one rule made strict: a
+    cookie set without a ``Domain`` attribute goes back to the exact host
+    that set it, never to its subdomains (RFC 6265 §5.3 step 6, "host-only";
+    the library's own default would send it to them). Pass ``policy`` to
+    choose otherwise.
+    """
 
     def __init__(self, policy: http.cookiejar.CookiePolicy | None = None) -> None:
+        if policy is None:
+            policy = http.cookiejar.DefaultCookiePolicy(
+                strict_ns_domain=http.cookiejar.DefaultCookiePolicy.DomainStrictNonDomain
+            )
         self.jar = http.cookiejar.CookieJar(policy)
 
     @staticmethod

@@ -34,34 +34,83 @@ class Decoder(Protocol):
 
 
 class GzipDecoder:
+    """``gzip`` (RFC 1952): every member of the body, and an error if it is cut short.
+
+    A body may hold several members one after another (RFC 1952 §2.2; what
+    concatenating gzip files gives): each gets a fresh decompressor, as
+    ``gzip.decompress`` does. Bytes after a complete member that do not start
+    another one are ignored, as urllib3 and browsers do: some servers pad.
+    """
+
     def __init__(self) -> None:
         self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._in_member = False  # a member has begun and not ended
+        self._members = 0  # members completed
+        self._ignoring = False  # past the last member: the rest is padding
 
     def decode(self, data: bytes) -> bytes:
-        return self._z.decompress(data)
+        out = []
+        while data and not self._ignoring:
+            try:
+                out.append(self._z.decompress(data))
+            except zlib.error:
+                if not self._members or self._in_member:
+                    raise
+                self._ignoring = True  # not a member after a complete one
+                break
+            if not self._z.eof:
+                self._in_member = True
+                break
+            self._in_member = False
+            self._members += 1
+            data = self._z.unused_data
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return b"".join(out)
 
     def flush(self) -> bytes:
-        return self._z.flush()
+        # An empty body (a HEAD, a 304) is not a truncated one.
+        if self._in_member:
+            raise _CorruptBody("the gzip stream ends before its end of member")
+        return b""
 
 
 class DeflateDecoder:
-    """``deflate`` should be zlib-wrapped (RFC 9110 §8.4.1.2), but raw deflate is common."""
+    """``deflate`` should be zlib-wrapped (RFC 9110 §8.4.1.2), but raw deflate is common.
+
+    Which of the two it is shows in the first two bytes (a zlib header is a
+    multiple of 31 with method 8; raw data that looks like one fails at
+    once and is read raw), so nothing is decided before two arrive.
+    """
 
     def __init__(self) -> None:
-        self._z = zlib.decompressobj()
-        self._first = True
+        self._z: Any = None
+        self._head = b""
+        self._fed = False  # the stream has begun
 
     def decode(self, data: bytes) -> bytes:
-        if self._first and data:
-            self._first = False
-            try:
-                return self._z.decompress(data)
-            except zlib.error:
-                self._z = zlib.decompressobj(-zlib.MAX_WBITS)
-        return self._z.decompress(data)
+        if self._z is None:
+            self._head += data
+            if len(self._head) < 2:
+                return b""
+            data, self._head = self._head, b""
+            self._fed = True
+            if data[0] & 0x0F == 8 and int.from_bytes(data[:2]) % 31 == 0:
+                self._z = zlib.decompressobj()
+                try:
+                    return self._z.decompress(data)  # type: ignore[no-any-return]
+                except zlib.error:
+                    pass  # raw deflate whose first bytes happen to look like a header
+            self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+        return self._z.decompress(data)  # type: ignore[no-any-return]
 
     def flush(self) -> bytes:
-        return self._z.flush()
+        if self._z is None:
+            if self._head:
+                raise _CorruptBody("the deflate stream ends after its first byte")
+            return b""
+        if self._fed and not self._z.eof:
+            raise _CorruptBody("the deflate stream ends before its last block")
+        return self._z.flush()  # type: ignore[no-any-return]
 
 
 class _Chain:

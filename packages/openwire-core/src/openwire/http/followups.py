@@ -224,6 +224,8 @@ class FollowUps:
         location = response.headers.get("location")
         if not location:
             return None
+        if not location.isascii():
+            location = _utf8_location(location)
         try:
             target = request.url.join(location.strip())
             if request.is_websocket:
@@ -338,3 +340,17 @@ def _proxy_refusal(request: Request, config: FollowUpSettings, attempts: int) ->
         "carrying Proxy-Authorization, or put user:password in the proxy URL "
         "(http://user:password@proxy:port)"
     )
+
+
+def _utf8_location(location: str) -> str:
+    """A ``Location`` sent as raw UTF-8, read back as the text it is.
+
+    Header fields are decoded as Latin-1 (every byte a character), but a
+    server that puts a non-ASCII path in ``Location`` sends UTF-8 (RFC 3986
+    §2.5 asks for percent-encoded UTF-8; browsers, requests and httpx read
+    the raw bytes as UTF-8). Left as Latin-1 the path would be encoded twice.
+    """
+    try:
+        return location.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return location

@@ -79,7 +79,7 @@ class ProxyRoute:
     def from_url(cls, url: URL) -> ProxyRoute:
         username = unquote(url.username) if url.username is not None else None
         password = unquote(url.password or "") if url.username is not None else None
-        port = url.port or _DEFAULT_PORTS.get(url.scheme, 80)
+        port = url.explicit_port or _DEFAULT_PORTS.get(url.scheme, 80)
         return cls(url.scheme, url.host, port, username, password)
 
     @property

@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 from urllib.parse import urlencode, urljoin, urlsplit
 
+import idna
+
 __all__ = ["URL"]
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -148,6 +150,8 @@ def _parse(url: str) -> _Parts:
     host = parts.hostname
     if not host:
         raise ValueError(f"{url!r} has no host")
+    if not host.isascii():
+        host = _ascii_host(host, url)
     try:
         port = parts.port
     except ValueError as exc:
@@ -161,3 +165,17 @@ def _parse(url: str) -> _Parts:
         parts.path or "/",
         parts.query,
     )
+
+
+def _ascii_host(host: str, url: str) -> str:
+    """An internationalised host name in the ASCII form every header and lookup needs.
+
+    ``Host``, ``:authority``, TLS SNI and DNS all carry the A-labels
+    (``xn--...``, RFC 9110 §4.2.1, RFC 5890); converting once here means no
+    layer can send the Unicode form. IDNA 2008 with the UTS #46 mapping, as
+    browsers and httpx do, rather than the standard library's IDNA 2003 codec.
+    """
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise ValueError(f"{url!r} has a host name that is not valid IDNA: {exc}") from None
