@@ -12,8 +12,10 @@ public ``FrameDecoder``, and frames into bytes with openwire's encoder.
 - ``FrameDecoder`` streams a frame's payload out in pieces as it arrives;
   they are joined here into one complete frame, because the core has already
   seen the partial payload it needs (for fail-fast UTF-8) from the header.
-- wsproto enforces RFC 6455 §5.2's minimal length encoding; its refusal is a
-  ``ParseFailed`` carrying a close code, reported as a ``ProtocolError``.
+- wsproto refuses a length written in a longer form than needed (RFC 6455
+  §5.2 binds the sender; every engine accepts it): ``minimal_lengths`` asks
+  the core to rewrite such headers first. Any other refusal of wsproto's is
+  a ``ParseFailed`` carrying a close code, reported as a ``ProtocolError``.
 - Outgoing frames use the core's masking (C when ``websockets.speedups`` is
   installed): wsproto masks in Python, about 30x slower, and masking touches
   every byte a client sends.
@@ -68,6 +70,8 @@ class WsprotoConnection(FrameMasker):
     """One upgraded connection: wsproto's ``FrameDecoder`` in, the core's masking out."""
 
     __slots__ = ("_decoder", "_opcode", "_parts", "_rsv", "_rsv1")
+
+    minimal_lengths = True
 
     def __init__(self, deflate_negotiated: bool) -> None:
         super().__init__()

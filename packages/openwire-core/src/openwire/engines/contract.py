@@ -112,11 +112,13 @@ class EngineSettings:
 class EngineConnection(Protocol):
     """One connection's frame codec: bytes in → complete frames, frames in → masked bytes.
 
-    Optional attribute ``minimal_control_lengths = True``: the library reads a
-    control frame's length from the 7-bit field only, so the core rewrites a
-    Ping/Pong/Close header that uses a longer length form than needed
-    (RFC 6455 §5.2 binds the sender, and every engine accepts it) before the
-    engine sees it.
+    Optional attribute ``minimal_lengths = True``: the library refuses a
+    frame whose length uses a longer form than needed, so the core rewrites
+    such a header to the minimal form before the engine sees it (RFC 6455
+    §5.2 binds the sender, and every engine accepts it).
+    ``minimal_control_lengths = True`` does the same for Ping/Pong/Close
+    only, for a library that reads a control frame's length from the 7-bit
+    field.
     """
 
     def receive_frames(self, data: bytes, /) -> list[Frame]:

@@ -64,6 +64,17 @@ _PONG = Opcode.PONG
 _CLOSE = Opcode.CLOSE
 
 
+# A length below this was written in a longer form than needed, by header size.
+_LONGEST = {4: 126, 10: 65536}
+
+
+def _minimal_header(b0: int, length: int) -> bytes:
+    """The frame header for ``length`` in its shortest form (server frames are unmasked)."""
+    if length < 126:
+        return bytes((b0, length))
+    return bytes((b0, 126)) + _U16.pack(length)
+
+
 class FrameParser(Protocol):
     """What the reader needs from an engine connection (the contract's ``EngineConnection``)."""
 
@@ -94,6 +105,7 @@ class FrameReader:
         "_max_frame",
         "_max_message",
         "_message_size",
+        "_minimal_all",
         "_minimal_control",
         "_parse",
         "_rsv1_allowed",
@@ -109,10 +121,15 @@ class FrameReader:
     ) -> None:
         self._parse = conn.receive_frames
         self._encode = conn.encode_frame
-        # An engine whose library reads a control frame's length from the
-        # 7-bit field only asks for the minimal length form (§5.2 binds the
-        # sender; a receiver may accept either, and every engine does).
-        self._minimal_control = bool(getattr(conn, "minimal_control_lengths", False))
+        # An engine whose library refuses a length written in a longer form
+        # than needed asks for the minimal form (§5.2 binds the sender; a
+        # receiver may accept either, and every engine does): for every frame
+        # (``minimal_lengths``) or for control frames only, whose length its
+        # library reads from the 7-bit field (``minimal_control_lengths``).
+        self._minimal_all = bool(getattr(conn, "minimal_lengths", False))
+        self._minimal_control = self._minimal_all or bool(
+            getattr(conn, "minimal_control_lengths", False)
+        )
         self._max_frame = UNLIMITED if max_frame_size is None else max_frame_size
         self._max_message = UNLIMITED if max_message_size is None else max_message_size
         # An unfragmented data frame is a frame and a message: one comparison.
@@ -153,6 +170,7 @@ class FrameReader:
             error: ProtocolError | None = None
             max_data = self._max_data
             in_message = self._in_message
+            minimal_all = self._minimal_all
             while pos < end:
                 if end - pos < 2:
                     break
@@ -170,15 +188,26 @@ class FrameReader:
                         break
                     length = _U64.unpack_from(data, pos + 2)[0]
                     header = 10
-                if b1 & 0x80 or length > max_data or in_message or (b0 != 0x81 and b0 != 0x82):
+                if (
+                    b1 & 0x80
+                    or length > max_data
+                    or in_message
+                    or (b0 != 0x81 and b0 != 0x82)
+                    or (minimal_all and header > 2 and length < _LONGEST[header])
+                ):
                     error = self._check(b0, b1, length)
                     if error is not None:
                         break
                     in_message = self._in_message
-                    if header > 2 and b0 & 0x08 and self._minimal_control:
-                        data = data[:pos] + bytes((b0, length)) + data[pos + header :]
+                    if (
+                        header > 2
+                        and length < _LONGEST[header]
+                        and (minimal_all or (b0 & 0x08 and self._minimal_control))
+                    ):
+                        minimal = _minimal_header(b0, length)
+                        data = data[:pos] + minimal + data[pos + header :]
                         end = len(data)
-                        header = 2
+                        header = len(minimal)
                 start = pos + header
                 pos = start + length
             if error is not None or pos < end:

@@ -52,6 +52,41 @@ async def test_server_frames_of_every_length_encoding_are_parsed(
     await server.wait()
 
 
+@pytest.mark.rfc("5.2")
+@pytest.mark.parametrize("deflate", [False, True])
+async def test_lengths_in_a_longer_form_than_needed_are_accepted(
+    engine: str, connect: Any, scripted: Any, deflate: bool
+) -> None:
+    # "The minimal number of bytes MUST be used" binds the sender; a receiver
+    # loses nothing by reading the length it is given, and every engine does.
+    # With permessage-deflate negotiated too: frames without RSV1 are plain messages.
+    accept = [("Sec-WebSocket-Extensions", "permessage-deflate")] if deflate else []
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake(extra_headers=accept)
+        await peer.send(
+            frame(0x2, b"a" * 10, length_bytes=2)
+            + frame(0x1, b"b" * 10, length_bytes=8)
+            + frame(0x2, b"c" * 300, length_bytes=8)
+            + frame(0x9, b"ping", length_bytes=2)
+            + frame(0x2, b"d" * 5, fin=False, length_bytes=8)
+            + frame(0x0, b"e" * 5, length_bytes=2)
+        )
+        pong = await peer.read_frame()
+        assert pong is not None
+        assert (pong.opcode, pong.payload) == (0xA, b"ping")
+        await peer.read_until_close()
+
+    server = scripted(script)
+    options: dict[str, Any] = {} if deflate else {"compression": None}
+    async with connect(server.url, **options) as ws:
+        assert ("permessage-deflate" in ws.extensions) is deflate
+        received = [(await ws.receive()).data for _ in range(4)]
+        await ws.close()
+    await server.wait()
+    assert received == [b"a" * 10, "b" * 10, b"c" * 300, b"d" * 5 + b"e" * 5]
+
+
 @pytest.mark.rfc("5.3")
 async def test_every_client_frame_is_masked_with_a_fresh_key(
     engine: str, connect: Any, scripted: Any
