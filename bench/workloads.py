@@ -13,6 +13,7 @@ import asyncio
 import gc
 import json
 import random
+import resource
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -188,13 +189,21 @@ def payload_for(workload: Workload) -> bytes | str:
 
 
 class _Window:
-    """Wall, own-CPU and server-CPU readings across one timed section."""
+    """Wall, own-CPU and server-CPU readings across one timed section.
+
+    The client's CPU is split into user and kernel time as well: the user
+    part is what the client's own code sets, while the kernel part of a
+    small round trip also depends on how long the server's core sat idle
+    (waking a halted core costs the sender; bench/overhead.py, PROFILE.md).
+    """
 
     def __init__(self, server_pid: int | None) -> None:
         self._server_pid = server_pid
+        self.user_cpu = 0.0
 
     def __enter__(self) -> _Window:
         self._server0 = process_cpu_seconds(self._server_pid) if self._server_pid else None
+        self._user0 = resource.getrusage(resource.RUSAGE_SELF).ru_utime
         self._cpu0 = time.process_time()
         self._wall0 = time.perf_counter()
         return self
@@ -202,6 +211,7 @@ class _Window:
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self._wall0
         self.cpu = time.process_time() - self._cpu0
+        self.user_cpu = resource.getrusage(resource.RUSAGE_SELF).ru_utime - self._user0
         server1 = process_cpu_seconds(self._server_pid) if self._server_pid else None
         self.server_cpu = (
             None if self._server0 is None or server1 is None else server1 - self._server0
@@ -472,4 +482,6 @@ async def run_sample(
         sample.seconds = window.seconds
         sample.client_cpu = window.cpu
         sample.server_cpu = window.server_cpu
+        if sample.count:
+            sample.extra["user_cpu_us_per_op"] = window.user_cpu / sample.count * 1e6
     return sample
