@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 from typing import Any
 
 import anyio
@@ -195,6 +196,28 @@ async def test_http_version_1_1_and_client_default(hypercorn_h2: H2Server, h2_cl
             hypercorn_h2.url + "/", http_version="auto", ping_interval=None
         ) as ws:
             assert ws.http_version == "2"
+
+
+@pytest.mark.parametrize(
+    "versions",
+    [["2", "1.1", "2", "1.1"], ["1.1", "2", "1.1", "2"]],
+    ids=["h2-first", "h11-first"],
+)
+async def test_an_application_ssl_context_offers_what_each_connection_needs(
+    hypercorn_h2: H2Server, h2_client: Any, ca_file: str, versions: list[str]
+) -> None:
+    # One context for every kind of connection: the ALPN list is set for each
+    # handshake, so an upgrade never offers h2 and an RFC 8441 dial always does.
+    # A host name and an IP make each WebSocket dial a new connection.
+    context = ssl.create_default_context(cafile=ca_file)
+    urls = [hypercorn_h2.url, hypercorn_h2.url.replace("127.0.0.1", "localhost")]
+    async with h2_client(verify=context) as client:
+        for n, version in enumerate(versions):
+            url = urls[n // 2 % 2] + "/"
+            async with client.websocket(url, http_version=version, ping_interval=None) as ws:
+                assert ws.http_version == version
+                await ws.send("hello")
+                assert (await ws.receive()).data == "hello"
 
 
 async def test_stream_reset_fails_only_that_websocket(

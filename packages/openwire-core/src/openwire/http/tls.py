@@ -16,7 +16,15 @@ import ssl
 
 import certifi
 
-__all__ = ["Verify", "create_ssl_context"]
+__all__ = ["ALPN_H2", "ALPN_HTTP11", "Verify", "create_ssl_context"]
+
+# What a TLS handshake offers by ALPN (RFC 7301), set on the context right
+# before each handshake: a context the application passed serves every kind
+# of connection, and the list last set on it is the one a handshake offers.
+ALPN_HTTP11 = ["http/1.1"]
+"""An RFC 6455 upgrade, a tunnel through an ``https`` proxy: HTTP/1.1 only."""
+ALPN_H2 = ["h2", "http/1.1"]
+"""A connection that may carry HTTP/2 (RFC 8441 WebSockets), HTTP/1.1 the fallback."""
 
 Verify = bool | str | ssl.SSLContext
 ClientCert = str | tuple[str, str] | tuple[str, str, str]

@@ -333,20 +333,18 @@ class Transport:
     def _ssl(self, upgrade: bool = False, h2: bool = False) -> ssl.SSLContext:
         """The TLS context, built on first https use (loading CAs costs ~50 ms).
 
-        Upgrades get a context of their own that offers only ``http/1.1`` by
-        ALPN: httpcore sets the ALPN list on its context before each TLS
-        handshake, and a shared one could let an HTTP/2 pool's ``h2`` leak
-        into an upgrade (RFC 6455 upgrades need HTTP/1.1). WebSockets that
-        may go over HTTP/2 (RFC 8441) get a third, offering ``h2`` first.
+        Upgrades and WebSockets over HTTP/2 (RFC 8441) get contexts of their
+        own, apart from httpcore's pool: each side sets its ALPN list on its
+        context right before a TLS handshake (``UpgradeConnector`` offers
+        only ``http/1.1`` to an upgrade, ``h2`` first to HTTP/2), so one
+        kind of connection never offers another's. A context the
+        application passed is a single object for all three; setting the
+        list at each handshake is what keeps that correct too.
         """
         key = "h2" if h2 else "upgrade" if upgrade else "pool"
         context = self._ssl_contexts.get(key)
         if context is None:
             context = create_ssl_context(self._config.verify, self._config.cert)
-            if h2:
-                context.set_alpn_protocols(["h2", "http/1.1"])
-            elif upgrade:
-                context.set_alpn_protocols(["http/1.1"])
             self._ssl_contexts[key] = context
         return context
 

@@ -46,6 +46,7 @@ import socksio
 from openwire.config import Timeouts
 from openwire.errors import HeadTooLarge, ProxyAuthError
 from openwire.http.models import Request, Response
+from openwire.http.tls import ALPN_HTTP11
 from openwire.http.url import URL
 from openwire.protocol.http11 import (
     Head,
@@ -146,8 +147,10 @@ class Tunnels:
         route = self.route
         stream = await self.backend.connect_tcp(route.host, route.port, self._timeouts.connect)
         if route.scheme == "https":
+            context = self._tls()
+            context.set_alpn_protocols(ALPN_HTTP11)  # CONNECT is HTTP/1.1 (openwire.http.tls)
             try:
-                stream = await stream.start_tls(self._tls(), route.host, self._timeouts.connect)
+                stream = await stream.start_tls(context, route.host, self._timeouts.connect)
             except BaseException:
                 await stream.aclose()
                 raise

@@ -32,8 +32,10 @@ import h11
 import httpcore
 
 from openwire.config import Timeouts
+from openwire.errors import TLSError
 from openwire.http.failures import ServerDisconnected
 from openwire.http.models import Request
+from openwire.http.tls import ALPN_H2, ALPN_HTTP11
 from openwire.http.tracing import ExchangeTracer
 from openwire.http.tunnels import Tunnels
 from openwire.io.handover import Detached
@@ -282,14 +284,33 @@ class UpgradeConnector:
     ) -> httpcore.AsyncNetworkStream:
         info: dict[str, Any] = {"server_hostname": host, "timeout": timeout}
         tracer.step("start_tls.started", info)
+        upgrade = context is None
+        tls_context = self._tls() if context is None else context
+        # Set right before the handshake (see openwire.http.tls).
+        tls_context.set_alpn_protocols(ALPN_HTTP11 if upgrade else ALPN_H2)
         try:
-            tls = await stream.start_tls(context or self._tls(), host, timeout)
+            tls = await stream.start_tls(tls_context, host, timeout)
+            if upgrade:
+                _check_http11(tls, host)
         except BaseException as exc:
             tracer.step("start_tls.failed", {**info, "exception": exc})
             await stream.aclose()
             raise
         tracer.step("start_tls.complete", {**info, "return_value": tls})
         return tls
+
+
+def _check_http11(stream: httpcore.AsyncNetworkStream, host: str) -> None:
+    """An upgrade speaks HTTP/1.1: refuse a TLS session that agreed on anything else."""
+    ssl_object = stream.get_extra_info("ssl_object")
+    chosen = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
+    if chosen not in (None, "http/1.1"):
+        raise TLSError(
+            f"the TLS handshake with {host} agreed on {chosen!r} by ALPN, but a WebSocket "
+            "upgrade (RFC 6455) needs HTTP/1.1, which is all it offered; the server "
+            "chose a protocol it was not offered. Use http_version='2' for WebSockets "
+            "over HTTP/2"
+        )
 
 
 def _unless_enclosed(timeout: float | None, now: float, within: float) -> float | None:
