@@ -108,6 +108,8 @@ server.on("upgrade", (req, socket) => {
 // Ordinary requests (any method but the extended CONNECT):
 //   /reset         RST_STREAM(INTERNAL_ERROR), no answer
 //   /refused?ID    RST_STREAM(REFUSED_STREAM) the first time this :path is seen, then 200
+//   /refused-always?ID  RST_STREAM(REFUSED_STREAM) every time; notes the session of each try
+//   /tries?ID      200 with the JSON list of session numbers /refused-always?ID was tried on
 //   /goaway?ID     a graceful GOAWAY whose last stream id excludes this stream (send
 //                  another request first: Node reads 0 as unset), the first time this
 //                  :path is seen (the stream is left unanswered), then 200
@@ -116,6 +118,8 @@ server.on("upgrade", (req, socket) => {
 //   /early-hints   a 103 (interim) answer, then 200 "ok /early-hints" with trailers
 //   anything else  200 "ok <path>"
 const seen = new Set();
+const tries = new Map();
+let sessions = 0;
 function plain(stream, headers) {
   const path = headers[":path"].split("?")[0];
   const first = !seen.has(headers[":path"]);
@@ -125,6 +129,13 @@ function plain(stream, headers) {
     stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
   } else if (path === "/refused" && first) {
     stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+  } else if (path === "/refused-always") {
+    const id = headers[":path"].split("?")[1];
+    tries.set(id, [...(tries.get(id) || []), stream.session.number]);
+    stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+  } else if (path === "/tries") {
+    stream.respond({ ":status": 200, "content-type": "application/json" });
+    stream.end(JSON.stringify(tries.get(headers[":path"].split("?")[1]) || []));
   } else if (path === "/goaway" && first) {
     stream.session.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id - 2);
   } else if (path === "/early-hints") {
@@ -148,6 +159,10 @@ server.on("stream", (stream, headers) => {
     return;
   }
   const path = headers[":path"].split("?")[0];
+  if (path === "/refused-always") {
+    plain(stream, headers);  // refused, and the try noted, as for an ordinary request
+    return;
+  }
   const answer = { ":status": 200 };
   const offered = headers["sec-websocket-protocol"];
   if (offered) answer["sec-websocket-protocol"] = offered.split(",")[0].trim();
@@ -192,6 +207,7 @@ server.on("stream", (stream, headers) => {
 
 server.on("sessionError", () => {});
 server.on("session", (session) => {
+  session.number = ++sessions;
   session.on("error", () => {});
   session.socket.on("error", () => {});
 });

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -149,6 +150,21 @@ async def test_a_refused_stream_is_retried(
     async with h2_client() as client:
         response = await client.get(f"{https(node_h2)}/refused?{id(counter)}")
         assert (response.status, await response.text()) == (200, "ok /refused")
+
+
+async def test_a_stream_refused_again_is_tried_twice_on_two_connections(
+    node_h2: H2Server, h2_client: Any, counter: Counter
+) -> None:
+    # Once more on another connection (the docs' promise), and no more: the
+    # follow-ups do not retry what the multiplexer already decided on.
+    ident = f"{id(counter)}-{time.monotonic_ns()}"
+    async with h2_client() as client:
+        with pytest.raises(HTTP2StreamError) as info:
+            await client.get(f"{https(node_h2)}/refused-always?{ident}")
+        tries = await (await client.get(f"{https(node_h2)}/tries?{ident}")).json()
+    assert info.value.error_name == "REFUSED_STREAM"
+    assert len(tries) == 2
+    assert tries[0] != tries[1]
 
 
 async def test_a_graceful_goaway_retries_on_a_new_connection(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 from typing import Any
 
 import anyio
@@ -13,6 +14,7 @@ from openwire.errors import (
     ConnectionClosedError,
     ConnectionClosedOK,
     GoAway,
+    HTTP2StreamError,
     HTTP2Unavailable,
     StreamReset,
 )
@@ -218,6 +220,23 @@ async def test_an_application_ssl_context_offers_what_each_connection_needs(
                 assert ws.http_version == version
                 await ws.send("hello")
                 assert (await ws.receive()).data == "hello"
+
+
+async def test_a_refused_extended_connect_is_tried_once_more_on_another_connection(
+    node_h2: H2Server, h2_client: Any, counter: Counter
+) -> None:
+    ident = f"ws-{id(counter)}-{time.monotonic_ns()}"
+    async with h2_client() as client:
+        with pytest.raises(HTTP2StreamError) as info:
+            await client.new_websocket(
+                f"{node_h2.url}/refused-always?{ident}", http_version="2"
+            ).execute()
+        tries = await (
+            await client.get(f"{node_h2.url.replace('wss', 'https')}/tries?{ident}")
+        ).json()
+    assert info.value.error_name == "REFUSED_STREAM"
+    assert len(tries) == 2
+    assert tries[0] != tries[1]
 
 
 async def test_stream_reset_fails_only_that_websocket(

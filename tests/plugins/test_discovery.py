@@ -219,6 +219,40 @@ def test_third_party_engine_from_pip_install_to_a_working_websocket(tmp_path: Pa
     assert report["counts"]["out_close"] == 1
 
 
+def test_the_default_engine_opens_without_importing_the_other_engines_libraries() -> None:
+    """Selecting one engine imports that plugin only: aiohttp alone takes ~0.4 s, on the loop."""
+    script = textwrap.dedent(
+        """
+        import json, sys, anyio
+        from openwire import Client, engines
+        from openwire.testing.servers import BackgroundLoop, EchoServer
+
+        server = EchoServer(BackgroundLoop()).start()
+        before = {m for m in ("aiohttp", "wsproto", "openwire_aiohttp") if m in sys.modules}
+
+        async def main():
+            async with Client() as client, client.websocket(server.url) as ws:
+                await ws.send("x")
+                await ws.receive()
+            opened = [m for m in ("aiohttp", "openwire_aiohttp", "openwire_wsproto")
+                      if m in sys.modules]
+            listed = sorted(info.name for info in engines.engines())
+            print(json.dumps({"before": sorted(before), "opened": opened, "listed": listed}))
+
+        anyio.run(main)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["before"] == []
+    assert report["opened"] == []
+    # A listing still finds every installed engine.
+    assert {"native", "wsproto", "websockets", "aiohttp"} <= set(report["listed"])
+
+
 def test_an_engine_for_another_contract_version_is_refused_naming_both_versions() -> None:
     """An engine written for contract version 1 (no api_version) is listed as broken, not run."""
     import types

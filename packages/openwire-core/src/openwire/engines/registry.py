@@ -82,6 +82,8 @@ class EngineRegistry:
         self._failures: list[PluginFailure] = []
         # Engines refused for their contract version: name -> why.
         self._refused: dict[str, str] = {}
+        # Entry points already imported (or failed), by (name, value).
+        self._tried: set[tuple[str, str]] = set()
         self.manager = pluggy.PluginManager(hookspecs.PROJECT)
         self.manager.add_hookspecs(hookspecs)
 
@@ -96,16 +98,36 @@ class EngineRegistry:
     def _load_entry_points(self) -> None:
         if not self._loaded:
             for ep in entry_points(group=self._group):
-                distribution, version = _dist_of(ep)
-                try:
-                    module = ep.load()
-                except Exception as exc:
-                    self._failures.append(
-                        PluginFailure(ep.name, distribution, version, f"import failed: {exc!r}")
-                    )
-                    continue
-                self._add_plugin(module, ep.name, distribution, version)
+                self._load(ep)
             self._loaded = True
+
+    def _load_named(self, name: str) -> None:
+        """Import only the entry points called ``name``: what selecting one engine needs.
+
+        Importing every plugin to open one connection would import every
+        engine's library (aiohttp alone takes ~0.4 s), on the event loop.
+        An engine is published under an entry point of its own name, so the
+        one asked for is found without the others; anything else (another
+        name, a conflict, a listing) loads them all.
+        """
+        if not self._loaded:
+            for ep in entry_points(group=self._group, name=name):
+                self._load(ep)
+
+    def _load(self, ep: EntryPoint) -> None:
+        key = (ep.name, ep.value)
+        if key in self._tried:
+            return
+        self._tried.add(key)
+        distribution, version = _dist_of(ep)
+        try:
+            module = ep.load()
+        except Exception as exc:
+            self._failures.append(
+                PluginFailure(ep.name, distribution, version, f"import failed: {exc!r}")
+            )
+            return
+        self._add_plugin(module, ep.name, distribution, version)
 
     def register_module(
         self,
@@ -171,6 +193,12 @@ class EngineRegistry:
 
     def get(self, name: str) -> EngineInfo:
         """The engine called ``name``; raise a typed error that says what to do."""
+        if not self._loaded:
+            with self._lock:
+                self._load_named(name)
+            info = self._engines.get(name)
+            if info is not None:
+                return info
         self._ensure_loaded()
         info = self._engines.get(name)
         if info is not None:

@@ -44,6 +44,7 @@ from __future__ import annotations
 from openwire.config import FollowUpSettings
 from openwire.errors import (
     ConnectError,
+    HTTP2StreamError,
     ProxyAuthError,
     ReadError,
     RedirectRefused,
@@ -143,8 +144,8 @@ class FollowUps:
         while True:
             try:
                 response = await chain.proceed(current)
-            except (ConnectError, ReadError, WriteError):
-                if retried or not self._can_retry(current):
+            except (ConnectError, ReadError, WriteError) as exc:
+                if retried or not self._can_retry(current) or _stream_reset(exc):
                     raise
                 retried = True
                 continue
@@ -354,3 +355,14 @@ def _utf8_location(location: str) -> str:
         return location.encode("latin-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         return location
+
+
+def _stream_reset(exc: BaseException) -> bool:
+    """An HTTP/2 stream the server reset: whether to send it again was decided already.
+
+    The multiplexer retries a stream the server refused (once, on another
+    connection) and knows when it was processed; retrying here too would
+    double its attempts. A connection-wide ``GOAWAY`` is a failed connection
+    like any other, for the one retry above.
+    """
+    return isinstance(exc, HTTP2StreamError) and not exc.goaway

@@ -264,8 +264,9 @@ class Multiplexer:
         key: _Key = (current_backend().name, url.wire_scheme, url.host, url.port, proxy)
         timeouts = request.timeouts or self._timeouts
         replayable = request.content is None or isinstance(request.content, bytes)
+        refused: H2Connection | None = None
         for attempt in range(2):
-            chosen = await self._connection(key, request, tracer, tunnels, "plain")
+            chosen = await self._connection(key, request, tracer, tunnels, "plain", exclude=refused)
             if isinstance(chosen, _Fallback):
                 return HTTP11Handoff(chosen.stream)
             pulled: list[bool] = [False]
@@ -276,6 +277,7 @@ class Multiplexer:
             except HTTP2StreamError as exc:
                 if not exc.retryable or attempt or (pulled[0] and not replayable):
                     raise
+                refused = chosen
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send_request(
@@ -333,13 +335,16 @@ class Multiplexer:
         version = getattr(request.websocket, "http_version", "1.1")
         url = request.url
         key: _Key = (current_backend().name, url.wire_scheme, url.host, url.port, proxy)
+        refused: H2Connection | None = None
         for attempt in range(2):
             chosen: H2Connection | _Fallback
             remembered = self.remembered(request) if version == "auto" else None
             if remembered is not None:
                 chosen = _Fallback(remembered, None)
             else:
-                chosen = await self._connection(key, request, tracer, tunnels, version)
+                chosen = await self._connection(
+                    key, request, tracer, tunnels, version, exclude=refused
+                )
             if isinstance(chosen, _Fallback):
                 tracer.events.websocket_http2_fallback(str(url), chosen.reason)
                 return await self._connector.exchange(
@@ -350,6 +355,7 @@ class Multiplexer:
             except HTTP2StreamError as exc:
                 if not exc.retryable or attempt:
                     raise
+                refused = chosen  # once more, on another connection than the one that refused
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(
@@ -388,8 +394,13 @@ class Multiplexer:
         tracer: ExchangeTracer,
         tunnels: Tunnels | None,
         version: str,
+        exclude: H2Connection | None = None,
     ) -> H2Connection | _Fallback:
-        """A connection with room for one more stream (reserved), or the way back to HTTP/1.1."""
+        """A connection with room for one more stream (reserved), or the way back to HTTP/1.1.
+
+        ``exclude`` is a connection that refused the request: another is used
+        or dialled, since the same server state would likely refuse it again.
+        """
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = anyio.Lock()
@@ -398,7 +409,7 @@ class Multiplexer:
             self._connections[key] = alive
             websocket = version != "plain"
             for conn in alive:
-                if conn.has_room():
+                if conn is not exclude and conn.has_room():
                     if websocket and not conn.connect_protocol:
                         # Opened for ordinary requests: this origin speaks h2
                         # but cannot carry a WebSocket over it.

@@ -193,9 +193,10 @@ class _SendMixin(_Base):
         Without the extension it changes nothing.
 
         Raises ``TypeError`` for any other type (use :meth:`send_json` for
-        dicts and lists), :class:`~openwire.errors.ConnectionClosed` once
-        closing has started, :class:`~openwire.errors.MessageTooBig` over
-        ``max_message_size``.
+        dicts and lists), ``UnicodeEncodeError`` for a ``str`` with no UTF-8
+        form (a lone surrogate; the connection stays open),
+        :class:`~openwire.errors.ConnectionClosed` once closing has started,
+        :class:`~openwire.errors.MessageTooBig` over ``max_message_size``.
         """
         if not isinstance(data, str | bytes):
             data = _as_bytes(data)
@@ -244,7 +245,8 @@ class _SendMixin(_Base):
     async def ping(self, payload: bytes | None = None) -> float:
         """Send a ping; return the round-trip time in seconds when its pong arrives.
 
-        ``payload`` (at most 125 bytes) defaults to 4 random bytes. Raises
+        ``payload`` (bytes-like, at most 125 bytes) defaults to 4 random
+        bytes; anything else is a ``TypeError``. Raises
         :class:`~openwire.errors.ConnectionClosed` if the connection closes
         first.
         """

@@ -512,6 +512,10 @@ class Session:
         try:
             frame = self._conn.encode_message(data, compress)
         except Exception as exc:
+            if isinstance(exc, UnicodeEncodeError) and isinstance(data, str):
+                # The caller's text has no UTF-8 form (a lone surrogate): its
+                # mistake, found before any state changed; the connection is fine.
+                raise
             raise self._engine_failed("encoding a message", exc) from exc
         channel.write(frame)
         if self._ev_sent:
@@ -647,6 +651,13 @@ class Session:
         )
 
     async def ping(self, payload: bytes | None = None) -> float:
+        if payload is not None and type(payload) is not bytes:
+            if not isinstance(payload, bytes | bytearray | memoryview):
+                raise TypeError(
+                    f"a ping payload is bytes (or bytearray, memoryview), not "
+                    f"{type(payload).__name__}; encode text first"
+                )
+            payload = bytes(payload)
         if self.state is not State.OPEN:
             raise self._closed_error()
         pings, latencies = self._pings, self._pings_latency

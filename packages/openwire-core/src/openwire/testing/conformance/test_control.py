@@ -59,6 +59,22 @@ async def test_ping_resolves_with_latency_against_real_server(
         await ws.close()
 
 
+async def test_a_bad_argument_is_the_callers_error_and_the_connection_stays_open(
+    engine: str, connect: Any, echo_server: Any
+) -> None:
+    # Nothing reached the wire: no reason to fail the connection (or to blame the engine).
+    async with connect(echo_server.url) as ws:
+        with pytest.raises(UnicodeEncodeError):
+            await ws.send("a\ud800b")  # a lone surrogate has no UTF-8 form
+        with pytest.raises(TypeError, match="not str"):
+            await ws.ping("text")
+        assert await ws.ping(bytearray(b"bytes-like")) >= 0
+        await ws.send("still open")
+        assert (await ws.receive()).data == "still open"
+        await ws.close()
+    assert ws.close_code == 1000
+
+
 @pytest.mark.rfc("5.5")
 async def test_control_frames_delivered_when_asked(
     engine: str, connect: Any, scripted: Any
