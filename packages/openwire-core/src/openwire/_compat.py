@@ -36,6 +36,17 @@ What is used, and why:
     graceful GOAWAY fails the streams it should let finish, as if it were an
     error; ``H2_SUPPORTED`` bounds h2 to the releases checked.
 
+``httpcore`` HTTP/1.1 response internals: ``PoolByteStream._stream``,
+``HTTP11ConnectionByteStream._connection``, ``AsyncHTTP11Connection._h11_state``
+    For correctness. httpcore keeps bytes that arrive after a complete
+    response (past its ``Content-Length``) in h11's buffer and reads them as
+    the start of the next response on that connection: a server that sends
+    more than it announced could answer the next, unrelated request.
+    RFC 9112 §6.3 forbids that; :func:`http11_connection_with_leftover`
+    finds such a connection so the transport closes it instead of pooling
+    it. If the names move, it returns ``None`` (the upstream behaviour) and
+    ``tests/test_compat.py`` fails naming them.
+
 One name of the standard library is also used, not for speed but for the
 precision of a measure, with the same soft fallback:
 
@@ -67,6 +78,7 @@ __all__ = [
     "anyio_stream_inside",
     "connect_tcp_plain",
     "h2_reopen_after_goaway",
+    "http11_connection_with_leftover",
     "httpcore_stream_over",
     "tls_inner_transport",
 ]
@@ -81,6 +93,8 @@ PRIVATE_NAMES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("httpcore", "httpcore._backends.anyio", "AnyIOStream", ("read", "write", "start_tls")),
     ("anyio", "anyio._core._eventloop", "get_async_backend", ()),
     ("h2", "h2.connection", "ConnectionState", ("CLOSED", "CLIENT_OPEN")),
+    ("httpcore", "httpcore._async.http11", "HTTP11ConnectionByteStream", ("aclose",)),
+    ("httpcore", "httpcore._async.http11", "AsyncHTTP11Connection", ("aclose",)),
 )
 
 try:
@@ -148,3 +162,19 @@ def h2_reopen_after_goaway(connection: h2.connection.H2Connection) -> None:
     machine = connection.state_machine
     if machine.state is h2.connection.ConnectionState.CLOSED:
         machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+
+
+def http11_connection_with_leftover(body: object) -> Any:
+    """The HTTP/1.1 connection behind a finished response ``body``, if bytes came past its end.
+
+    ``body`` is an ``httpcore.Response.stream`` (the pool's wrapper or the
+    connection's own). ``None`` when nothing is left over, for HTTP/2, or if
+    httpcore's names moved.
+    """
+    inner = getattr(body, "_stream", body)
+    connection = getattr(inner, "_connection", None)
+    state = getattr(connection, "_h11_state", None)
+    trailing = getattr(state, "trailing_data", None)
+    if not trailing or not trailing[0]:
+        return None
+    return connection

@@ -44,6 +44,7 @@ from urllib.parse import quote
 import anyio
 import httpcore
 
+from openwire import _compat
 from openwire.config import TransportSettings
 from openwire.errors import HTTP2Unavailable, PoolTimeout, RequestError
 from openwire.http import tracing
@@ -89,9 +90,14 @@ class _Exchange:
         if self.closed:
             return
         self.closed = True
+        # Bytes past the end of the response are no answer to anything: the
+        # connection they came on is closed, never reused (RFC 9112 §6.3).
+        leftover = _compat.http11_connection_with_leftover(getattr(self.core, "stream", None))
         try:
             with anyio.CancelScope(shield=True):
                 await self.core.aclose()
+                if leftover is not None:
+                    await leftover.aclose()
         except Exception:
             pass  # the connection is being dropped either way
         finally:
