@@ -88,6 +88,21 @@ async def test_the_retry_after_a_401_is_decoded_and_sends_each_cookie_once(
     assert "accept-encoding" not in response.request.headers  # the application's request
 
 
+async def test_credentials_in_the_url_are_sent_as_basic_auth_and_leave_the_url(
+    http_server: Server,
+) -> None:
+    host = http_server.url.split("://", 1)[1]
+    async with Client() as client:
+        response = await client.get(f"http://user:pass@{host}/basic-auth")
+        encoded = await client.get(f"http://us%40er:p%3Ass@{host}/echo")  # percent-decoded
+        explicit = await client.get(f"http://x:y@{host}/echo", auth=("a", "b"))  # auth= wins
+    assert response.status == 200
+    assert response.request is not None
+    assert "pass" not in str(response.request.url)  # not in errors, events or logs
+    assert header(await encoded.json(), "authorization") == ["Basic dXNAZXI6cDpzcw=="]
+    assert header(await explicit.json(), "authorization") == ["Basic YTpi"]
+
+
 def test_basic_auth_refuses_a_colon_in_the_user_and_hides_the_password() -> None:
     with pytest.raises(ValueError, match="':'"):
         BasicAuth("a:b", "c")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
-from openwire import Client, ConnectError
+from openwire import Client, ConnectError, Request
 
 from tests.http_peers import Handler, RawServer, read_request_head
 from tests.otel.conftest import Otel, event_names, traceparent
@@ -68,8 +68,8 @@ async def test_a_successful_call(otel: Otel, raw_server: Any) -> None:
     assert span.kind is SpanKind.CLIENT
     assert dict(span.attributes or {}) == {
         "http.request.method": "GET",
-        "url.full": f"http://REDACTED:REDACTED@127.0.0.1:{port}/ok"
-        "?a=1&sig=REDACTED&X-Goog-Signature=REDACTED",
+        # The URL's credentials went into Authorization (and out of the URL).
+        "url.full": f"http://127.0.0.1:{port}/ok?a=1&sig=REDACTED&X-Goog-Signature=REDACTED",
         "server.address": "127.0.0.1",
         "server.port": port,
         "openwire.connection.reused": False,
@@ -102,6 +102,21 @@ async def test_a_successful_call(otel: Otel, raw_server: Any) -> None:
             1,
         )
     ]
+
+
+async def test_credentials_in_a_hand_built_request_url_are_redacted(
+    otel: Otel, raw_server: Any
+) -> None:
+    # client.get() turns URL credentials into Authorization; a Request built by
+    # hand keeps them in its URL, and the span must not show them.
+    server, _ = recording_server(raw_server)
+    port = int(server.url.rsplit(":", 1)[1])
+    async with Client(**otel.settings()) as client:
+        request = Request("GET", f"http://user:secret@127.0.0.1:{port}/ok")
+        async with await client.execute(request) as response:
+            await response.aread()
+    (span,) = otel.spans()
+    assert (span.attributes or {})["url.full"] == f"http://REDACTED:REDACTED@127.0.0.1:{port}/ok"
 
 
 async def test_dns_steps_are_span_events(otel: Otel, raw_server: Any) -> None:
@@ -214,7 +229,7 @@ async def test_a_failed_call_and_its_retry(otel: Otel) -> None:
 async def test_the_global_propagator_and_an_own_listener_and_interceptor(
     otel: Otel, raw_server: Any
 ) -> None:
-    from openwire import EventListener, Request, Response
+    from openwire import EventListener, Response
     from openwire.http import Chain
 
     server, received = recording_server(raw_server)

@@ -254,6 +254,7 @@ async def test_a_pong_timeout_fails_the_connection_span(
     attributes = dict(connection.attributes or {})
     assert attributes["error.type"] == "openwire.PongTimeout"
     assert attributes["openwire.websocket.close.code"] == 1011
+    assert type(attributes["openwire.websocket.close.code"]) is int  # not a CloseCode member
     assert attributes["openwire.websocket.close.initiator"] == "client"
     assert "openwire.websocket.close.reason" not in attributes
     assert connection.status.status_code is StatusCode.ERROR
@@ -311,6 +312,7 @@ async def test_a_protocol_error_fails_the_connection_span(
     assert connection.status.status_code is StatusCode.ERROR
     (closes,) = otel.metrics()["openwire.websocket.closes"]
     assert closes[0]["openwire.websocket.close.code"] == 1002
+    assert type(closes[0]["openwire.websocket.close.code"]) is int
     assert closes[0]["error.type"] == "openwire.ConnectionClosedError"
 
 
@@ -452,6 +454,7 @@ async def test_the_connection_span_shows_the_url_redacted_as_the_handshake_did(
     await server.wait()
 
     handshake, connection = otel.spans()
-    target = f"REDACTED:REDACTED@127.0.0.1:{port}/feed?sig=REDACTED&room=1"
+    # The URL's credentials went into Authorization (and out of the URL).
+    target = f"127.0.0.1:{port}/feed?sig=REDACTED&room=1"
     assert (handshake.attributes or {})["url.full"] == f"ws://{target}"  # as written
     assert (connection.attributes or {})["url.full"] == f"ws://{target}"

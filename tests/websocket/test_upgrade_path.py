@@ -206,3 +206,23 @@ async def test_a_burst_right_after_the_101_arrives_whole_and_in_order(
                 assert (await ws.receive()).data == expected
             await ws.close()
     await server.wait()
+
+
+@pytest.mark.anyio
+async def test_credentials_in_a_websocket_url_go_as_basic_auth(scripted: Any) -> None:
+    heads: list[bytes] = []
+
+    async def script(peer: RawPeer) -> None:
+        await peer.handshake()
+        heads.append(peer.request_head)
+        await peer.read_until_close()
+
+    server = scripted(script)
+    url = server.url.replace("ws://", "ws://al%40ice:s3cret@")
+    async with Client() as client, client.websocket(url) as ws:
+        assert ws.response.request is not None
+        assert "s3cret" not in str(ws.response.request.url)
+    await server.wait()
+    fields = heads[0].decode("latin-1").split("\r\n")
+    assert "Authorization: Basic YWxAaWNlOnMzY3JldA==" in fields
+    assert "s3cret" not in fields[0] and "al%40ice" not in fields[0]

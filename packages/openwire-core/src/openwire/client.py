@@ -28,7 +28,7 @@ import anyio
 
 from openwire.config import ClientConfig, Timeouts
 from openwire.events import ListenerDispatch
-from openwire.http.auth import BasicAuth
+from openwire.http.auth import BasicAuth, userinfo_credentials
 from openwire.http.bridge import Bridge
 from openwire.http.call import Call, CallRunner
 from openwire.http.followups import FollowUps
@@ -250,7 +250,7 @@ class Client:
 
         Takes the keywords of :meth:`request`.
         """
-        target = url if isinstance(url, URL) else URL(url)
+        target, userinfo = userinfo_credentials(url if isinstance(url, URL) else URL(url))
         if params:
             target = target.with_params(
                 list(params.items()) if isinstance(params, Mapping) else list(params)
@@ -291,6 +291,8 @@ class Client:
         )
         if auth is not None:
             request = (auth if isinstance(auth, BasicAuth) else BasicAuth(*auth)).apply(request)
+        elif userinfo is not None and "authorization" not in request_headers:
+            request = userinfo.apply(request)
         return request
 
     async def request(

@@ -630,6 +630,7 @@ class _Listener(EventListener):
         )
 
     def _end_connection(self, code: int, reason: str, error: BaseException | None) -> None:
+        code = int(code)  # a CloseCode member is an int, but an attribute is a plain number
         counts = self._counts
         kind = n.error_type(error) if error is not None else None
         span = self._connection

@@ -16,10 +16,12 @@ servers whose clients should not volunteer credentials).
 from __future__ import annotations
 
 import base64
+from urllib.parse import unquote
 
 from openwire.http.models import Request, Response
+from openwire.http.url import URL
 
-__all__ = ["BasicAuth", "basic_auth"]
+__all__ = ["BasicAuth", "basic_auth", "userinfo_credentials"]
 
 
 def basic_auth(username: str, password: str) -> str:
@@ -62,3 +64,16 @@ class BasicAuth:
 
     def __repr__(self) -> str:
         return f"BasicAuth({self.username!r}, '***')"
+
+
+def userinfo_credentials(url: URL) -> tuple[URL, BasicAuth | None]:
+    """``url`` without ``user:password@``, and those credentials as Basic auth.
+
+    ``https://user:pass@host/`` means "log in as user" to curl, requests,
+    httpx and browsers: the credentials go as ``Authorization: Basic``
+    (percent-decoded), never on the wire in the URL, and the URL the call
+    carries from then on (in errors, events, logs) has none.
+    """
+    if url.username is None:
+        return url, None
+    return url.without_userinfo(), BasicAuth(unquote(url.username), unquote(url.password or ""))

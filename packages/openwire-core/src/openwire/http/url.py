@@ -78,6 +78,12 @@ class URL:
         """
         return (self.wire_scheme, self.host, self.port)
 
+    def without_userinfo(self) -> URL:
+        """This URL without ``user:password@``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        port = "" if self._port is None else f":{self._port}"
+        return URL(f"{self.scheme}://{host}{port}{self.target}")
+
     def with_scheme(self, scheme: str) -> URL:
         """This URL with another scheme (an explicit port is kept, even the old default)."""
         host = f"[{self.host}]" if ":" in self.host else self.host

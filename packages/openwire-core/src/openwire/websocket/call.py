@@ -35,6 +35,7 @@ from openwire.engines.connection import open_engine_connection
 from openwire.engines.contract import EngineSettings
 from openwire.engines.registry import registry
 from openwire.errors import HandshakeTimeout, OpenWireError
+from openwire.http.auth import userinfo_credentials
 from openwire.http.call import Call
 from openwire.http.headers import Headers, HeadersInput
 from openwire.http.models import Request, Response
@@ -125,7 +126,10 @@ def handshake_request(
         request = target
         websocket_url(str(request.url))
     else:
-        request = Request("GET", websocket_url(str(target)))
+        url, userinfo = userinfo_credentials(URL(websocket_url(str(target))))
+        request = Request("GET", url)
+        if userinfo is not None:
+            request = userinfo.apply(request)  # an Authorization in headers= still wins
     extra = Headers(headers)
     for name, value, keyword in (
         ("Origin", origin, "origin"),
