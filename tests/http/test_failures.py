@@ -8,14 +8,14 @@ paths a request takes: httpcore's pool and the upgrade connector.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import httpcore
 import pytest
 from openwire import Client, HTTPProtocolError, ReadError, Request
 from openwire.http.failures import ServerDisconnected, translate
 
-from tests.http_peers import Handler, RawServer, read_request_head
+from tests.http_peers import Handler, RawServer, Server, read_request_head
 
 pytestmark = pytest.mark.anyio
 
@@ -63,3 +63,19 @@ def test_the_wording_of_a_protocol_error_does_not_choose_its_type() -> None:
     words = httpcore.RemoteProtocolError("Server disconnected without sending a response.")
     assert type(translate(words, request)) is HTTPProtocolError
     assert type(translate(ServerDisconnected(), request)) is ReadError
+
+
+@pytest.mark.parametrize("declared", [10, 2])  # more than the body holds, and less
+async def test_a_streamed_body_unlike_its_content_length_is_an_http_protocol_error(
+    http_server: Server, declared: int
+) -> None:
+    async def five_bytes() -> AsyncIterator[bytes]:
+        yield b"hello"
+
+    async with Client() as client:
+        with pytest.raises(HTTPProtocolError, match="matches its Content-Length"):
+            await client.post(
+                f"{http_server.url}/echo",
+                content=five_bytes(),
+                headers={"Content-Length": str(declared)},
+            )

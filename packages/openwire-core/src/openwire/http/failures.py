@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ssl
 
+import h11
 import httpcore
 
 from openwire.errors import (
@@ -168,9 +169,12 @@ def translate(
             f"the server broke the HTTP protocol answering {where}: {detail}",
             request=request,
         )
-    if isinstance(exc, httpcore.LocalProtocolError | InvalidRequestHead):
+    # h11's own type escapes httpcore while a body is being sent (a streamed
+    # body shorter or longer than its Content-Length).
+    if isinstance(exc, httpcore.LocalProtocolError | h11.LocalProtocolError | InvalidRequestHead):
         return HTTPProtocolError(
-            f"{where} cannot be sent as valid HTTP: {detail}; check header names and values",
+            f"{where} cannot be sent as valid HTTP: {detail}; check header names and values, "
+            "and that a body's length matches its Content-Length",
             request=request,
         )
     if isinstance(exc, httpcore.WriteError):
