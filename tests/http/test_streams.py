@@ -18,7 +18,7 @@ import anyio
 import httpcore
 import pytest
 import trustme
-from openwire import Client, Request, Timeouts, WriteTimeout
+from openwire import Client, HTTPProtocolError, ReadError, Request, Timeouts, WriteTimeout
 from openwire.http.tracing import ReportingBackend
 from openwire.testing.servers import BackgroundLoop
 
@@ -178,3 +178,14 @@ async def test_closing_a_tls_stream_does_not_wait_for_the_peers_close_notify(
             server.close()
 
         server_loop.run(stop())
+
+
+async def test_reading_a_body_after_the_client_closed_is_a_read_error_not_the_servers_fault(
+    http_server: Server,
+) -> None:
+    client = Client()
+    response = await client.execute(Request("GET", f"{http_server.url}/big?size=300000"))
+    await client.aclose()
+    with pytest.raises(ReadError) as info:
+        await response.aread()
+    assert not isinstance(info.value, HTTPProtocolError)

@@ -77,6 +77,7 @@ class _StreamProtocol(asyncio.Protocol):
         self.write_paused = False
         self.read_paused = False
         self.tls = False
+        self.closed_here = False  # aclose() was called: an end of data is ours, not the peer's
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -147,9 +148,13 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         protocol = self._protocol
         if not protocol.buffer:
-            if protocol.eof:
+            if protocol.eof or protocol.closed_here:
                 if protocol.error is not None:
                     raise httpcore.ReadError(str(protocol.error) or repr(protocol.error))
+                if protocol.closed_here:
+                    # Not the server ending the response: this side closed the
+                    # connection (the response or the client was closed).
+                    raise httpcore.ReadError("the connection was closed on this side")
                 return b""
             waiter = protocol.read_waiter = protocol.loop.create_future()
             try:
@@ -193,6 +198,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         ``close_notify`` to the socket when it can, and ``abort()`` then
         releases the socket at once (a no-op when ``close()`` already did).
         """
+        self._protocol.closed_here = True
         self._transport.close()
         self._transport.abort()
 
