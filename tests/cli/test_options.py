@@ -45,6 +45,21 @@ def test_get_with_another_scheme_is_a_usage_error(cli: Runner) -> None:
     assert "http:// or https://" in result.stderr
 
 
+def test_get_with_a_malformed_host_or_method_is_a_usage_error(cli: Runner) -> None:
+    host = cli("get", "http://bad host/")
+    assert host.returncode == 2, host.stderr
+    assert "invalid host" in host.stderr
+    method = cli("get", "-X", "BAD METHOD", "http://127.0.0.1:9/")
+    assert method.returncode == 2, method.stderr
+    assert "not an HTTP method" in method.stderr
+
+
+def test_ws_with_a_malformed_host_is_a_usage_error(cli: Runner) -> None:
+    result = cli("ws", "ws://bad host/", input="")
+    assert result.returncode == 2, result.stderr
+    assert "invalid host" in result.stderr
+
+
 def test_get_max_time_bounds_the_whole_request(cli: Runner, http_url: str) -> None:
     result = cli("get", "--max-time", "0.3", f"{http_url}/slow")
     assert result.returncode == 1

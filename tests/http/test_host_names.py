@@ -53,3 +53,22 @@ async def test_request_line_and_host_carry_the_ascii_form(
 def test_a_host_that_is_not_valid_idna_is_refused_up_front() -> None:
     with pytest.raises(ValueError, match="not valid IDNA"):
         URL("http://a\u200db.example/")  # a joiner outside a context that allows it
+
+
+@pytest.mark.parametrize("url", ["http://bad host/", "http://a<b.example/", 'http://a"b.example/'])
+def test_a_host_with_characters_no_host_may_have_is_refused_up_front(url: str) -> None:
+    with pytest.raises(ValueError, match="invalid host"):
+        URL(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "netloc"),
+    [
+        ("http://[::1]:8080/", "[::1]:8080"),
+        ("http://[fe80::1%25eth0]/", "[fe80::1%25eth0]"),
+        ("http://under_score.example/", "under_score.example"),
+        ("http://127.0.0.1/", "127.0.0.1"),
+    ],
+)
+def test_names_and_ip_literals_are_accepted(url: str, netloc: str) -> None:
+    assert URL(url).netloc == netloc

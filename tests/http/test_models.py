@@ -59,3 +59,14 @@ async def test_constructed_response_reads_and_closes_once() -> None:
     assert closes == [None]
     assert response.content == b"\xe9"
     assert response.reason == "OK"
+
+
+@pytest.mark.parametrize("method", ["BAD METHOD", "GET\r\n", "", "G(ET"])
+def test_a_method_that_is_not_a_token_is_refused(method: str) -> None:
+    with pytest.raises(ValueError, match="not an HTTP method"):
+        Request(method, "http://example.com/")
+
+
+@pytest.mark.parametrize("method", ["get", "M-SEARCH", "PROPFIND", "X_CUSTOM"])
+def test_any_token_is_a_method(method: str) -> None:
+    assert Request(method, "http://example.com/").method == method.upper()

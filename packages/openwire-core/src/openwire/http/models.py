@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import json as jsonlib
 import logging
+import re
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from http import HTTPStatus
@@ -33,6 +34,10 @@ __all__ = [
     "Response",
     "WebSocketOffer",
 ]
+
+# RFC 9110 §9.1: method = token. The common ones skip the pattern.
+_COMMON_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+_METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 _log = logging.getLogger("openwire.http")
 
@@ -144,6 +149,11 @@ class Request:
         timeouts: RequestTimeouts | None = None,
     ) -> None:
         self.method = method.upper()
+        if self.method not in _COMMON_METHODS and not _METHOD.fullmatch(self.method):
+            raise ValueError(
+                f"{method!r} is not an HTTP method: a method is a token (RFC 9110 §9.1), "
+                "letters and a few symbols, no spaces"
+            )
         self.url = url if isinstance(url, URL) else URL(url)
         self.headers = Headers(headers)
         self.content: bytes | AsyncIterable[bytes] | None = (

@@ -10,6 +10,7 @@ proxy, or compares origins reads.
 from __future__ import annotations
 
 import functools
+import re
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import idna
@@ -17,6 +18,9 @@ import idna
 __all__ = ["URL"]
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+# RFC 3986 §3.2.2: a reg-name (unreserved, sub-delims, pct-encoded) or an IP
+# literal (urlsplit strips the brackets: hex digits, colons, dots, a zone id).
+_HOST = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=%]+|[0-9A-Fa-f:.]+(%[A-Za-z0-9\-._~]+)?")
 WIRE_SCHEMES = {"ws": "http", "wss": "https"}
 """The WebSocket schemes and the HTTP scheme each is sent as (RFC 6455 §3)."""
 
@@ -158,6 +162,11 @@ def _parse(url: str) -> _Parts:
         raise ValueError(f"{url!r} has no host")
     if not host.isascii():
         host = _ascii_host(host, url)
+    if not _HOST.fullmatch(host):
+        raise ValueError(
+            f"{url!r} has an invalid host {host!r}: a name, an IPv4 address or a bracketed "
+            "IPv6 address (RFC 3986 §3.2.2), without spaces"
+        )
     try:
         port = parts.port
     except ValueError as exc:
