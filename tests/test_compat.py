@@ -16,6 +16,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import anyio
+import httpcore
 import pytest
 from openwire import _compat
 from packaging.requirements import Requirement
@@ -160,3 +161,24 @@ def test_asyncio_tls_protocol_keeps_the_read_buffer_openwire_shrinks() -> None:
             await server.wait_closed()
 
     asyncio.run(check())
+
+
+def test_an_httpcore_response_with_bytes_past_its_end_names_its_connection() -> None:
+    # transport._Exchange closes such a connection instead of pooling it (RFC
+    # 9112 §6.3); if httpcore moves the names this relies on, the check would
+    # quietly find nothing: this fails instead.
+    async def leftover(after: bytes) -> object:
+        backend = httpcore.AsyncMockBackend(
+            [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" + after]
+        )
+        async with httpcore.AsyncConnectionPool(network_backend=backend) as pool:
+            response = await pool.request("GET", "http://example.com/")
+            assert response.content == b"hello"
+            return _compat.http11_connection_with_leftover(response.stream)
+
+    found = anyio.run(leftover, b"HTTP/1.1 200 OK\r\n")
+    assert found is not None and hasattr(found, "aclose"), (
+        f"httpcore {version('httpcore')} no longer keeps bytes received past a response "
+        f"where openwire._compat.http11_connection_with_leftover looks; {ADVICE}"
+    )
+    assert anyio.run(leftover, b"") is None

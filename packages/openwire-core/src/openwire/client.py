@@ -250,7 +250,9 @@ class Client:
 
         Takes the keywords of :meth:`request`.
         """
-        target, userinfo = userinfo_credentials(url if isinstance(url, URL) else URL(url))
+        target, userinfo = userinfo_credentials(
+            url if isinstance(url, URL) else URL(url), wanted=auth is None
+        )
         if params:
             target = target.with_params(
                 list(params.items()) if isinstance(params, Mapping) else list(params)

@@ -82,8 +82,10 @@ class EngineRegistry:
         self._failures: list[PluginFailure] = []
         # Engines refused for their contract version: name -> why.
         self._refused: dict[str, str] = {}
-        # Entry points already imported (or failed), by (name, value).
+        # Entry points already imported (or failed), by (name, value), and
+        # the names already looked up alone (see _load_named).
         self._tried: set[tuple[str, str]] = set()
+        self._looked_up: set[str] = set()
         self.manager = pluggy.PluginManager(hookspecs.PROJECT)
         self.manager.add_hookspecs(hookspecs)
 
@@ -107,10 +109,16 @@ class EngineRegistry:
         Importing every plugin to open one connection would import every
         engine's library (aiohttp alone takes ~0.4 s), on the event loop.
         An engine is published under an entry point of its own name, so the
-        one asked for is found without the others; anything else (another
-        name, a conflict, a listing) loads them all.
+        one asked for is found without the others; a name not found that
+        way, and any listing, loads them all. The price: a second plugin
+        that also provides this name under an entry point of another name
+        is only seen as a conflict once everything is loaded (``openwire
+        engines`` shows it); two entry points of the same name are seen at
+        once. Each name is looked up once (the scan reads every installed
+        package's metadata).
         """
-        if not self._loaded:
+        if not self._loaded and name not in self._looked_up:
+            self._looked_up.add(name)
             for ep in entry_points(group=self._group, name=name):
                 self._load(ep)
 
@@ -193,6 +201,9 @@ class EngineRegistry:
 
     def get(self, name: str) -> EngineInfo:
         """The engine called ``name``; raise a typed error that says what to do."""
+        info = self._engines.get(name)  # found before (a conflict takes it out of here)
+        if info is not None:
+            return info
         if not self._loaded:
             with self._lock:
                 self._load_named(name)

@@ -66,14 +66,17 @@ class BasicAuth:
         return f"BasicAuth({self.username!r}, '***')"
 
 
-def userinfo_credentials(url: URL) -> tuple[URL, BasicAuth | None]:
+def userinfo_credentials(url: URL, wanted: bool = True) -> tuple[URL, BasicAuth | None]:
     """``url`` without ``user:password@``, and those credentials as Basic auth.
 
     ``https://user:pass@host/`` means "log in as user" to curl, requests,
     httpx and browsers: the credentials go as ``Authorization: Basic``
     (percent-decoded), never on the wire in the URL, and the URL the call
-    carries from then on (in errors, events, logs) has none.
+    carries from then on (in errors, events, logs) has none. With
+    ``wanted=False`` (other credentials were given) they are only removed.
     """
     if url.username is None:
         return url, None
+    if not wanted:
+        return url.without_userinfo(), None
     return url.without_userinfo(), BasicAuth(unquote(url.username), unquote(url.password or ""))

@@ -76,15 +76,15 @@ class Bridge:
             fields.extend(pairs)  # the list the headers hold
         else:
             self._frame_body(request, headers)
-            # Not for a range: a 206 of an encoded body is a slice of the
-            # encoding (RFC 9110 §14), which no decoder can start mid-stream.
-            if (
-                "accept-encoding" not in present
-                and "range" not in present
-                and request.method != "HEAD"
-            ):
-                headers["Accept-Encoding"] = ACCEPT_ENCODING
-                decode = True
+            if "accept-encoding" not in present and request.method != "HEAD":
+                if "range" in present:
+                    # A 206 of an encoded body is a slice of the encoding (RFC
+                    # 9110 §14), which no decoder can start mid-stream; without
+                    # the field any coding would be acceptable (§12.5.3).
+                    headers["Accept-Encoding"] = "identity"
+                else:
+                    headers["Accept-Encoding"] = ACCEPT_ENCODING
+                    decode = True
 
         if self._jar is not None:
             cookie = self._jar.cookie_header(request)

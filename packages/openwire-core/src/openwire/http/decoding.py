@@ -33,38 +33,48 @@ class Decoder(Protocol):
     def flush(self) -> bytes: ...
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
 class GzipDecoder:
     """``gzip`` (RFC 1952): every member of the body, and an error if it is cut short.
 
     A body may hold several members one after another (RFC 1952 §2.2; what
     concatenating gzip files gives): each gets a fresh decompressor, as
-    ``gzip.decompress`` does. Bytes after a complete member that do not start
-    another one are ignored, as urllib3 and browsers do: some servers pad.
+    ``gzip.decompress`` does. After a complete member, what follows is
+    another member only if it starts with the gzip magic number (then its
+    errors are errors); anything else is ignored, as urllib3 and browsers
+    do: some servers pad.
     """
 
     def __init__(self) -> None:
         self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._in_member = False  # a member has begun and not ended
-        self._members = 0  # members completed
+        self._between = False  # a member ended: the next bytes decide what follows
+        self._held = b""  # fewer than two bytes after a member, not yet told apart
         self._ignoring = False  # past the last member: the rest is padding
 
     def decode(self, data: bytes) -> bytes:
         out = []
         while data and not self._ignoring:
-            try:
-                out.append(self._z.decompress(data))
-            except zlib.error:
-                if not self._members or self._in_member:
-                    raise
-                self._ignoring = True  # not a member after a complete one
-                break
+            if self._between:
+                data = self._held + data
+                if len(data) < 2:
+                    self._held = data
+                    break
+                self._held = b""
+                self._between = False
+                if data[:2] != _GZIP_MAGIC:
+                    self._ignoring = True
+                    break
+                self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out.append(self._z.decompress(data))
             if not self._z.eof:
                 self._in_member = True
                 break
             self._in_member = False
-            self._members += 1
+            self._between = True
             data = self._z.unused_data
-            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
         return b"".join(out)
 
     def flush(self) -> bytes:

@@ -145,7 +145,7 @@ class FollowUps:
             try:
                 response = await chain.proceed(current)
             except (ConnectError, ReadError, WriteError) as exc:
-                if retried or not self._can_retry(current) or _stream_reset(exc):
+                if retried or not self._can_retry(current) or _retried_below(exc):
                     raise
                 retried = True
                 continue
@@ -357,12 +357,13 @@ def _utf8_location(location: str) -> str:
         return location
 
 
-def _stream_reset(exc: BaseException) -> bool:
-    """An HTTP/2 stream the server reset: whether to send it again was decided already.
+def _retried_below(exc: BaseException) -> bool:
+    """An HTTP/2 stream the server did not process: the multiplexer already sent it again.
 
-    The multiplexer retries a stream the server refused (once, on another
-    connection) and knows when it was processed; retrying here too would
-    double its attempts. A connection-wide ``GOAWAY`` is a failed connection
-    like any other, for the one retry above.
+    It retries such a stream (``retryable``: ``REFUSED_STREAM``, or above a
+    graceful GOAWAY's last stream id) once, on another connection; a second
+    refusal is the answer, and retrying here too would double the attempts.
+    Any other stream or connection error is a failure like any other, for
+    the one retry above.
     """
-    return isinstance(exc, HTTP2StreamError) and not exc.goaway
+    return isinstance(exc, HTTP2StreamError) and exc.retryable

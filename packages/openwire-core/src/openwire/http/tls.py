@@ -21,6 +21,10 @@ __all__ = ["ALPN_H2", "ALPN_HTTP11", "Verify", "create_ssl_context"]
 # What a TLS handshake offers by ALPN (RFC 7301), set on the context right
 # before each handshake: a context the application passed serves every kind
 # of connection, and the list last set on it is the one a handshake offers.
+# Setting it and starting the handshake (which copies it) happen with no
+# await in between, so connections on one event loop cannot mix their lists;
+# clients on several threads sharing one context still could (an upgrade
+# then refuses an h2 answer: openwire.http.upgrade).
 ALPN_HTTP11 = ["http/1.1"]
 """An RFC 6455 upgrade, a tunnel through an ``https`` proxy: HTTP/1.1 only."""
 ALPN_H2 = ["h2", "http/1.1"]

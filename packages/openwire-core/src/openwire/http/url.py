@@ -191,6 +191,13 @@ def _ascii_host(host: str, url: str) -> str:
     browsers and httpx do, rather than the standard library's IDNA 2003 codec.
     """
     try:
-        return idna.encode(host, uts46=True).decode("ascii")
-    except idna.IDNAError as exc:
+        mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
+        # Only the non-ASCII labels are IDNA's: an ASCII label (``_dmarc``,
+        # say) is held to the same rule as in an all-ASCII host (_HOST).
+        labels = [
+            label if label.isascii() else idna.alabel(label).decode("ascii")
+            for label in mapped.split(".")
+        ]
+    except (idna.IDNAError, UnicodeError) as exc:
         raise ValueError(f"{url!r} has a host name that is not valid IDNA: {exc}") from None
+    return ".".join(labels)
