@@ -40,6 +40,17 @@ class H2Server:
     url: str  # wss://127.0.0.1:port
     port: int
 
+    @property
+    def https(self) -> str:
+        """The same server for ordinary requests."""
+        return f"https://127.0.0.1:{self.port}"
+
+
+async def refused_tries(client: Any, server: H2Server, ident: str) -> list[int]:
+    """The Node peer's session numbers on which ``/refused-always?ident`` was tried."""
+    tries: list[int] = await (await client.get(f"{server.https}/tries?{ident}")).json()
+    return tries
+
 
 @pytest.fixture(scope="session")
 def h2_certs(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:

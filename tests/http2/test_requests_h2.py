@@ -19,13 +19,9 @@ from openwire.errors import HTTP2StreamError, ReadTimeout, WriteTimeout
 from openwire.http.models import Request
 from openwire.http2.connection import STREAM_WINDOW
 
-from tests.http2.conftest import Counter, H2Server
+from tests.http2.conftest import Counter, H2Server, refused_tries
 
 pytestmark = pytest.mark.anyio
-
-
-def https(server: H2Server) -> str:
-    return f"https://127.0.0.1:{server.port}"
 
 
 async def test_many_concurrent_gets_share_one_connection(
@@ -36,7 +32,7 @@ async def test_many_concurrent_gets_share_one_connection(
     async with h2_client() as client:
 
         async def get(i: int) -> None:
-            response = await client.get(f"{https(hypercorn_h2)}/echo?{i}")
+            response = await client.get(f"{hypercorn_h2.https}/echo?{i}")
             versions.add(response.http_version)
             answers.append(await response.json())
 
@@ -65,9 +61,9 @@ async def test_post_bodies_larger_than_the_windows(
             yield body[start : start + 100_000]
 
     async with h2_client() as client:
-        sent = await client.post(f"{https(hypercorn_h2)}/echo", content=body)
+        sent = await client.post(f"{hypercorn_h2.https}/echo", content=body)
         streamed = await client.execute(
-            Request("POST", f"{https(hypercorn_h2)}/echo", content=parts())
+            Request("POST", f"{hypercorn_h2.https}/echo", content=parts())
         )
         echo = json.loads(await streamed.aread())
     expected = hashlib.sha256(body).hexdigest()
@@ -87,7 +83,7 @@ async def test_a_slow_response_leaves_a_websocket_on_the_connection_working(
     async with h2_client() as client:
         ws = await client.new_websocket(hypercorn_h2.url + "/").execute()
         assert ws.http_version == "2"
-        async with client.stream("GET", f"{https(hypercorn_h2)}/stream?{size}") as response:
+        async with client.stream("GET", f"{hypercorn_h2.https}/stream?{size}") as response:
             assert response.http_version == "HTTP/2"
             chunks = response.aiter_bytes()
             received = len(await anext(chunks))
@@ -108,13 +104,13 @@ async def test_a_request_then_a_websocket_share_one_connection(
     hypercorn_h2: H2Server, h2_client: Any, counter: Counter
 ) -> None:
     async with h2_client() as client:
-        response = await client.get(f"{https(hypercorn_h2)}/echo")
+        response = await client.get(f"{hypercorn_h2.https}/echo")
         assert response.http_version == "HTTP/2"
         ws = await client.new_websocket(hypercorn_h2.url + "/").execute()
         assert ws.http_version == "2"
         await ws.send("hi")
         assert (await ws.receive()).data == "hi"
-        again = await client.get(f"{https(hypercorn_h2)}/echo")
+        again = await client.get(f"{hypercorn_h2.https}/echo")
         assert again.status == 200
         await ws.close()
     assert counter.count("connect_end") == 1
@@ -127,9 +123,9 @@ async def test_closing_an_unread_response_frees_its_stream(
 ) -> None:
     async with h2_client() as client:
         for _ in range(3):
-            async with client.stream("GET", f"{https(hypercorn_h2)}/stream?4096") as response:
+            async with client.stream("GET", f"{hypercorn_h2.https}/stream?4096") as response:
                 assert response.status == 200  # closed unread: the stream is reset
-        assert (await client.get(f"{https(hypercorn_h2)}/echo")).status == 200
+        assert (await client.get(f"{hypercorn_h2.https}/echo")).status == 200
         conns = [c for group in client._transport._multiplexer._connections.values() for c in group]
         assert [c.stream_count for c in conns] == [0]
     assert counter.count("connect_end") == 1
@@ -138,17 +134,17 @@ async def test_closing_an_unread_response_frees_its_stream(
 async def test_a_stream_reset_is_a_typed_error(node_h2: H2Server, h2_client: Any) -> None:
     async with h2_client() as client:
         with pytest.raises(HTTP2StreamError) as info:
-            await client.get(f"{https(node_h2)}/reset")
+            await client.get(f"{node_h2.https}/reset")
         assert (info.value.error_code, info.value.goaway) == (0x2, False)
         # The connection carries on.
-        assert await (await client.get(f"{https(node_h2)}/fine")).text() == "ok /fine"
+        assert await (await client.get(f"{node_h2.https}/fine")).text() == "ok /fine"
 
 
 async def test_a_refused_stream_is_retried(
     node_h2: H2Server, h2_client: Any, counter: Counter
 ) -> None:
     async with h2_client() as client:
-        response = await client.get(f"{https(node_h2)}/refused?{id(counter)}")
+        response = await client.get(f"{node_h2.https}/refused?{id(counter)}")
         assert (response.status, await response.text()) == (200, "ok /refused")
 
 
@@ -160,8 +156,8 @@ async def test_a_stream_refused_again_is_tried_twice_on_two_connections(
     ident = f"{id(counter)}-{time.monotonic_ns()}"
     async with h2_client() as client:
         with pytest.raises(HTTP2StreamError) as info:
-            await client.get(f"{https(node_h2)}/refused-always?{ident}")
-        tries = await (await client.get(f"{https(node_h2)}/tries?{ident}")).json()
+            await client.get(f"{node_h2.https}/refused-always?{ident}")
+        tries = await refused_tries(client, node_h2, ident)
     assert info.value.error_name == "REFUSED_STREAM"
     assert len(tries) == 2
     assert tries[0] != tries[1]
@@ -172,8 +168,8 @@ async def test_a_graceful_goaway_retries_on_a_new_connection(
 ) -> None:
     async with h2_client() as client:
         # Stream 1 first: the GOAWAY's last stream id is then 1 (Node reads 0 as "unset").
-        assert (await client.get(f"{https(node_h2)}/fine")).status == 200
-        response = await client.get(f"{https(node_h2)}/goaway?{id(counter)}")
+        assert (await client.get(f"{node_h2.https}/fine")).status == 200
+        response = await client.get(f"{node_h2.https}/goaway?{id(counter)}")
         assert (response.status, await response.text()) == (200, "ok /goaway")
     assert counter.count("connect_end") == 2
 
@@ -181,25 +177,25 @@ async def test_a_graceful_goaway_retries_on_a_new_connection(
 async def test_an_error_goaway_is_a_typed_error(node_h2: H2Server, h2_client: Any) -> None:
     async with h2_client() as client:
         with pytest.raises(HTTP2StreamError) as info:
-            await client.get(f"{https(node_h2)}/goaway-error")
+            await client.get(f"{node_h2.https}/goaway-error")
         assert (info.value.error_code, info.value.goaway) == (0xB, True)
         # The next request gets a new connection.
-        assert (await client.get(f"{https(node_h2)}/fine")).status == 200
+        assert (await client.get(f"{node_h2.https}/fine")).status == 200
 
 
 async def test_no_answer_within_the_read_timeout(node_h2: H2Server, h2_client: Any) -> None:
     async with h2_client(timeouts=Timeouts(read=0.3)) as client:
         with pytest.raises(ReadTimeout):
-            await client.get(f"{https(node_h2)}/silent")
+            await client.get(f"{node_h2.https}/silent")
 
 
 async def test_an_origin_without_h2_gets_http11_on_the_connection_it_dialled(
     hypercorn_h11: H2Server, h2_client: Any, counter: Counter
 ) -> None:
     async with h2_client() as client:
-        first = await client.get(f"{https(hypercorn_h11)}/echo")
-        second = await client.get(f"{https(hypercorn_h11)}/echo")
-        posted = await client.post(f"{https(hypercorn_h11)}/echo", content=b"x" * 100_000)
+        first = await client.get(f"{hypercorn_h11.https}/echo")
+        second = await client.get(f"{hypercorn_h11.https}/echo")
+        posted = await client.post(f"{hypercorn_h11.https}/echo", content=b"x" * 100_000)
         for response in (first, second, posted):
             assert response.http_version == "HTTP/1.1"
             assert (await response.json())["http_version"] == "1.1"
@@ -218,8 +214,8 @@ async def test_a_body_the_server_does_not_take_hits_the_write_timeout(
     # for a WINDOW_UPDATE that never comes.
     async with h2_client(timeouts=Timeouts(write=0.3)) as client:
         with pytest.raises(WriteTimeout):
-            await client.post(f"{https(node_h2)}/silent", content=b"x" * (4 * 1024 * 1024))
-        assert (await client.get(f"{https(node_h2)}/fine")).status == 200
+            await client.post(f"{node_h2.https}/silent", content=b"x" * (4 * 1024 * 1024))
+        assert (await client.get(f"{node_h2.https}/fine")).status == 200
 
 
 async def test_requests_and_a_websocket_through_an_http_proxy_tunnel(
@@ -228,7 +224,7 @@ async def test_requests_and_a_websocket_through_an_http_proxy_tunnel(
     async with h2_client(proxy=tinyproxy.url) as client:
         ws = await client.new_websocket(node_h2.url + "/echo", ping_interval=None).execute()
         for path in ("/one", "/two"):
-            response = await client.get(f"{https(node_h2)}{path}")
+            response = await client.get(f"{node_h2.https}{path}")
             assert (response.http_version, await response.text()) == ("HTTP/2", f"ok {path}")
         await ws.send("tunnelled")
         assert (await ws.receive()).data == "tunnelled"
@@ -240,18 +236,18 @@ async def test_interim_answers_are_skipped_and_trailers_ignored(
     node_h2: H2Server, h2_client: Any
 ) -> None:
     async with h2_client() as client:
-        response = await client.get(f"{https(node_h2)}/early-hints")
+        response = await client.get(f"{node_h2.https}/early-hints")
         assert (response.status, response.headers.get("x-final")) == (200, "yes")
         assert "x-checksum" not in response.headers
         assert await response.text() == "ok /early-hints"
         # The stream ended cleanly: the connection carries the next request.
-        assert (await client.get(f"{https(node_h2)}/fine")).status == 200
+        assert (await client.get(f"{node_h2.https}/fine")).status == 200
 
 
 async def test_past_max_concurrent_streams_a_second_connection_opens(
     node_h2_two_streams: H2Server, h2_client: Any, counter: Counter
 ) -> None:
-    url = https(node_h2_two_streams)
+    url = node_h2_two_streams.https
     async with h2_client() as client:
         held = [await client.execute(Request("GET", f"{url}/held{i}")) for i in range(3)]
         assert [r.http_version for r in held] == ["HTTP/2"] * 3

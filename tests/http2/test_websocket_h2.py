@@ -23,7 +23,7 @@ from openwire.http.models import Request, Response
 from openwire.http2.channel import H2Channel
 from openwire.http2.connection import STREAM_WINDOW
 
-from tests.http2.conftest import Counter, H2Server
+from tests.http2.conftest import Counter, H2Server, refused_tries
 
 pytestmark = pytest.mark.anyio
 
@@ -231,9 +231,7 @@ async def test_a_refused_extended_connect_is_tried_once_more_on_another_connecti
             await client.new_websocket(
                 f"{node_h2.url}/refused-always?{ident}", http_version="2"
             ).execute()
-        tries = await (
-            await client.get(f"{node_h2.url.replace('wss', 'https')}/tries?{ident}")
-        ).json()
+        tries = await refused_tries(client, node_h2, ident)
     assert info.value.error_name == "REFUSED_STREAM"
     assert len(tries) == 2
     assert tries[0] != tries[1]
